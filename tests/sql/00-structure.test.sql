@@ -1,0 +1,109 @@
+-- Structure of the payments schema: tables, columns, row level security, policies, privileges.
+begin;
+select plan(108);
+
+select tables_are('payments', array[
+  'schema_migrations', 'provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices',
+  'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions',
+  'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions'
+], 'The payments schema holds exactly the documented tables.');
+
+-- Row level security: a new table without it fails here.
+select is_empty($$
+  select c.relname::text
+  from pg_catalog.pg_class c
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'payments' and c.relkind in ('r', 'p') and not c.relrowsecurity
+$$, 'Every table in the payments schema has row level security enabled.');
+
+select is_empty($$
+  select c.relname::text
+  from pg_catalog.pg_class c
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'payments' and c.relkind in ('r', 'p')
+    and obj_description(c.oid, 'pg_class') is null and c.relname <> 'schema_migrations'
+$$, 'Every payments table has a comment.');
+
+select columns_are('payments', 'provider_connections', array['id', 'provider', 'environment', 'status', 'stripe_account_id', 'stripe_account_name', 'stripe_account_email', 'livemode', 'secret_key_last4', 'webhook_endpoint_id', 'webhook_endpoint_url', 'last_synced_at', 'last_sync_status', 'last_sync_error', 'last_sync_counts', 'created_at', 'updated_at']);
+select columns_are('payments', 'provider_secrets', array['id', 'provider', 'environment', 'name', 'value', 'vault_secret_id', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_products', array['id', 'environment', 'product_id', 'name', 'description', 'active', 'default_price_id', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'deleted_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_prices', array['id', 'environment', 'price_id', 'product_id', 'active', 'currency', 'unit_amount', 'type', 'recurring_interval', 'recurring_interval_count', 'lookup_key', 'nickname', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'deleted_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'customers', array['id', 'environment', 'customer_id', 'email', 'name', 'metadata', 'raw', 'deleted', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'customer_mappings', array['id', 'provider', 'environment', 'subject_type', 'subject_id', 'provider_customer_id', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_checkout_sessions', array['id', 'environment', 'created_by', 'subject_type', 'subject_id', 'mode', 'status', 'payment_status', 'line_items', 'success_url', 'cancel_url', 'customer_email', 'metadata', 'idempotency_key', 'request_hash', 'attempt', 'checkout_session_id', 'url', 'expires_at', 'customer_id', 'payment_intent_id', 'subscription_id', 'amount_total', 'currency', 'completed_at', 'last_error', 'stripe_updated_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_customer_portal_sessions', array['id', 'environment', 'created_by', 'subject_type', 'subject_id', 'customer_id', 'return_url', 'configuration_id', 'status', 'portal_session_id', 'url', 'last_error', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_subscriptions', array['id', 'environment', 'subscription_id', 'customer_id', 'subject_type', 'subject_id', 'status', 'cancel_at_period_end', 'cancel_at', 'canceled_at', 'ended_at', 'current_period_start', 'current_period_end', 'trial_start', 'trial_end', 'latest_invoice_id', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_subscription_items', array['id', 'environment', 'subscription_item_id', 'subscription_id', 'price_id', 'product_id', 'quantity', 'current_period_start', 'current_period_end', 'metadata', 'raw', 'stripe_updated_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'webhook_events', array['id', 'provider', 'environment', 'provider_event_id', 'event_type', 'livemode', 'api_version', 'object_type', 'object_id', 'event_created_at', 'processing_status', 'attempt_count', 'last_error', 'payload', 'received_at', 'processed_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'transactions', array['id', 'provider', 'environment', 'type', 'status', 'provider_object_id', 'subject_type', 'subject_id', 'customer_id', 'customer_email', 'checkout_session_id', 'payment_intent_id', 'charge_id', 'invoice_id', 'subscription_id', 'refund_id', 'amount', 'amount_refunded', 'currency', 'description', 'paid_at', 'failed_at', 'refunded_at', 'stripe_created_at', 'stripe_updated_at', 'raw', 'created_at', 'updated_at']);
+
+-- Every table: uuid primary key, environment, timestamps maintained by trigger.
+select col_is_pk('payments', t, 'id', format('%s has the uuid primary key id.', t))
+from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
+select has_trigger('payments', t, 'set_updated_at', format('%s keeps updated_at current.', t))
+from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
+select col_type_is('payments', t, 'environment', 'payments.environment', format('%s.environment is test or live.', t))
+from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
+
+-- Policies: the API roles get only what these name.
+select policies_are('payments', 'stripe_products', array['Anyone can read active products']);
+select policies_are('payments', 'stripe_prices', array['Anyone can read active prices']);
+select policies_are('payments', 'customer_mappings', array['Users can read their own customer mapping']);
+select policies_are('payments', 'stripe_checkout_sessions', array['Users can read their own checkout sessions', 'Users can create checkout sessions for themselves']);
+select policies_are('payments', 'stripe_customer_portal_sessions', array['Users can read their own portal sessions', 'Users can create portal sessions for themselves']);
+select policies_are('payments', 'stripe_subscriptions', array['Users can read their own subscriptions']);
+select policies_are('payments', 'stripe_subscription_items', array['Users can read items of subscriptions they can read']);
+select policies_are('payments', 'transactions', array['Users can read their own transactions']);
+select policies_are('payments', t, array[]::name[], format('%s has no policy: no API role reads it.', t))
+from unnest(array['provider_connections', 'provider_secrets', 'customers', 'webhook_events']) as t;
+
+-- Privilege matrix for the API roles.
+select table_privs_are('payments', t, r, p, format('%s has exactly %s on %s.', r, coalesce(nullif(array_to_string(p, ', '), ''), 'no privileges'), t))
+from (values
+  ('provider_connections', 'anon', array[]::text[]),
+  ('provider_connections', 'authenticated', array[]::text[]),
+  ('provider_connections', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('provider_secrets', 'anon', array[]::text[]),
+  ('provider_secrets', 'authenticated', array[]::text[]),
+  ('provider_secrets', 'service_role', array[]::text[]),
+  ('stripe_products', 'anon', array['SELECT']),
+  ('stripe_products', 'authenticated', array['SELECT']),
+  ('stripe_products', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('stripe_prices', 'anon', array['SELECT']),
+  ('stripe_prices', 'authenticated', array['SELECT']),
+  ('stripe_prices', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('customers', 'anon', array[]::text[]),
+  ('customers', 'authenticated', array[]::text[]),
+  ('customers', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('customer_mappings', 'anon', array[]::text[]),
+  ('customer_mappings', 'authenticated', array['SELECT']),
+  ('customer_mappings', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('stripe_checkout_sessions', 'anon', array[]::text[]),
+  ('stripe_checkout_sessions', 'authenticated', array['SELECT', 'INSERT']),
+  ('stripe_checkout_sessions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('stripe_customer_portal_sessions', 'anon', array[]::text[]),
+  ('stripe_customer_portal_sessions', 'authenticated', array['SELECT', 'INSERT']),
+  ('stripe_customer_portal_sessions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('stripe_subscriptions', 'anon', array[]::text[]),
+  ('stripe_subscriptions', 'authenticated', array['SELECT']),
+  ('stripe_subscriptions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('stripe_subscription_items', 'anon', array[]::text[]),
+  ('stripe_subscription_items', 'authenticated', array['SELECT']),
+  ('stripe_subscription_items', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('webhook_events', 'anon', array[]::text[]),
+  ('webhook_events', 'authenticated', array[]::text[]),
+  ('webhook_events', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+  ('transactions', 'anon', array[]::text[]),
+  ('transactions', 'authenticated', array['SELECT']),
+  ('transactions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+) as m(t, r, p);
+
+-- Secrets are reachable through no API role.
+select function_privs_are('payments', f, args, r, array[]::text[], format('%s cannot execute payments.%s.', r, f))
+from (values ('set_provider_secret'), ('get_provider_secret'), ('delete_provider_secret')) as fn(f)
+cross join (values ('anon'), ('authenticated'), ('service_role')) as roles(r)
+cross join lateral (select case f when 'set_provider_secret' then array['payments.environment', 'text', 'text']
+                                  else array['payments.environment', 'text'] end) as a(args);
+
+select * from finish();
+rollback;
