@@ -1,0 +1,57 @@
+/** What a request handler may reach: its account partition, the public URL, and events. */
+import { unixNow } from "./clock.ts";
+import { newId } from "./ids.ts";
+import type { EmulatorEvent, EventRequest, Partition } from "./store.ts";
+import type { WebhookDispatcher } from "./webhooks.ts";
+
+/** The version the pinned `stripe` SDK sends; event payloads claim to follow it. */
+export const API_VERSION = "2026-10-28.endive";
+
+export class Context {
+  constructor(
+    readonly partition: Partition,
+    readonly publicUrl: string,
+    private readonly webhooks: WebhookDispatcher,
+    private readonly request: EventRequest = { id: null, idempotency_key: null },
+  ) {}
+
+  get livemode(): boolean {
+    return this.partition.livemode;
+  }
+
+  /** Records an event with a snapshot of `object` as it is now, and queues its deliveries. */
+  emit(type: string, object: object, previousAttributes?: Record<string, unknown>): EmulatorEvent {
+    const event: EmulatorEvent = {
+      id: newId("evt"),
+      object: "event",
+      api_version: API_VERSION,
+      created: unixNow(),
+      data: previousAttributes
+        ? {
+          object: structuredClone(object),
+          previous_attributes: structuredClone(previousAttributes),
+        }
+        : { object: structuredClone(object) },
+      livemode: this.partition.livemode,
+      pending_webhooks: 0,
+      request: { ...this.request },
+      type,
+    };
+    this.partition.insert(this.partition.events, event.id, event);
+    this.webhooks.dispatch(this.partition, event);
+    return event;
+  }
+
+  /**
+   * Emits an `*.updated` event whose `previous_attributes` holds the old value of each
+   * top-level field that changed; nothing is emitted when nothing changed.
+   */
+  emitUpdated(type: string, before: object, after: object): void {
+    const previous: Record<string, unknown> = {};
+    const old = before as Record<string, unknown>;
+    for (const [key, value] of Object.entries(after)) {
+      if (JSON.stringify(old[key]) !== JSON.stringify(value)) previous[key] = old[key] ?? null;
+    }
+    if (Object.keys(previous).length > 0) this.emit(type, after, previous);
+  }
+}

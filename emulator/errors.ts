@@ -1,0 +1,48 @@
+/** Stripe's error shape and the few ways the emulator raises it. */
+
+export type StripeErrorType =
+  | "api_error"
+  | "card_error"
+  | "idempotency_error"
+  | "invalid_request_error";
+
+export class StripeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: StripeErrorType,
+    message: string,
+    readonly code?: string,
+    readonly param?: string,
+  ) {
+    super(message);
+    this.name = "StripeError";
+  }
+
+  toJSON(): { error: Record<string, string> } {
+    const error: Record<string, string> = { type: this.type, message: this.message };
+    if (this.code) {
+      error.code = this.code;
+      error.doc_url = `https://stripe.com/docs/error-codes/${this.code.replaceAll("_", "-")}`;
+    }
+    if (this.param) error.param = this.param;
+    return { error };
+  }
+}
+
+export function invalidRequest(message: string, param?: string, code?: string): StripeError {
+  return new StripeError(400, "invalid_request_error", message, code, param);
+}
+
+export function missingParam(param: string): StripeError {
+  return invalidRequest(`Missing required param: ${param}.`, param, "parameter_missing");
+}
+
+export function noSuch(kind: string, id: string, param = "id"): StripeError {
+  return new StripeError(
+    404,
+    "invalid_request_error",
+    `No such ${kind}: '${id}'`,
+    "resource_missing",
+    param,
+  );
+}

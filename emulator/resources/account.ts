@@ -1,0 +1,60 @@
+/** `GET /v1/account`: the account that owns the API key (see auth.ts for the id rule). */
+import type { Context } from "../context.ts";
+import { route } from "../router.ts";
+
+function retrieveAccount(ctx: Context) {
+  const { accountId } = ctx.partition;
+  const noRequirements = {
+    alternatives: [],
+    current_deadline: null,
+    currently_due: [],
+    disabled_reason: null,
+    errors: [],
+    eventually_due: [],
+    past_due: [],
+    pending_verification: [],
+  };
+  return {
+    id: accountId,
+    object: "account",
+    business_profile: {
+      annual_revenue: null,
+      estimated_worker_count: null,
+      mcc: null,
+      name: "Stripe emulator",
+      product_description: null,
+      support_address: null,
+      support_email: null,
+      support_phone: null,
+      support_url: null,
+      url: null,
+    },
+    business_type: null,
+    capabilities: { card_payments: "active", transfers: "active" },
+    charges_enabled: true,
+    controller: { type: "account" },
+    country: "US",
+    created: 1700000000,
+    default_currency: "usd",
+    details_submitted: true,
+    email: `${accountId}@emulator.invalid`,
+    external_accounts: {
+      object: "list",
+      data: [],
+      has_more: false,
+      url: `/v1/accounts/${accountId}/external_accounts`,
+    },
+    future_requirements: noRequirements,
+    metadata: {},
+    payouts_enabled: true,
+    requirements: noRequirements,
+    settings: {
+      dashboard: { display_name: "Stripe emulator", timezone: "Etc/UTC" },
+      payments: { statement_descriptor: null },
+    },
+    tos_acceptance: { date: null, ip: null, user_agent: null },
+    type: "standard",
+  };
+}
+
+export const accountRoutes = [route("GET", "/v1/account", retrieveAccount)];

@@ -1,0 +1,510 @@
+/**
+ * Checkout Sessions: create (payment and subscription mode), retrieve, list, expire, line items;
+ * and completion, which creates what Stripe creates when a buyer pays.
+ */
+import type Stripe from "stripe";
+import { settleFirstPayment, startSubscription } from "../billing.ts";
+import { unixNow } from "../clock.ts";
+import type { Context } from "../context.ts";
+import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { expand } from "../expand.ts";
+import { newCheckoutSessionId, newId, randomToken } from "../ids.ts";
+import { newestFirst, paginate } from "../pagination.ts";
+import { ParamReader } from "../params.ts";
+import { type PathParams, route } from "../router.ts";
+import type { CheckoutSessionRecord } from "../store.ts";
+import { buildPrice, buildProduct, unitAmountOf } from "./catalog.ts";
+import { findCustomer, insertCustomer } from "./customers.ts";
+import {
+  failPaymentIntent,
+  findPaymentIntent,
+  openPaymentIntent,
+  processPaymentIntent,
+  succeedPaymentIntent,
+} from "./payment_intents.ts";
+import { findPrice } from "./prices.ts";
+
+export const CHECKOUT_OUTCOMES = [
+  "paid",
+  "async_pending",
+  "async_succeeded",
+  "async_failed",
+] as const;
+export type CheckoutOutcome = (typeof CHECKOUT_OUTCOMES)[number];
+
+/** What the buyer typed on the hosted page. */
+export interface Buyer {
+  email?: string | null;
+  name?: string | null;
+}
+
+const MIN_LIFETIME_SECONDS = 30 * 60;
+const MAX_LIFETIME_SECONDS = 24 * 60 * 60;
+const FALLBACK_EMAIL = "buyer@example.com";
+
+function findCheckoutSession(
+  ctx: Context,
+  id: string,
+  param = "id",
+): CheckoutSessionRecord {
+  const record = ctx.partition.checkoutSessions.get(id);
+  if (!record) throw noSuch("checkout.session", id, param);
+  return record;
+}
+
+function createSession(ctx: Context, params: ParamReader) {
+  const mode = params.oneOf("mode", ["payment", "setup", "subscription"] as const);
+  if (!mode) throw missingParam("mode");
+  if (mode === "setup") {
+    throw invalidRequest("The Stripe emulator does not support `setup` mode.", "mode");
+  }
+  const customerId = params.nullableString("customer") ?? null;
+  const customerEmail = params.nullableString("customer_email") ?? null;
+  if (customerId && customerEmail) {
+    throw invalidRequest(
+      "You may only specify one of these parameters: customer, customer_email.",
+      "customer_email",
+      "parameters_exclusive",
+    );
+  }
+  if (customerId) findCustomer(ctx, customerId, "customer");
+  const customerCreation = params.oneOf("customer_creation", ["always", "if_required"] as const);
+  if (customerCreation && mode !== "payment") {
+    throw invalidRequest(
+      "`customer_creation` can only be used in `payment` mode.",
+      "customer_creation",
+    );
+  }
+  const paymentIntentData = modeOnly(params, "payment_intent_data", mode, "payment");
+  const subscriptionData = modeOnly(params, "subscription_data", mode, "subscription");
+  const lineItems = readLineItems(ctx, params, mode);
+
+  const now = unixNow();
+  const expiresAt = params.integer("expires_at") ?? now + MAX_LIFETIME_SECONDS;
+  if (expiresAt < now + MIN_LIFETIME_SECONDS || expiresAt > now + MAX_LIFETIME_SECONDS) {
+    throw invalidRequest(
+      "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+      "expires_at",
+    );
+  }
+  const uiMode = params.string("ui_mode") ?? "hosted_page";
+  const hosted = uiMode === "hosted" || uiMode === "hosted_page";
+  const returnUrl = params.nullableString("return_url");
+  if (!hosted && !returnUrl) throw missingParam("return_url");
+  const amount = lineItems.reduce((sum, item) => sum + item.amount_total, 0);
+  const id = newCheckoutSessionId(ctx.livemode);
+
+  const session: Stripe.Checkout.Session = {
+    id,
+    object: "checkout.session",
+    adaptive_pricing: { enabled: false },
+    after_expiration: null,
+    allow_promotion_codes: params.boolean("allow_promotion_codes") ?? null,
+    allowed_payment_method_types: null,
+    amount_subtotal: amount,
+    amount_total: amount,
+    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
+    billing_address_collection:
+      params.oneOf("billing_address_collection", ["auto", "required"] as const) ?? null,
+    cancel_url: params.nullableString("cancel_url") ?? null,
+    client_reference_id: params.nullableString("client_reference_id") ?? null,
+    client_secret: hosted ? null : `${id}_secret_${randomToken(24)}`,
+    collected_information: null,
+    consent: null,
+    consent_collection: null,
+    created: now,
+    currency: lineItems[0].currency,
+    currency_conversion: null,
+    custom_fields: [],
+    custom_text: {
+      after_submit: null,
+      shipping_address: null,
+      submit: null,
+      terms_of_service_acceptance: null,
+    },
+    customer: customerId,
+    customer_account: null,
+    customer_creation: customerId
+      ? null
+      : mode === "payment"
+      ? customerCreation ?? "if_required"
+      : "always",
+    customer_details: customerEmail ? customerDetails(customerEmail, null) : null,
+    customer_email: customerEmail,
+    discounts: [],
+    expires_at: expiresAt,
+    integration_identifier: null,
+    invoice: null,
+    invoice_creation: mode === "payment"
+      ? {
+        enabled: false,
+        invoice_data: {
+          account_tax_ids: null,
+          custom_fields: null,
+          description: null,
+          footer: null,
+          issuer: null,
+          metadata: {},
+          rendering_options: null,
+        },
+      }
+      : null,
+    livemode: ctx.livemode,
+    locale: (params.string("locale") ?? null) as Stripe.Checkout.Session.Locale | null,
+    managed_payments: null,
+    metadata: params.metadata() ?? {},
+    mode,
+    origin_context: null,
+    payment_intent: null,
+    payment_link: null,
+    payment_method_collection: "always",
+    payment_method_configuration_details: null,
+    payment_method_options: {},
+    payment_method_types: ["card"],
+    payment_status: "unpaid",
+    permissions: null,
+    phone_number_collection: { enabled: false },
+    recovered_from: null,
+    saved_payment_method_options: null,
+    setup_intent: null,
+    shipping_address_collection: null,
+    shipping_cost: null,
+    shipping_options: [],
+    status: "open",
+    submit_type: params.oneOf("submit_type", ["auto", "book", "donate", "pay", "subscribe"]) ??
+      null,
+    subscription: null,
+    success_url: params.nullableString("success_url") ?? null,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    ui_mode: uiMode as Stripe.Checkout.Session.UiMode,
+    url: hosted ? `${ctx.publicUrl}/checkout/${id}` : null,
+    wallet_options: null,
+    ...(returnUrl ? { return_url: returnUrl } : {}),
+  };
+  const record: CheckoutSessionRecord = {
+    session,
+    lineItems,
+    subscriptionData: {
+      metadata: subscriptionData?.metadata() ?? {},
+      description: subscriptionData?.nullableString("description") ?? null,
+    },
+    paymentIntentData: {
+      metadata: paymentIntentData?.metadata() ?? {},
+      description: paymentIntentData?.nullableString("description") ?? null,
+    },
+  };
+  ctx.partition.insert(ctx.partition.checkoutSessions, id, record);
+  return present(ctx, record, params.expand());
+}
+
+/** `payment_intent_data` belongs to payment mode, `subscription_data` to subscription mode. */
+function modeOnly(
+  params: ParamReader,
+  key: string,
+  mode: string,
+  allowedMode: string,
+): ParamReader | undefined {
+  const value = params.object(key);
+  if (value && mode !== allowedMode) {
+    throw invalidRequest(`You can not pass \`${key}\` in \`${mode}\` mode.`, key);
+  }
+  return value;
+}
+
+function readLineItems(ctx: Context, params: ParamReader, mode: string): Stripe.LineItem[] {
+  const entries = params.objects("line_items");
+  if (!entries || entries.length === 0) throw missingParam("line_items");
+  const items = entries.map((entry) => {
+    const price = readLinePrice(ctx, entry);
+    if (mode === "payment" && price.type === "recurring") {
+      throw invalidRequest(
+        "You specified `payment` mode but passed a recurring price. Either switch to " +
+          "`subscription` mode or use only one-time prices.",
+        entry.name("price"),
+      );
+    }
+    const quantity = entry.requireInteger("quantity", 1);
+    const product = ctx.partition.products.get(price.product as string);
+    const amount = unitAmountOf(price) * quantity;
+    const item: Stripe.LineItem = {
+      id: newId("li"),
+      object: "item",
+      adjustable_quantity: null,
+      amount_discount: 0,
+      amount_subtotal: amount,
+      amount_tax: 0,
+      amount_total: amount,
+      currency: price.currency,
+      description: product?.name ?? null,
+      discounts: [],
+      metadata: {},
+      price: structuredClone(price),
+      quantity,
+      taxes: [],
+    };
+    return item;
+  });
+  const prices = items.map((item) => item.price as Stripe.Price);
+  if (new Set(prices.map((price) => price.currency)).size > 1) {
+    throw invalidRequest("All line items must use the same currency.", "line_items");
+  }
+  const recurring = prices.filter((price) => price.recurring);
+  if (mode === "subscription" && recurring.length === 0) {
+    throw invalidRequest(
+      "You must provide at least one recurring price in `subscription` mode when using prices.",
+      "line_items",
+    );
+  }
+  const intervals = new Set(
+    recurring.map((price) => `${price.recurring?.interval_count} ${price.recurring?.interval}`),
+  );
+  if (intervals.size > 1) {
+    throw invalidRequest(
+      "Checkout does not support multiple prices with different billing intervals.",
+      "line_items",
+    );
+  }
+  return items;
+}
+
+/** `price` names an active price; `price_data` makes an inline, archived one. */
+function readLinePrice(ctx: Context, entry: ParamReader): Stripe.Price {
+  const priceId = entry.nullableString("price");
+  const priceData = entry.object("price_data");
+  if (priceId && priceData) {
+    throw invalidRequest(
+      "You may only specify one of these parameters: price, price_data.",
+      entry.name("price"),
+      "parameters_exclusive",
+    );
+  }
+  if (priceId) {
+    const price = findPrice(ctx, priceId, entry.name("price"));
+    if (!price.active) {
+      throw invalidRequest(
+        "The price specified is inactive. This field only accepts active prices.",
+        entry.name("price"),
+      );
+    }
+    return price;
+  }
+  if (!priceData) throw missingParam(entry.name("price"));
+  const productData = priceData.object("product_data");
+  const productId = productData
+    ? buildProduct(ctx, productData).id
+    : priceData.nullableString("product");
+  if (!productId) throw missingParam(priceData.name("product"));
+  const price = buildPrice(ctx, priceData, productId);
+  price.active = false;
+  return price;
+}
+
+function customerDetails(
+  email: string,
+  name: string | null,
+): Stripe.Checkout.Session.CustomerDetails {
+  return {
+    address: null,
+    business_name: null,
+    email,
+    individual_name: null,
+    name,
+    phone: null,
+    tax_exempt: "none",
+    tax_ids: [],
+  };
+}
+
+/** The session as the API returns it, with `line_items` when expanded. */
+function present(ctx: Context, record: CheckoutSessionRecord, paths: string[]) {
+  const body: Stripe.Checkout.Session = paths.includes("line_items")
+    ? { ...record.session, line_items: lineItemList(record, new ParamReader({})) }
+    : record.session;
+  return expand(ctx.partition, body, paths.filter((path) => path !== "line_items"));
+}
+
+function lineItemList(record: CheckoutSessionRecord, params: ParamReader) {
+  const order = new Map(record.lineItems.map((item, index) => [item.id, index]));
+  return paginate(
+    record.lineItems,
+    params,
+    `/v1/checkout/sessions/${record.session.id}/line_items`,
+    (id) => order.get(id),
+  );
+}
+
+function retrieveSession(ctx: Context, params: ParamReader, path: PathParams) {
+  return present(ctx, findCheckoutSession(ctx, path.id), params.expand());
+}
+
+function listSessions(ctx: Context, params: ParamReader) {
+  const customer = params.string("customer");
+  const paymentIntent = params.string("payment_intent");
+  const subscription = params.string("subscription");
+  const status = params.oneOf("status", ["complete", "expired", "open"] as const);
+  const sessions = [...ctx.partition.checkoutSessions.values()]
+    .map((record) => record.session)
+    .filter((session) =>
+      (customer === undefined || session.customer === customer) &&
+      (paymentIntent === undefined || session.payment_intent === paymentIntent) &&
+      (subscription === undefined || session.subscription === subscription) &&
+      (status === undefined || session.status === status)
+    );
+  const list = paginate(sessions, params, "/v1/checkout/sessions", newestFirst(ctx.partition));
+  const paths = params.expand();
+  if (paths.includes("data.line_items")) {
+    list.data = list.data.map((session) => ({
+      ...session,
+      line_items: lineItemList(findCheckoutSession(ctx, session.id), new ParamReader({})),
+    }));
+  }
+  return expand(ctx.partition, list, paths.filter((path) => path !== "data.line_items"));
+}
+
+function listLineItems(ctx: Context, params: ParamReader, path: PathParams) {
+  const list = lineItemList(findCheckoutSession(ctx, path.id), params);
+  return expand(ctx.partition, list, params.expand());
+}
+
+function expireSession(ctx: Context, params: ParamReader, path: PathParams) {
+  const record = findCheckoutSession(ctx, path.id);
+  if (record.session.status !== "open") {
+    throw invalidRequest(
+      `Only Checkout Sessions with a status of \`open\` can be expired; ${path.id} is ` +
+        `\`${record.session.status}\`.`,
+    );
+  }
+  record.session.status = "expired";
+  ctx.emit("checkout.session.expired", record.session);
+  return present(ctx, record, params.expand());
+}
+
+/**
+ * Completes a session as a buyer would. `paid` pays at once; the `async_*` outcomes use a
+ * delayed payment method: `completed` arrives unpaid, then the payment succeeds or fails.
+ * A session left unpaid by `async_pending` can later take `async_succeeded` or `async_failed`.
+ */
+export function completeCheckoutSession(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  outcome: CheckoutOutcome,
+  buyer: Buyer = {},
+): void {
+  const { session } = record;
+  const settling = outcome === "async_succeeded" || outcome === "async_failed";
+  if (session.status === "open") {
+    pay(ctx, record, outcome === "paid" ? "paid" : "pending", buyer);
+  } else if (!(settling && session.status === "complete" && session.payment_status === "unpaid")) {
+    throw invalidRequest(
+      `Checkout Session ${session.id} is ${session.status} (payment ${session.payment_status}); ` +
+        `it cannot take the outcome \`${outcome}\`.`,
+    );
+  }
+  if (settling) settle(ctx, record, outcome === "async_succeeded");
+}
+
+function pay(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  outcome: "paid" | "pending",
+  buyer: Buyer,
+): void {
+  const { session } = record;
+  const customer = resolveCustomer(ctx, record, buyer);
+  const email = buyer.email || customer?.email || session.customer_email || FALLBACK_EMAIL;
+  session.customer = customer?.id ?? null;
+  session.customer_details = customerDetails(email, buyer.name || customer?.name || null);
+  session.collected_information = {
+    business_name: null,
+    individual_name: null,
+    shipping_details: null,
+  };
+
+  if (session.mode === "payment") {
+    const paymentIntent = openPaymentIntent(ctx, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? "usd",
+      customer: session.customer,
+      metadata: record.paymentIntentData.metadata,
+      description: record.paymentIntentData.description,
+      receiptEmail: email,
+      paymentMethodType: outcome === "paid" ? "card" : "us_bank_account",
+    });
+    session.payment_intent = paymentIntent.id;
+    if (outcome === "paid") succeedPaymentIntent(ctx, paymentIntent);
+    else processPaymentIntent(ctx, paymentIntent);
+  } else if (customer) {
+    const { subscription, invoice } = startSubscription(ctx, {
+      customer,
+      lines: record.lineItems.map((item) => ({
+        price: item.price as Stripe.Price,
+        quantity: item.quantity ?? 1,
+      })),
+      metadata: record.subscriptionData.metadata,
+      description: record.subscriptionData.description,
+      outcome,
+    });
+    session.subscription = subscription.id;
+    session.invoice = invoice.id;
+  }
+  session.status = "complete";
+  session.payment_status = outcome === "paid" ? "paid" : "unpaid";
+  ctx.emit("checkout.session.completed", session);
+}
+
+/**
+ * The session's customer, or a new one: subscription mode always creates one, payment mode
+ * only with `customer_creation: always` (Stripe's "guest" buyers have no customer object).
+ */
+function resolveCustomer(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  buyer: Buyer,
+): Stripe.Customer | null {
+  const { session } = record;
+  const existing = session.customer
+    ? ctx.partition.customers.get(session.customer as string)
+    : null;
+  if (existing) return existing;
+  if (session.mode === "payment" && session.customer_creation !== "always") return null;
+  const customer = insertCustomer(ctx, {
+    email: buyer.email || session.customer_email || FALLBACK_EMAIL,
+    name: buyer.name || null,
+    phone: null,
+    description: null,
+    metadata: {},
+  });
+  ctx.emit("customer.created", customer);
+  return customer;
+}
+
+function settle(ctx: Context, record: CheckoutSessionRecord, succeeded: boolean): void {
+  const { session } = record;
+  if (session.mode === "payment") {
+    const paymentIntent = findPaymentIntent(ctx, session.payment_intent as string);
+    if (succeeded) succeedPaymentIntent(ctx, paymentIntent);
+    else failPaymentIntent(ctx, paymentIntent);
+  } else {
+    const subscription = ctx.partition.subscriptions.get(session.subscription as string);
+    const invoice = ctx.partition.invoices.get(session.invoice as string);
+    if (!subscription || !invoice) {
+      throw invalidRequest(`Checkout Session ${session.id} has no subscription to settle.`);
+    }
+    settleFirstPayment(ctx, subscription, invoice, succeeded);
+  }
+  if (succeeded) session.payment_status = "paid";
+  ctx.emit(
+    succeeded
+      ? "checkout.session.async_payment_succeeded"
+      : "checkout.session.async_payment_failed",
+    session,
+  );
+}
+
+export const checkoutSessionRoutes = [
+  route("POST", "/v1/checkout/sessions", createSession),
+  route("GET", "/v1/checkout/sessions", listSessions),
+  route("GET", "/v1/checkout/sessions/{id}", retrieveSession),
+  route("POST", "/v1/checkout/sessions/{id}/expire", expireSession),
+  route("GET", "/v1/checkout/sessions/{id}/line_items", listLineItems),
+];

@@ -1,0 +1,57 @@
+/** Events: retrieve and list (`type` with a `*` wildcard, `types[]`, `created` ranges). */
+import type { Context } from "../context.ts";
+import { noSuch } from "../errors.ts";
+import { newestFirst, paginate } from "../pagination.ts";
+import type { ParamReader } from "../params.ts";
+import { type PathParams, route } from "../router.ts";
+import type { EmulatorEvent } from "../store.ts";
+
+function retrieveEvent(ctx: Context, _params: ParamReader, path: PathParams) {
+  const event = ctx.partition.events.get(path.id);
+  if (!event) throw noSuch("event", path.id);
+  return event;
+}
+
+/** `customer.*` matches `customer.created` and `customer.subscription.updated`. */
+function typeMatcher(pattern: string): (type: string) => boolean {
+  if (!pattern.includes("*")) return (type) => type === pattern;
+  const source = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  const regex = new RegExp(`^${source}$`);
+  return (type) => regex.test(type);
+}
+
+function createdMatcher(params: ParamReader): (event: EmulatorEvent) => boolean {
+  const exact = params.has("created") && typeof params.values.created === "string"
+    ? params.integer("created")
+    : undefined;
+  const range = params.object("created");
+  const gt = range?.integer("gt");
+  const gte = range?.integer("gte");
+  const lt = range?.integer("lt");
+  const lte = range?.integer("lte");
+  return ({ created }) =>
+    (exact === undefined || created === exact) &&
+    (gt === undefined || created > gt) &&
+    (gte === undefined || created >= gte) &&
+    (lt === undefined || created < lt) &&
+    (lte === undefined || created <= lte);
+}
+
+function listEvents(ctx: Context, params: ParamReader) {
+  const type = params.string("type");
+  const types = params.strings("types");
+  const matchesType = type === undefined ? () => true : typeMatcher(type);
+  const matchesCreated = createdMatcher(params);
+  const events = [...ctx.partition.events.values()].filter((event) =>
+    matchesType(event.type) &&
+    (types === undefined || types.includes(event.type)) &&
+    matchesCreated(event)
+  );
+  return paginate(events, params, "/v1/events", newestFirst(ctx.partition));
+}
+
+export const eventRoutes = [
+  route("GET", "/v1/events", listEvents),
+  route("GET", "/v1/events/{id}", retrieveEvent),
+];

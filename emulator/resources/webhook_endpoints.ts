@@ -1,0 +1,107 @@
+/**
+ * Webhook endpoints: create (the only response that shows `secret`), retrieve, update, delete,
+ * list. Delivery itself lives in webhooks.ts.
+ */
+import type Stripe from "stripe";
+import { unixNow } from "../clock.ts";
+import type { Context } from "../context.ts";
+import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { newId, randomToken } from "../ids.ts";
+import { newestFirst, paginate } from "../pagination.ts";
+import type { ParamReader } from "../params.ts";
+import { type PathParams, route } from "../router.ts";
+import type { WebhookEndpointRecord } from "../store.ts";
+
+function findEndpoint(ctx: Context, id: string): WebhookEndpointRecord {
+  const record = ctx.partition.webhookEndpoints.get(id);
+  if (!record) throw noSuch("webhook endpoint", id);
+  return record;
+}
+
+function readUrl(params: ParamReader): string | undefined {
+  const url = params.string("url");
+  if (url === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol)) {
+    throw invalidRequest(`Invalid URL: ${url}`, "url", "url_invalid");
+  }
+  return url;
+}
+
+function readEnabledEvents(params: ParamReader): string[] | undefined {
+  const events = params.strings("enabled_events");
+  if (events === undefined) return undefined;
+  if (events.length === 0) throw missingParam("enabled_events");
+  events.forEach((event, index) => {
+    if (!/^(\*|[a-z_]+(\.[a-z_]+)+)$/.test(event)) {
+      throw invalidRequest(
+        `Invalid enabled_events[${index}]: ${event} is not an event type.`,
+        `enabled_events[${index}]`,
+      );
+    }
+  });
+  return events;
+}
+
+function createEndpoint(ctx: Context, params: ParamReader) {
+  const url = readUrl(params);
+  if (!url) throw missingParam("url");
+  const enabledEvents = readEnabledEvents(params);
+  if (!enabledEvents) throw missingParam("enabled_events");
+  const endpoint: Stripe.WebhookEndpoint = {
+    id: newId("we"),
+    object: "webhook_endpoint",
+    api_version: params.nullableString("api_version") ?? null,
+    application: null,
+    created: unixNow(),
+    description: params.nullableString("description") ?? null,
+    enabled_events: enabledEvents,
+    livemode: ctx.livemode,
+    metadata: params.metadata() ?? {},
+    status: "enabled",
+    url,
+  };
+  const secret = `whsec_${randomToken(32)}`;
+  ctx.partition.insert(ctx.partition.webhookEndpoints, endpoint.id, { endpoint, secret });
+  return { ...endpoint, secret };
+}
+
+function retrieveEndpoint(ctx: Context, _params: ParamReader, path: PathParams) {
+  return findEndpoint(ctx, path.id).endpoint;
+}
+
+function updateEndpoint(ctx: Context, params: ParamReader, path: PathParams) {
+  const { endpoint } = findEndpoint(ctx, path.id);
+  endpoint.url = readUrl(params) ?? endpoint.url;
+  endpoint.enabled_events = readEnabledEvents(params) ?? endpoint.enabled_events;
+  const description = params.nullableString("description");
+  if (description !== undefined) endpoint.description = description;
+  endpoint.metadata = params.metadata(endpoint.metadata) ?? endpoint.metadata;
+  const disabled = params.boolean("disabled");
+  if (disabled !== undefined) endpoint.status = disabled ? "disabled" : "enabled";
+  return endpoint;
+}
+
+function deleteEndpoint(ctx: Context, _params: ParamReader, path: PathParams) {
+  findEndpoint(ctx, path.id);
+  ctx.partition.webhookEndpoints.delete(path.id);
+  return { id: path.id, object: "webhook_endpoint", deleted: true };
+}
+
+function listEndpoints(ctx: Context, params: ParamReader) {
+  const endpoints = [...ctx.partition.webhookEndpoints.values()].map((record) => record.endpoint);
+  return paginate(endpoints, params, "/v1/webhook_endpoints", newestFirst(ctx.partition));
+}
+
+export const webhookEndpointRoutes = [
+  route("POST", "/v1/webhook_endpoints", createEndpoint),
+  route("GET", "/v1/webhook_endpoints", listEndpoints),
+  route("GET", "/v1/webhook_endpoints/{id}", retrieveEndpoint),
+  route("POST", "/v1/webhook_endpoints/{id}", updateEndpoint),
+  route("DELETE", "/v1/webhook_endpoints/{id}", deleteEndpoint),
+];

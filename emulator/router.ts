@@ -1,0 +1,39 @@
+/** Method + path routing with `{name}` placeholders, for the API, the pages and the controls. */
+import type { Context } from "./context.ts";
+import type { ParamReader } from "./params.ts";
+
+export type PathParams = Record<string, string>;
+
+/** An API handler returns the JSON body of a 200 response or throws a `StripeError`. */
+export type Handler = (ctx: Context, params: ParamReader, path: PathParams) => unknown;
+
+export interface Route<H = Handler> {
+  method: string;
+  segments: string[];
+  handler: H;
+}
+
+export function route<H = Handler>(method: string, pattern: string, handler: H): Route<H> {
+  return { method, segments: pattern.split("/").filter(Boolean), handler };
+}
+
+export function matchRoute<H>(
+  routes: Route<H>[],
+  method: string,
+  pathname: string,
+): { route: Route<H>; path: PathParams } | undefined {
+  const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  for (const candidate of routes) {
+    if (candidate.method !== method || candidate.segments.length !== parts.length) continue;
+    const path: PathParams = {};
+    const matches = candidate.segments.every((segment, index) => {
+      if (segment.startsWith("{")) {
+        path[segment.slice(1, -1)] = parts[index];
+        return true;
+      }
+      return segment === parts[index];
+    });
+    if (matches) return { route: candidate, path };
+  }
+  return undefined;
+}

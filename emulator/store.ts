@@ -1,0 +1,138 @@
+/**
+ * In-memory state. Data is partitioned by Stripe account and mode, so a test key never sees
+ * live objects and two accounts never see each other's objects.
+ */
+import type Stripe from "stripe";
+
+/** What Checkout needs to remember beyond the public session object. */
+export interface CheckoutSessionRecord {
+  session: Stripe.Checkout.Session;
+  lineItems: Stripe.LineItem[];
+  subscriptionData: { metadata: Stripe.Metadata; description: string | null };
+  paymentIntentData: { metadata: Stripe.Metadata; description: string | null };
+}
+
+/** The signing secret is kept beside the endpoint: Stripe returns it only on create. */
+export interface WebhookEndpointRecord {
+  endpoint: Stripe.WebhookEndpoint;
+  secret: string;
+}
+
+export interface EventRequest {
+  id: string | null;
+  idempotency_key: string | null;
+}
+
+export interface EmulatorEvent {
+  id: string;
+  object: "event";
+  api_version: string;
+  created: number;
+  data: { object: unknown; previous_attributes?: Record<string, unknown> };
+  livemode: boolean;
+  pending_webhooks: number;
+  request: EventRequest;
+  type: string;
+}
+
+export interface IdempotencyRecord {
+  fingerprint: string;
+  status: number;
+  body: string;
+}
+
+export class Partition {
+  readonly products = new Map<string, Stripe.Product>();
+  readonly prices = new Map<string, Stripe.Price>();
+  readonly customers = new Map<string, Stripe.Customer>();
+  readonly deletedCustomers = new Map<string, Stripe.DeletedCustomer>();
+  readonly checkoutSessions = new Map<string, CheckoutSessionRecord>();
+  readonly portalSessions = new Map<string, Stripe.BillingPortal.Session>();
+  readonly subscriptions = new Map<string, Stripe.Subscription>();
+  readonly invoices = new Map<string, Stripe.Invoice>();
+  readonly paymentIntents = new Map<string, Stripe.PaymentIntent>();
+  readonly charges = new Map<string, Stripe.Charge>();
+  readonly refunds = new Map<string, Stripe.Refund>();
+  readonly webhookEndpoints = new Map<string, WebhookEndpointRecord>();
+  readonly events = new Map<string, EmulatorEvent>();
+  readonly idempotency = new Map<string, IdempotencyRecord>();
+
+  // Creation order for list pagination: objects created in one second share `created`.
+  private readonly order = new Map<string, number>();
+  private nextPosition = 0;
+
+  constructor(readonly accountId: string, readonly livemode: boolean) {}
+
+  insert<T>(table: Map<string, T>, id: string, value: T): T {
+    table.set(id, value);
+    this.order.set(id, this.nextPosition++);
+    return value;
+  }
+
+  position(id: string): number | undefined {
+    return this.order.get(id);
+  }
+
+  /** Resolves any id to its public object, for `expand[]`. */
+  lookup(id: string): object | undefined {
+    const prefix = id.slice(0, id.indexOf("_"));
+    switch (prefix) {
+      case "prod":
+        return this.products.get(id);
+      case "price":
+        return this.prices.get(id);
+      case "cus":
+        return this.customers.get(id) ?? this.deletedCustomers.get(id);
+      case "cs":
+        return this.checkoutSessions.get(id)?.session;
+      case "bps":
+        return this.portalSessions.get(id);
+      case "sub":
+        return this.subscriptions.get(id);
+      case "in":
+        return this.invoices.get(id);
+      case "pi":
+        return this.paymentIntents.get(id);
+      case "ch":
+        return this.charges.get(id);
+      case "re":
+        return this.refunds.get(id);
+      case "we":
+        return this.webhookEndpoints.get(id)?.endpoint;
+      case "evt":
+        return this.events.get(id);
+      default:
+        return undefined;
+    }
+  }
+}
+
+export class Store {
+  private readonly partitions = new Map<string, Partition>();
+
+  partition(accountId: string, livemode: boolean): Partition {
+    const key = `${accountId}:${livemode ? "live" : "test"}`;
+    let partition = this.partitions.get(key);
+    if (!partition) {
+      partition = new Partition(accountId, livemode);
+      this.partitions.set(key, partition);
+    }
+    return partition;
+  }
+
+  /** Hosted pages and test controls carry no API key: they find an object by id alone. */
+  locate<T>(
+    table: (partition: Partition) => Map<string, T>,
+    id: string,
+  ): { partition: Partition; value: T } | undefined {
+    for (const partition of this.partitions.values()) {
+      const value = table(partition).get(id);
+      if (value !== undefined) return { partition, value };
+    }
+    return undefined;
+  }
+
+  reset(): void {
+    this.partitions.clear();
+  }
+}

@@ -1,0 +1,162 @@
+/** Shared setup for the emulator tests: a running emulator, SDK clients, a webhook receiver. */
+import Stripe from "stripe";
+import { type RunningEmulator, startEmulator } from "../../emulator/server.ts";
+
+export const TEST_KEY = "sk_test_emulator";
+export const LIVE_KEY = "sk_live_emulator";
+
+/** Starts an emulator on a free port with fast retries, and always stops it. */
+export async function withEmulator(
+  fn: (emulator: RunningEmulator) => Promise<void>,
+): Promise<void> {
+  const emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [10, 20] });
+  try {
+    await fn(emulator);
+  } finally {
+    await emulator.stop();
+  }
+}
+
+export function stripeClient(emulator: RunningEmulator, key = TEST_KEY): Stripe {
+  return new Stripe(key, {
+    host: "127.0.0.1",
+    port: emulator.port,
+    protocol: "http",
+    httpClient: Stripe.createFetchHttpClient(),
+    maxNetworkRetries: 0,
+  });
+}
+
+/** Runs `promise` expecting a Stripe error and returns it. */
+export async function stripeError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeError) return error;
+    throw error;
+  }
+  throw new Error("Expected the Stripe call to fail");
+}
+
+export interface ReceivedWebhook {
+  body: string;
+  signature: string;
+  contentType: string;
+}
+
+export interface Receiver {
+  url: string;
+  received: ReceivedWebhook[];
+  /** Waits until `predicate` holds for the webhooks received so far. */
+  waitFor(predicate: (received: ReceivedWebhook[]) => boolean, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A webhook receiver on a free port. `respond` picks the status for each request (by its
+ * 0-based index); the default accepts everything.
+ */
+export async function startReceiver(
+  respond: (index: number, webhook: ReceivedWebhook) => number | Promise<number> = () => 200,
+): Promise<Receiver> {
+  const received: ReceivedWebhook[] = [];
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    onListen: (address) => listening.resolve(address),
+  }, async (request) => {
+    const webhook = {
+      body: await request.text(),
+      signature: request.headers.get("stripe-signature") ?? "",
+      contentType: request.headers.get("content-type") ?? "",
+    };
+    const index = received.length;
+    received.push(webhook);
+    return new Response(null, { status: await respond(index, webhook) });
+  });
+  const { port } = await listening.promise;
+  return {
+    url: `http://127.0.0.1:${port}/webhook`,
+    received,
+    async waitFor(predicate, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(received)) {
+        if (Date.now() > deadline) {
+          throw new Error(`Timed out waiting for webhooks; got ${received.length}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    stop: () => server.shutdown(),
+  };
+}
+
+export function eventTypes(received: ReceivedWebhook[]): string[] {
+  return received.map((webhook) => JSON.parse(webhook.body).type);
+}
+
+/** Creates a product with a monthly (or one-time) price. */
+export async function createPrice(
+  stripe: Stripe,
+  options: { unitAmount?: number; recurring?: boolean; name?: string } = {},
+): Promise<Stripe.Price> {
+  const product = await stripe.products.create({ name: options.name ?? "Pro plan" });
+  return await stripe.prices.create({
+    product: product.id,
+    currency: "usd",
+    unit_amount: options.unitAmount ?? 1500,
+    ...(options.recurring === false ? {} : { recurring: { interval: "month" } }),
+  });
+}
+
+export async function postJson(url: string, body: unknown = {}): Promise<Response> {
+  return await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Completes a Checkout Session through the test control. */
+export async function completeSession(
+  emulator: RunningEmulator,
+  sessionId: string,
+  outcome = "paid",
+): Promise<void> {
+  const response = await postJson(
+    `${emulator.url}/_emulator/checkout/sessions/${sessionId}/complete`,
+    { outcome },
+  );
+  const body = await response.text();
+  if (!response.ok) throw new Error(`Completing ${sessionId} failed: ${body}`);
+}
+
+/** Fetches a hosted page, finds the form with `formId`, and submits it like a browser. */
+export async function submitForm(
+  pageUrl: string,
+  formSelector: { id?: string; buttonText?: string },
+  fields: Record<string, string> = {},
+): Promise<Response> {
+  const html = await (await fetch(pageUrl)).text();
+  const forms = [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)];
+  const form = forms.find(([, attributes, inner]) =>
+    (formSelector.id === undefined || attributes.includes(`id="${formSelector.id}"`)) &&
+    (formSelector.buttonText === undefined || inner.includes(`>${formSelector.buttonText}<`))
+  );
+  if (!form) throw new Error(`No matching form on ${pageUrl}`);
+  const action = /action="([^"]*)"/.exec(form[1])?.[1] ?? "";
+  const values = new URLSearchParams();
+  for (
+    const input of form[2].matchAll(/<input\b[^>]*name="([^"]*)"[^>]*?(?:value="([^"]*)")?[^>]*>/g)
+  ) {
+    values.set(input[1], input[2] ?? "");
+  }
+  for (const [name, value] of Object.entries(fields)) values.set(name, value);
+  return await fetch(new URL(action.replaceAll("&amp;", "&"), pageUrl), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: values,
+    redirect: "manual",
+  });
+}
