@@ -1,0 +1,105 @@
+-- Team billing: teams are billing subjects {type: 'team', id: <team id>}.
+--
+-- Owners may open checkout and billing portal sessions for their team and read its customer
+-- mapping; every member may read the team's subscriptions (and so their items) and transactions.
+-- The payments schema ships only the user-scoped policies; these add the team ones. Policies of
+-- one command are OR-ed, so the user policies keep working beside them.
+
+create table public.teams (
+  id uuid primary key default gen_random_uuid(),
+  name text not null check (name <> ''),
+  created_at timestamptz not null default now()
+);
+comment on table public.teams is 'Example app table: teams that pay for subscriptions.';
+
+create table public.team_members (
+  team_id uuid not null references public.teams (id) on delete cascade,
+  user_id uuid not null,
+  role text not null default 'member' check (role in ('owner', 'member')),
+  created_at timestamptz not null default now(),
+  primary key (team_id, user_id)
+);
+comment on table public.team_members is 'Example app table: who belongs to which team, and who owns it.';
+create index team_members_user_idx on public.team_members (user_id);
+
+-- security definer: policies on team_members itself call these, and reading team_members through
+-- its own RLS from inside its policy would recurse. They reveal only the caller's own membership.
+create function public.is_team_member(p_team_id text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.team_members m
+    where m.team_id::text = p_team_id and m.user_id = (select auth.uid())
+  )
+$$;
+comment on function public.is_team_member(text) is 'True when the current user belongs to the team (given as text, the way payments stores subject ids).';
+revoke execute on function public.is_team_member(text) from public;
+grant execute on function public.is_team_member(text) to authenticated;
+
+-- security definer: as public.is_team_member.
+create function public.is_team_owner(p_team_id text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.team_members m
+    where m.team_id::text = p_team_id and m.user_id = (select auth.uid()) and m.role = 'owner'
+  )
+$$;
+comment on function public.is_team_owner(text) is 'True when the current user owns the team.';
+revoke execute on function public.is_team_owner(text) from public;
+grant execute on function public.is_team_owner(text) to authenticated;
+
+grant select on public.teams to authenticated;
+alter table public.teams enable row level security;
+create policy "Members can read their teams" on public.teams
+  for select to authenticated
+  using (public.is_team_member(id::text));
+
+grant select on public.team_members to authenticated;
+alter table public.team_members enable row level security;
+create policy "Members can read the members of their teams" on public.team_members
+  for select to authenticated
+  using (public.is_team_member(team_id::text));
+
+-- Checkout: owners create and (for idempotent retries and INSERT ... RETURNING) read.
+create policy "Team owners can create checkout sessions for their teams" on payments.stripe_checkout_sessions
+  for insert to authenticated
+  with check (
+    created_by = (select auth.uid())
+    and subject_type = 'team'
+    and public.is_team_owner(subject_id)
+  );
+create policy "Team owners can read their teams' checkout sessions" on payments.stripe_checkout_sessions
+  for select to authenticated
+  using (subject_type = 'team' and public.is_team_owner(subject_id));
+
+-- Billing portal: owners only, and only they see which Stripe customer bills the team.
+create policy "Team owners can create portal sessions for their teams" on payments.stripe_customer_portal_sessions
+  for insert to authenticated
+  with check (
+    created_by = (select auth.uid())
+    and subject_type = 'team'
+    and public.is_team_owner(subject_id)
+  );
+create policy "Team owners can read their teams' portal sessions" on payments.stripe_customer_portal_sessions
+  for select to authenticated
+  using (subject_type = 'team' and public.is_team_owner(subject_id));
+create policy "Team owners can read their teams' customer mapping" on payments.customer_mappings
+  for select to authenticated
+  using (subject_type = 'team' and public.is_team_owner(subject_id));
+
+-- Billing state: every member. Items follow through the policy on their subscription.
+create policy "Team members can read their teams' subscriptions" on payments.stripe_subscriptions
+  for select to authenticated
+  using (subject_type = 'team' and public.is_team_member(subject_id));
+create policy "Team members can read their teams' transactions" on payments.transactions
+  for select to authenticated
+  using (subject_type = 'team' and public.is_team_member(subject_id));
