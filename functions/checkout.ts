@@ -1,0 +1,127 @@
+// POST /stripe/{environment}/checkout-sessions
+import { authenticate } from "./auth.ts";
+import { asServer, asUser } from "./db.ts";
+import { type Deps, stripeFor } from "./deps.ts";
+import { json, PaymentsError } from "./errors.ts";
+import { resolveCustomer, subjectMetadata } from "./customers.ts";
+import { callStripe, type Environment, type Stripe } from "./stripe.ts";
+import { parseCheckoutRequest, readJson } from "./validate.ts";
+
+interface CheckoutRow {
+  id: string;
+  environment: Environment;
+  created_by: string;
+  subject_type: string;
+  subject_id: string;
+  mode: "payment" | "subscription";
+  status: "initialized" | "open" | "completed" | "expired" | "failed";
+  payment_status: string | null;
+  attempt: number;
+  checkout_session_id: string | null;
+  url: string | null;
+  expires_at: Date | null;
+  customer_id: string | null;
+  customer_email: string | null;
+  amount_total: string | null;
+  currency: string | null;
+  idempotency_key: string | null;
+  created_at: Date;
+}
+
+// A session that expires within this margin is replaced rather than handed to a browser.
+const EXPIRY_MARGIN_MS = 60_000;
+
+export async function createCheckoutSession(
+  deps: Deps,
+  request: Request,
+  environment: Environment,
+): Promise<Response> {
+  const claims = await authenticate(request, deps.jwtKey, "authenticated");
+  const body = parseCheckoutRequest(await readJson(request));
+
+  // Refuse before writing anything when Stripe is not configured for this environment.
+  const stripe = await stripeFor(deps, environment);
+  let row = await asUser(deps.sql, claims, async (tx) => {
+    const [created] = await tx<CheckoutRow[]>`
+      select * from payments.create_checkout_session(${environment}, ${tx.json(body as never)})`;
+    return created;
+  });
+
+  if (isUsable(row)) return respond(row);
+
+  if (row.status !== "initialized") {
+    // Expired or failed: start a new Stripe session under a new attempt number.
+    [row] = await asServer(
+      deps.sql<CheckoutRow[]>`select * from payments.restart_checkout_session(${row.id})`,
+    );
+    if (isUsable(row)) return respond(row);
+  }
+
+  const subject = { type: row.subject_type, id: row.subject_id };
+  const checkoutId = row.id;
+  let session: Stripe.Checkout.Session;
+  try {
+    const customer = await resolveCustomer(deps, stripe, environment, subject, body.customerEmail);
+    const metadata = { ...body.metadata, ...subjectMetadata(subject) };
+    session = await callStripe("create the Checkout Session", () =>
+      stripe.checkout.sessions.create(
+        {
+          mode: body.mode,
+          customer,
+          client_reference_id: checkoutId,
+          line_items: body.lineItems.map((item) => ({
+            price: item.priceId,
+            quantity: item.quantity,
+          })),
+          success_url: body.successUrl,
+          cancel_url: body.cancelUrl,
+          metadata,
+          ...(body.mode === "subscription"
+            ? { subscription_data: { metadata } }
+            : { payment_intent_data: { metadata } }),
+        },
+        // Derived from the row: a retry after a crash gets the very session Stripe already made.
+        { idempotencyKey: `payments-checkout-${checkoutId}-${row.attempt}` },
+      ));
+  } catch (error) {
+    if (error instanceof PaymentsError && error.code === "stripe_error") {
+      await asServer(
+        deps.sql`select payments.record_checkout_session_failure(${checkoutId}, ${error.message})`,
+      );
+    }
+    throw error;
+  }
+  [row] = await asServer(
+    deps.sql<CheckoutRow[]>`
+      select * from payments.record_checkout_session_result(${checkoutId}, ${
+      deps.sql.json(session as never)
+    })`,
+  );
+  return respond(row);
+}
+
+function isUsable(row: CheckoutRow): boolean {
+  if (row.status === "completed") return true;
+  return row.status === "open" && row.expires_at !== null &&
+    row.expires_at.getTime() - Date.now() > EXPIRY_MARGIN_MS;
+}
+
+function respond(row: CheckoutRow): Response {
+  return json(201, {
+    checkoutSession: {
+      id: row.id,
+      checkoutSessionId: row.checkout_session_id,
+      url: row.status === "open" ? row.url : null,
+      status: row.status,
+      paymentStatus: row.payment_status,
+      mode: row.mode,
+      subject: { type: row.subject_type, id: row.subject_id },
+      customerId: row.customer_id,
+      amountTotal: row.amount_total === null ? null : Number(row.amount_total),
+      currency: row.currency,
+      expiresAt: row.expires_at?.toISOString() ?? null,
+      idempotencyKey: row.idempotency_key,
+      createdAt: row.created_at.toISOString(),
+    },
+  });
+}

@@ -1,0 +1,24 @@
+// Configuration read once from the environment, with Supabase's own variable names as fallbacks.
+import { jwtKey } from "./auth.ts";
+import { connect } from "./db.ts";
+import type { Deps } from "./deps.ts";
+import { stripeFactory } from "./stripe.ts";
+
+export function depsFromEnv(env: { get(name: string): string | undefined } = Deno.env): Deps {
+  const databaseUrl = env.get("DATABASE_URL") ?? env.get("SUPABASE_DB_URL");
+  const jwtSecret = env.get("JWT_SECRET") ?? env.get("SUPABASE_JWT_SECRET");
+  const missing = [
+    databaseUrl ? null : "DATABASE_URL (or SUPABASE_DB_URL)",
+    jwtSecret ? null : "JWT_SECRET (or SUPABASE_JWT_SECRET)",
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(`The payments function needs ${missing.join(" and ")} to be set.`);
+  }
+  return {
+    sql: connect(databaseUrl!),
+    jwtKey: jwtKey(jwtSecret!),
+    stripe: stripeFactory(env.get("STRIPE_API_BASE")),
+    publicUrl: env.get("PUBLIC_URL") ?? env.get("SUPABASE_URL"),
+    log: (message) => console.error(`[payments] ${message}`),
+  };
+}

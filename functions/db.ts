@@ -1,0 +1,90 @@
+// Database access: short transactions, run as the calling user (RLS applies) or as the server.
+import postgres from "postgres";
+import type { Claims } from "./auth.ts";
+import { PaymentsError } from "./errors.ts";
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+export function connect(url: string, options: { max?: number } = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 5,
+    // Connections are cheap to re-open; idle ones would pin database slots across many instances.
+    idle_timeout: 20,
+    connect_timeout: 5,
+    prepare: false,
+    onnotice: () => {},
+    connection: { application_name: "payments-function" },
+  });
+}
+
+/**
+ * Runs `fn` in a transaction as the user: the same role and claims PostgREST would set, so the
+ * app's RLS policies decide exactly as they do for its own queries.
+ */
+export function asUser<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return translate(sql.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true),
+                    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    return await fn(tx);
+  }) as Promise<T>);
+}
+
+/** Runs one server-side statement (as the connection's own role). */
+export function asServer<T>(run: Promise<T>): Promise<T> {
+  return translate(run);
+}
+
+const CONNECTION_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01", // admin shutdown
+  "57P03", // cannot connect now
+  "53300", // too many connections
+]);
+
+/** Maps the SQLSTATEs the payments functions raise to HTTP errors; leaves others alone. */
+export async function translate<T>(run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (error) {
+    throw toPaymentsError(error);
+  }
+}
+
+export function toPaymentsError(error: unknown): unknown {
+  if (error instanceof PaymentsError) return error;
+  const code = (error as { code?: string })?.code;
+  const message = (error as { message?: string })?.message ?? "";
+  const details = (error as { hint?: string })?.hint
+    ? { hint: (error as { hint: string }).hint }
+    : undefined;
+  switch (code) {
+    case "PT400":
+    case "22023":
+      return new PaymentsError(400, "validation_failed", message, { details, cause: error });
+    case "42501":
+      return new PaymentsError(
+        403,
+        "forbidden",
+        "Row level security refused this request for the given subject.",
+        { cause: error },
+      );
+    case "PT404":
+      return new PaymentsError(404, "not_found", message, { details, cause: error });
+    case "PT409":
+      return new PaymentsError(409, "idempotency_conflict", message, { details, cause: error });
+  }
+  if (code && CONNECTION_ERRORS.has(code)) {
+    return new PaymentsError(503, "database_unavailable", "The database is not reachable.", {
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,79 @@
+// One error type for every refusal the function answers with, mapped to the JSON body in one place.
+
+export type ErrorCode =
+  | "invalid_request"
+  | "validation_failed"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "method_not_allowed"
+  | "idempotency_conflict"
+  | "payload_too_large"
+  | "invalid_signature"
+  | "invalid_event"
+  | "stripe_not_configured"
+  | "webhook_not_configured"
+  | "invalid_secret_key"
+  | "stripe_error"
+  | "event_failed"
+  | "database_unavailable"
+  | "internal_error";
+
+export class PaymentsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: unknown;
+
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    options: { details?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "PaymentsError";
+    this.status = status;
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** A field-level validation problem; several are reported together. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export function validationError(errors: FieldError[]): PaymentsError {
+  const first = errors[0];
+  const message = errors.length === 1
+    ? `${first.field}: ${first.message}`
+    : `${errors.length} fields are invalid; first ${first.field}: ${first.message}`;
+  return new PaymentsError(400, "validation_failed", message, { details: { fields: errors } });
+}
+
+export function json(status: number, body: unknown, headers: HeadersInit = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+/**
+ * The only place errors become responses. Unknown errors are logged by the caller-supplied
+ * logger and answered without their text, so no stack trace or secret reaches the caller.
+ */
+export function errorResponse(error: unknown, log: (message: string) => void): Response {
+  if (error instanceof PaymentsError) {
+    const body: { code: string; message: string; details?: unknown } = {
+      code: error.code,
+      message: error.message,
+    };
+    if (error.details !== undefined) body.details = error.details;
+    return json(error.status, { error: body });
+  }
+  log(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+  return json(500, {
+    error: { code: "internal_error", message: "The payments function failed unexpectedly." },
+  });
+}

@@ -1,0 +1,109 @@
+// Routing: one handler for the whole `payments` function, built from injected dependencies.
+import { deleteConfig, getStatus, putConfig, repairWebhook, replayEvent, sync } from "./admin.ts";
+import { createCheckoutSession } from "./checkout.ts";
+import type { Deps } from "./deps.ts";
+import { errorResponse, json, PaymentsError } from "./errors.ts";
+import { createCustomerPortalSession } from "./portal.ts";
+import type { Environment } from "./stripe.ts";
+import { receiveWebhook } from "./webhook.ts";
+
+export type { Deps } from "./deps.ts";
+
+type Route = (deps: Deps, request: Request, params: string[]) => Promise<Response>;
+
+const ENV = "([^/]+)";
+const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
+  [/^\/health$/, { GET: (deps) => health(deps) }],
+  [/^\/stripe\/status$/, { GET: (deps, request) => getStatus(deps, request) }],
+  [new RegExp(`^/stripe/${ENV}/checkout-sessions$`), {
+    POST: (deps, request, [env]) => createCheckoutSession(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/stripe/${ENV}/customer-portal-sessions$`), {
+    POST: (deps, request, [env]) => createCustomerPortalSession(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/webhooks/stripe/${ENV}$`), {
+    POST: (deps, request, [env]) => receiveWebhook(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/stripe/${ENV}/config$`), {
+    PUT: (deps, request, [env]) => putConfig(deps, request, environment(env)),
+    DELETE: (deps, request, [env]) => deleteConfig(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/stripe/${ENV}/sync$`), {
+    POST: (deps, request, [env]) => sync(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/stripe/${ENV}/webhook$`), {
+    POST: (deps, request, [env]) => repairWebhook(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/stripe/${ENV}/events/([^/]+)/replay$`), {
+    POST: (deps, request, [env, id]) =>
+      replayEvent(deps, request, environment(env), decodeURIComponent(id)),
+  }],
+];
+
+// supabase-js calls from browsers; the JWT, not the origin, decides what a caller may do.
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers":
+    "authorization, x-client-info, apikey, content-type, stripe-signature",
+  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+};
+
+export function createHandler(deps: Deps): (request: Request) => Promise<Response> {
+  return async (request) => {
+    if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+    let response: Response;
+    try {
+      response = await route(deps, request);
+    } catch (error) {
+      response = errorResponse(error, deps.log);
+    }
+    for (const [name, value] of Object.entries(CORS)) response.headers.set(name, value);
+    return response;
+  };
+}
+
+async function route(deps: Deps, request: Request): Promise<Response> {
+  const path = functionPath(new URL(request.url).pathname);
+  for (const [pattern, methods] of ROUTES) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    const handler = methods[request.method];
+    if (!handler) {
+      throw new PaymentsError(
+        405,
+        "method_not_allowed",
+        `${request.method} is not allowed on ${path}.`,
+        {
+          details: { allowed: Object.keys(methods) },
+        },
+      );
+    }
+    return await handler(deps, request, match.slice(1));
+  }
+  throw new PaymentsError(404, "not_found", `No route for ${request.method} ${path}.`);
+}
+
+/** The path inside the function: Supabase passes `/payments/...`, the local server `/functions/v1/payments/...`. */
+export function functionPath(pathname: string): string {
+  const match = /^(?:\/functions\/v1)?\/payments(\/.*)?$/.exec(pathname);
+  const path = match ? match[1] ?? "/" : pathname;
+  return path.length > 1 ? path.replace(/\/+$/, "") : path;
+}
+
+function environment(value: string): Environment {
+  if (value === "test" || value === "live") return value;
+  throw new PaymentsError(
+    404,
+    "not_found",
+    `Unknown environment '${value}': use 'test' or 'live'.`,
+  );
+}
+
+async function health(deps: Deps): Promise<Response> {
+  try {
+    await deps.sql`select 1`;
+    return json(200, { status: "ok", database: "ok" });
+  } catch {
+    return json(503, { status: "degraded", database: "unavailable" });
+  }
+}

@@ -1,0 +1,80 @@
+// The Stripe SDK, configured for the edge runtime and optionally pointed at a local emulator.
+import Stripe from "stripe";
+import { PaymentsError } from "./errors.ts";
+
+export type { Stripe };
+export type Environment = "test" | "live";
+
+export const STRIPE_API_VERSION = Stripe.API_VERSION;
+
+export type StripeFactory = (secretKey: string) => Stripe;
+
+/** `apiBase` (STRIPE_API_BASE) sends every call to another server, such as the local emulator. */
+export function stripeFactory(apiBase?: string): StripeFactory {
+  const target = apiBase ? new URL(apiBase) : undefined;
+  return (secretKey) =>
+    new Stripe(secretKey, {
+      httpClient: Stripe.createFetchHttpClient(),
+      // POSTs always carry an Idempotency-Key (the SDK adds one when we do not), so retrying is safe.
+      maxNetworkRetries: 2,
+      timeout: 20_000,
+      appInfo: { name: "payments-postgres" },
+      ...(target
+        ? {
+          host: target.hostname,
+          port: Number(target.port || (target.protocol === "https:" ? 443 : 80)),
+          protocol: target.protocol === "https:" ? "https" : "http",
+        }
+        : {}),
+    });
+}
+
+/** Secret keys must belong to the path's mode: sk_test_/rk_test_ for test, sk_live_/rk_live_ for live. */
+export function checkSecretKey(environment: Environment, key: unknown): string {
+  if (typeof key !== "string" || key.trim() === "") {
+    throw new PaymentsError(
+      400,
+      "validation_failed",
+      "secretKey: a Stripe secret key is required.",
+      {
+        details: { fields: [{ field: "secretKey", message: "is required" }] },
+      },
+    );
+  }
+  const pattern = new RegExp(`^(sk|rk)_${environment}_[A-Za-z0-9]{8,}$`);
+  if (!pattern.test(key.trim())) {
+    const message =
+      `must be a ${environment}-mode secret or restricted key (sk_${environment}_... or rk_${environment}_...)`;
+    throw new PaymentsError(400, "validation_failed", `secretKey: ${message}.`, {
+      details: { fields: [{ field: "secretKey", message }] },
+    });
+  }
+  return key.trim();
+}
+
+/** Stripe's own message for a failed call, without anything that could carry a secret. */
+export function stripeFailure(error: unknown, doing: string): PaymentsError {
+  if (error instanceof Stripe.errors.StripeError) {
+    return new PaymentsError(502, "stripe_error", `Stripe refused to ${doing}: ${error.message}`, {
+      details: {
+        type: error.type,
+        code: error.code,
+        param: error.param,
+        statusCode: error.statusCode,
+      },
+      cause: error,
+    });
+  }
+  return new PaymentsError(502, "stripe_error", `Stripe could not be reached to ${doing}.`, {
+    cause: error,
+  });
+}
+
+/** Runs one Stripe call, turning any failure into a 502 that carries Stripe's message. */
+export async function callStripe<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw stripeFailure(error, doing);
+  }
+}

@@ -1,0 +1,118 @@
+// Mirror a Stripe account into Postgres, one list page at a time: each page goes straight to
+// payments.upsert_stripe_objects, so memory stays flat however large the account is.
+import { asServer } from "./db.ts";
+import type { Deps } from "./deps.ts";
+import { callStripe, type Environment, type Stripe } from "./stripe.ts";
+
+export type SyncObjectType =
+  | "product"
+  | "price"
+  | "customer"
+  | "subscription"
+  | "payment_intent"
+  | "refund";
+
+export type SyncProgress =
+  | { type: "page"; object: SyncObjectType; page: number; count: number; total: number }
+  | { type: "archived"; object: SyncObjectType; count: number }
+  | { type: "done"; counts: Record<string, number>; archived: Record<string, number> }
+  | { type: "error"; message: string; code: string };
+
+const PAGE_SIZE = 100;
+// Payment history reaches back this far; the catalog, customers and subscriptions are complete.
+const HISTORY_DAYS = 90;
+
+interface ListPage {
+  data: { id: string }[];
+  has_more: boolean;
+}
+
+function listers(stripe: Stripe, since: number) {
+  return {
+    product: (after?: string) => stripe.products.list({ limit: PAGE_SIZE, starting_after: after }),
+    price: (after?: string) => stripe.prices.list({ limit: PAGE_SIZE, starting_after: after }),
+    customer: (after?: string) =>
+      stripe.customers.list({ limit: PAGE_SIZE, starting_after: after }),
+    subscription: (after?: string) =>
+      stripe.subscriptions.list({ limit: PAGE_SIZE, starting_after: after, status: "all" }),
+    payment_intent: (after?: string) =>
+      stripe.paymentIntents.list({
+        limit: PAGE_SIZE,
+        starting_after: after,
+        created: { gte: since },
+      }),
+    refund: (after?: string) =>
+      stripe.refunds.list({ limit: PAGE_SIZE, starting_after: after, created: { gte: since } }),
+  } satisfies Record<SyncObjectType, (after?: string) => Promise<ListPage>>;
+}
+
+// Complete listings, so what they miss is gone from Stripe; history is a window and archives nothing.
+const ARCHIVABLE: SyncObjectType[] = ["product", "price", "customer", "subscription"];
+
+export async function* syncAccount(
+  deps: Deps,
+  stripe: Stripe,
+  environment: Environment,
+): AsyncGenerator<SyncProgress> {
+  const [{ started }] = await asServer(deps.sql`select now() as started`);
+  await recordSync(deps, environment, "running", null, {});
+  const counts: Record<string, number> = {};
+  const archived: Record<string, number> = {};
+  const since = Math.floor(Date.now() / 1000) - HISTORY_DAYS * 86_400;
+  try {
+    for (
+      const [object, list] of Object.entries(listers(stripe, since)) as [
+        SyncObjectType,
+        (after?: string) => Promise<ListPage>,
+      ][]
+    ) {
+      counts[object] = 0;
+      let after: string | undefined;
+      for (let page = 1;; page++) {
+        const result = await callStripe(`list ${object}s`, () => list(after));
+        if (result.data.length > 0) {
+          await asServer(deps.sql`
+            select payments.upsert_stripe_objects(${environment}, ${object}, ${
+            deps.sql.json(result.data as never)
+          }, ${started})`);
+        }
+        counts[object] += result.data.length;
+        yield { type: "page", object, page, count: result.data.length, total: counts[object] };
+        if (!result.has_more || result.data.length === 0) break;
+        after = result.data[result.data.length - 1].id;
+      }
+      if (ARCHIVABLE.includes(object)) {
+        const [{ count }] = await asServer(deps.sql`
+          select payments.archive_unsynced_stripe_objects(${environment}, ${object}, ${started}) as count`);
+        archived[object] = count;
+        if (count > 0) yield { type: "archived", object, count };
+      }
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await recordSync(deps, environment, "failed", message, counts);
+    throw error;
+  }
+  await recordSync(deps, environment, "succeeded", null, counts);
+  yield { type: "done", counts, archived };
+}
+
+async function recordSync(
+  deps: Deps,
+  environment: Environment,
+  status: "running" | "succeeded" | "failed",
+  error: string | null,
+  counts: Record<string, number>,
+): Promise<void> {
+  await asServer(deps.sql`
+    insert into payments.provider_connections (environment, last_sync_status, last_sync_error, last_sync_counts, last_synced_at)
+    values (${environment}, ${status}, ${error}, ${
+    deps.sql.json(counts)
+  }, case when ${status} = 'running' then null else now() end)
+    on conflict (provider, environment) do update set
+      last_sync_status = excluded.last_sync_status,
+      last_sync_error = excluded.last_sync_error,
+      last_sync_counts = case when excluded.last_sync_status = 'running'
+        then payments.provider_connections.last_sync_counts else excluded.last_sync_counts end,
+      last_synced_at = coalesce(excluded.last_synced_at, payments.provider_connections.last_synced_at)`);
+}

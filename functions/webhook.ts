@@ -1,0 +1,117 @@
+// POST /webhooks/stripe/{environment}: verify the signature on the raw body, then hand the event
+// to payments.ingest_stripe_event, which records and projects it in one transaction.
+import Stripe from "stripe";
+import { asServer } from "./db.ts";
+import type { Deps } from "./deps.ts";
+import { json, PaymentsError } from "./errors.ts";
+import type { Environment } from "./stripe.ts";
+
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+const crypto = Stripe.createSubtleCryptoProvider();
+// Verification needs no API key; one SDK instance serves every request.
+const verifier = new Stripe("sk_test_verification_only", {
+  httpClient: Stripe.createFetchHttpClient(),
+});
+
+interface IngestResult {
+  eventId: string;
+  status: "processed" | "ignored" | "duplicate" | "failed";
+  error: string | null;
+}
+
+export async function receiveWebhook(
+  deps: Deps,
+  request: Request,
+  environment: Environment,
+): Promise<Response> {
+  try {
+    return await verifyAndIngest(deps, request, environment);
+  } catch (error) {
+    // Stripe retries any 5xx; a plain 500 tells it the event is not recorded yet.
+    if (error instanceof PaymentsError && error.code === "database_unavailable") {
+      throw new PaymentsError(500, "database_unavailable", error.message);
+    }
+    throw error;
+  }
+}
+
+async function verifyAndIngest(
+  deps: Deps,
+  request: Request,
+  environment: Environment,
+): Promise<Response> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_WEBHOOK_BYTES) throw tooLarge();
+  const body = await request.text();
+  if (new TextEncoder().encode(body).length > MAX_WEBHOOK_BYTES) throw tooLarge();
+
+  const signature = request.headers.get("stripe-signature");
+  if (!signature) {
+    throw new PaymentsError(400, "invalid_signature", "Missing Stripe-Signature header.");
+  }
+
+  const [row] = await asServer(
+    deps.sql`select payments.get_provider_secret(${environment}, 'webhook_secret') as secret`,
+  );
+  if (!row?.secret) {
+    // 5xx so Stripe keeps retrying until the endpoint is configured; nothing is lost.
+    throw new PaymentsError(
+      503,
+      "webhook_not_configured",
+      `No webhook signing secret is stored for the ${environment} environment.`,
+    );
+  }
+
+  let event: { id: string; type: string };
+  try {
+    // Accepts any of several v1 signatures, as Stripe sends during secret rotation.
+    event = await verifier.webhooks.constructEventAsync(
+      body,
+      signature,
+      row.secret,
+      SIGNATURE_TOLERANCE_SECONDS,
+      crypto,
+    ) as unknown as { id: string; type: string };
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new PaymentsError(400, "invalid_event", "The webhook body is not valid JSON.");
+    }
+    throw new PaymentsError(
+      400,
+      "invalid_signature",
+      "The Stripe-Signature header does not match the body, or its timestamp is outside the 300 s tolerance.",
+    );
+  }
+
+  let result: IngestResult;
+  try {
+    [{ result }] = await asServer(
+      deps.sql`select payments.ingest_stripe_event(${environment}, ${
+        deps.sql.json(event as never)
+      }) as result`,
+    );
+  } catch (error) {
+    if (error instanceof PaymentsError && error.status === 400) {
+      throw new PaymentsError(400, "invalid_event", error.message);
+    }
+    throw error;
+  }
+
+  if (result.status === "failed") {
+    deps.log(`webhook event ${result.eventId} (${event.type}) failed: ${result.error}`);
+    return json(500, {
+      error: {
+        code: "event_failed",
+        message: `Event ${result.eventId} could not be processed; Stripe will retry it.`,
+        details: { eventId: result.eventId, eventType: event.type },
+      },
+    });
+  }
+  return json(200, { received: true, eventId: result.eventId, status: result.status });
+}
+
+function tooLarge(): PaymentsError {
+  return new PaymentsError(413, "payload_too_large", "Webhook bodies are limited to 1 MiB.");
+}

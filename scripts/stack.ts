@@ -1,0 +1,151 @@
+// The local stack: database (given or throwaway), migrations, the Stripe emulator, and the
+// `payments` function served at /functions/v1/payments. Used by `npm start`, the end-to-end
+// tests and the benchmarks, so all three run exactly the same parts.
+import { SignJWT } from "jose";
+import { startEmulator } from "../emulator/server.ts";
+import { jwtKey } from "../functions/auth.ts";
+import { connect, type Sql } from "../functions/db.ts";
+import { createHandler } from "../functions/handler.ts";
+import type { Deps } from "../functions/deps.ts";
+import { stripeFactory } from "../functions/stripe.ts";
+import { startCluster } from "./lib/cluster.mjs";
+import { migrate } from "./lib/migrate.mjs";
+
+/** Supabase's local development JWT secret: tokens made with it only work on local stacks. */
+export const LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+export interface StackOptions {
+  /** Use this database instead of starting a throwaway PostgreSQL cluster. */
+  databaseUrl?: string;
+  /** Port of the functions server; 0 picks a free one. */
+  port?: number;
+  /** Port of the Stripe emulator; 0 picks a free one. */
+  emulatorPort?: number;
+  jwtSecret?: string;
+  /** Fast webhook retries for tests. */
+  webhookRetryDelaysMs?: number[];
+  /** Extra routes (the demo app) served beside the function. */
+  extraRoutes?: (request: Request) => Promise<Response | null>;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  functionsUrl: string;
+  baseUrl: string;
+  emulatorUrl: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  sql: Sql;
+  deps: Deps;
+  serviceRoleKey: string;
+  anonKey: string;
+  userToken(userId: string, email?: string): Promise<string>;
+  /** Stores the emulator's key as the test environment's key: validates it, creates the webhook, syncs. */
+  connectEmulator(): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const jwtSecret = options.jwtSecret ?? LOCAL_JWT_SECRET;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log(`stopping: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      log("starting a throwaway PostgreSQL cluster ...");
+      const cluster = await startCluster();
+      cleanups.push(() => cluster.stop());
+      databaseUrl = cluster.url as string;
+    }
+    await migrate(databaseUrl, { quiet: true });
+
+    const emulator = await startEmulator({
+      port: options.emulatorPort ?? 0,
+      webhookRetryDelaysMs: options.webhookRetryDelaysMs,
+    });
+    cleanups.push(() => emulator.stop());
+
+    const sql = connect(databaseUrl, { max: 10 });
+    cleanups.push(() => sql.end({ timeout: 1 }));
+
+    const abort = new AbortController();
+    let resolvePort: (port: number) => void;
+    const portKnown = new Promise<number>((resolve) => (resolvePort = resolve));
+    const deps: Deps = {
+      sql,
+      jwtKey: jwtKey(jwtSecret),
+      stripe: stripeFactory(emulator.url),
+      publicUrl: undefined,
+      log,
+    };
+    const handler = createHandler(deps);
+    const server = Deno.serve({
+      port: options.port ?? 0,
+      hostname: "127.0.0.1",
+      signal: abort.signal,
+      onListen: ({ port }) => resolvePort(port),
+    }, async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/functions/v1/payments" || path.startsWith("/functions/v1/payments/")) {
+        return await handler(request);
+      }
+      return (await options.extraRoutes?.(request)) ??
+        Response.json({ error: { code: "not_found", message: `No route for ${path}.` } }, {
+          status: 404,
+        });
+    });
+    cleanups.push(async () => {
+      abort.abort();
+      await server.finished;
+    });
+    const port = await portKnown;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    deps.publicUrl = baseUrl;
+
+    const key = jwtKey(jwtSecret);
+    const sign = (claims: Record<string, unknown>, expiresIn = "10y") =>
+      new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt()
+        .setExpirationTime(expiresIn).sign(key);
+    const serviceRoleKey = await sign({ role: "service_role", iss: "supabase-local" });
+    const anonKey = await sign({ role: "anon", iss: "supabase-local" });
+    const functionsUrl = `${baseUrl}/functions/v1/payments`;
+
+    return {
+      functionsUrl,
+      baseUrl,
+      emulatorUrl: emulator.url,
+      databaseUrl,
+      jwtSecret,
+      sql,
+      deps,
+      serviceRoleKey,
+      anonKey,
+      userToken: (userId, email) =>
+        sign({ sub: userId, role: "authenticated", aud: "authenticated", email }, "24h"),
+      connectEmulator: () =>
+        fetch(`${functionsUrl}/stripe/test/config`, {
+          method: "PUT",
+          headers: {
+            authorization: `Bearer ${serviceRoleKey}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ secretKey: "sk_test_localemulator0000000000" }),
+        }),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { stripeFactory } from "../../functions/stripe.ts";
+import { createHandler } from "../../functions/handler.ts";
+import { call, emulatorStripe, type Stack, withStack } from "../support/stack.ts";
+
+const ALICE = "11111111-1111-4111-8111-111111111111";
+const BOB = "22222222-2222-4222-8222-222222222222";
+
+async function setup(stack: Stack) {
+  const connected = await stack.connectEmulator();
+  assert.equal(connected.status, 200, await connected.text());
+  const stripe = emulatorStripe(stack);
+  const product = await stripe.products.create({ name: "Pack" });
+  const price = await stripe.prices.create({
+    product: product.id,
+    currency: "usd",
+    unit_amount: 500,
+  });
+  const monthly = await stripe.prices.create({
+    product: product.id,
+    currency: "usd",
+    unit_amount: 900,
+    recurring: { interval: "month" },
+  });
+  return {
+    stripe,
+    price: price.id,
+    monthly: monthly.id,
+    alice: await stack.userToken(ALICE),
+    bob: await stack.userToken(BOB),
+  };
+}
+
+function paymentBody(price: string, extra: Record<string, unknown> = {}) {
+  return {
+    mode: "payment",
+    lineItems: [{ priceId: price, quantity: 2 }],
+    successUrl: "https://app.example/success",
+    cancelUrl: "https://app.example/cancel",
+    ...extra,
+  };
+}
+
+Deno.test("checkout creates a Stripe session for the caller and returns 201", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, {
+        metadata: { order_id: "o-1" },
+        customerEmail: "alice@example.com",
+      }),
+    });
+    assert.equal(status, 201, JSON.stringify(body));
+    const session = body.checkoutSession;
+    assert.equal(session.status, "open");
+    assert.match(session.checkoutSessionId, /^cs_test_/);
+    assert.match(session.url, /^http/);
+    assert.deepEqual(session.subject, { type: "user", id: ALICE });
+    assert.ok(Date.parse(session.expiresAt) > Date.now());
+
+    const remote = await stripe.checkout.sessions.retrieve(session.checkoutSessionId);
+    assert.equal(remote.client_reference_id, session.id);
+    assert.equal(remote.metadata?.order_id, "o-1");
+    assert.equal(remote.metadata?.payments_subject_id, ALICE);
+    const customer = await stripe.customers.retrieve(remote.customer as string);
+    assert.equal((customer as { email: string }).email, "alice@example.com");
+  });
+});
+
+Deno.test("checkout with the same idempotency key twice makes one Stripe session", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "order:42" });
+    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    const second = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    assert.equal(first.status, 201);
+    assert.equal(second.status, 201);
+    assert.equal(
+      second.body.checkoutSession.checkoutSessionId,
+      first.body.checkoutSession.checkoutSessionId,
+    );
+    const sessions = await stripe.checkout.sessions.list({ limit: 100 });
+    assert.equal(sessions.data.length, 1);
+  });
+});
+
+Deno.test("checkout returns 409 when the idempotency key is reused with another body", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { idempotencyKey: "k" }),
+    });
+    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { idempotencyKey: "k", metadata: { changed: "yes" } }),
+    });
+    assert.equal(status, 409);
+    assert.equal(body.error.code, "idempotency_conflict");
+  });
+});
+
+Deno.test("checkout keys idempotency per caller, not per environment", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice, bob } = await setup(stack);
+    const a = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { idempotencyKey: "same" }),
+    });
+    const b = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: bob,
+      body: paymentBody(price, { idempotencyKey: "same", metadata: { other: "body" } }),
+    });
+    assert.equal(a.status, 201);
+    assert.equal(b.status, 201);
+    assert.notEqual(a.body.checkoutSession.id, b.body.checkoutSession.id);
+  });
+});
+
+Deno.test("checkout returns 403 when the caller bills someone else's subject", async () => {
+  await withStack({}, async (stack) => {
+    const { price, monthly, alice } = await setup(stack);
+    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { subject: { type: "user", id: BOB } }),
+    });
+    assert.equal(user.status, 403);
+    assert.equal(user.body.error.code, "forbidden");
+    const team = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(monthly, { mode: "subscription", subject: { type: "team", id: "t1" } }),
+    });
+    assert.equal(team.status, 403);
+    const [{ count }] = await stack
+      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
+    assert.equal(count, 0);
+  });
+});
+
+Deno.test("checkout answers 400 with field-level errors for a bad body", async () => {
+  await withStack({}, async (stack) => {
+    const { alice } = await setup(stack);
+    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: {
+        mode: "subscription",
+        lineItems: [{ priceId: "price_1", quantity: 1000 }],
+        successUrl: "javascript:alert(1)",
+        metadata: { payments_subject_id: "x" },
+        idempotencyKey: "x".repeat(201),
+      },
+    });
+    assert.equal(status, 400);
+    const fields = body.error.details.fields.map((f: { field: string }) => f.field).sort();
+    assert.deepEqual(fields, [
+      "cancelUrl",
+      "idempotencyKey",
+      "lineItems[0].quantity",
+      "metadata.payments_subject_id",
+      "subject",
+      "successUrl",
+    ]);
+    const malformed = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: "{",
+    });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error.code, "invalid_request");
+  });
+});
+
+Deno.test("checkout marks the row failed and answers 502 when Stripe fails; a retry recovers", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    // The same function, but its Stripe calls go to a port where nothing listens.
+    const broken = createHandler({ ...stack.deps, stripe: stripeFactory("http://127.0.0.1:9") });
+    const body = JSON.stringify(paymentBody(price, { idempotencyKey: "retry-me" }));
+    const request = () =>
+      new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+        body,
+      });
+    const failed = await broken(request());
+    assert.equal(failed.status, 502);
+    const error = (await failed.json()).error;
+    assert.equal(error.code, "stripe_error");
+    const [row] = await stack.sql`select status, last_error from payments.stripe_checkout_sessions`;
+    assert.equal(row.status, "failed");
+
+    const recovered = await createHandler(stack.deps)(request());
+    assert.equal(recovered.status, 201);
+    const session = (await recovered.json()).checkoutSession;
+    assert.equal(session.status, "open");
+  });
+});
+
+Deno.test("a crash after the Stripe call and before the row update is repaired by the retry", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "crash" });
+    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    const { id, checkoutSessionId } = first.body.checkoutSession;
+    // Forget the recorded result, as if the function died right after Stripe answered.
+    await stack.sql`update payments.stripe_checkout_sessions
+      set status = 'initialized', checkout_session_id = null, url = null, expires_at = null where id = ${id}`;
+    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    assert.equal(retry.status, 201);
+    assert.equal(retry.body.checkoutSession.checkoutSessionId, checkoutSessionId);
+    assert.equal((await stripe.checkout.sessions.list({ limit: 100 })).data.length, 1);
+  });
+});
+
+Deno.test("an expired session is never handed out again: the retry gets a new one", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "expire" });
+    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    const firstId = first.body.checkoutSession.checkoutSessionId;
+    await stripe.checkout.sessions.expire(firstId);
+    // The expiry reaches the row through the signed webhook.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const [row] = await stack.sql`select status from payments.stripe_checkout_sessions`;
+      if (row.status === "expired") break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    assert.equal(retry.status, 201);
+    assert.equal(retry.body.checkoutSession.status, "open");
+    assert.notEqual(retry.body.checkoutSession.checkoutSessionId, firstId);
+  });
+});
+
+Deno.test("checkout without a configured Stripe key answers 503 with a hint", async () => {
+  await withStack({}, async (stack) => {
+    const alice = await stack.userToken(ALICE);
+    const { status, body } = await call(stack, "POST", "/stripe/live/checkout-sessions", {
+      token: alice,
+      body: paymentBody("price_x"),
+    });
+    assert.equal(status, 503);
+    assert.equal(body.error.code, "stripe_not_configured");
+  });
+});

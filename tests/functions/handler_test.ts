@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { SignJWT, UnsecuredJWT } from "jose";
+import { functionPath } from "../../functions/handler.ts";
+import { call, withStack } from "../support/stack.ts";
+
+Deno.test("routing: health, unknown routes 404, wrong methods 405, unknown environments 404", async () => {
+  await withStack({}, async (stack) => {
+    const health = await call(stack, "GET", "/health");
+    assert.deepEqual(health, { status: 200, body: { status: "ok", database: "ok" } });
+    const unknown = await call(stack, "GET", "/nope");
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, "not_found");
+    const wrong = await call(stack, "GET", "/stripe/test/checkout-sessions");
+    assert.equal(wrong.status, 405);
+    const env = await call(stack, "POST", "/stripe/staging/checkout-sessions", {
+      token: await stack.userToken(crypto.randomUUID()),
+      body: {},
+    });
+    assert.equal(env.status, 404);
+    assert.match(env.body.error.message, /staging/);
+  });
+});
+
+Deno.test("JWTs: missing, unsigned, wrongly signed and expired tokens are refused with 401", async () => {
+  await withStack({}, async (stack) => {
+    const claims = { sub: crypto.randomUUID(), role: "authenticated" };
+    const none = new UnsecuredJWT(claims).setIssuedAt().setExpirationTime("1h").encode();
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime(
+      "1h",
+    )
+      .sign(new TextEncoder().encode("another-secret-another-secret-another-secret"));
+    const expired = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(
+        new TextEncoder().encode(stack.jwtSecret),
+      );
+    for (const token of [undefined, none, forged, expired, "not-a-jwt"]) {
+      const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+        token,
+        body: {},
+      });
+      assert.equal(status, 401, `token ${token}`);
+      assert.equal(body.error.code, "unauthorized");
+    }
+    const service = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: stack.serviceRoleKey,
+      body: {},
+    });
+    assert.equal(service.status, 401, "checkout needs a user, not the service role");
+  });
+});
+
+Deno.test("functionPath strips the Supabase and local prefixes", () => {
+  assert.equal(functionPath("/payments/stripe/status"), "/stripe/status");
+  assert.equal(functionPath("/functions/v1/payments/health/"), "/health");
+  assert.equal(functionPath("/stripe/status"), "/stripe/status");
+});

@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import Stripe from "stripe";
+import { connect } from "../../functions/db.ts";
+import { createHandler } from "../../functions/handler.ts";
+import { call, type Stack, withStack } from "../support/stack.ts";
+
+const SECRET = "whsec_test_secret_for_webhook_tests";
+const crypto = Stripe.createSubtleCryptoProvider();
+const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
+
+async function sign(payload: string, secret = SECRET, timestamp = Math.floor(Date.now() / 1000)) {
+  return await signer.webhooks.generateTestHeaderStringAsync({
+    payload,
+    secret,
+    timestamp,
+    cryptoProvider: crypto,
+  });
+}
+
+function customerEvent(id: string, created: number, livemode = false, name = "Ada") {
+  return {
+    id,
+    object: "event",
+    api_version: "2026-10-28.endive",
+    created,
+    livemode,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: "customer.updated",
+    data: {
+      object: {
+        id: "cus_webhook",
+        object: "customer",
+        email: "ada@example.com",
+        name,
+        metadata: {},
+        created,
+        livemode,
+      },
+    },
+  };
+}
+
+async function useSecret(stack: Stack) {
+  await stack.sql`select payments.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
+}
+
+async function post(stack: Stack, body: string, signature?: string, environment = "test") {
+  return await call(stack, "POST", `/webhooks/stripe/${environment}`, {
+    body,
+    headers: signature === undefined ? {} : { "stripe-signature": signature },
+  });
+}
+
+async function eventCount(stack: Stack) {
+  const [{ count }] = await stack.sql`select count(*)::int from payments.webhook_events`;
+  return count;
+}
+
+Deno.test("webhook: a signed event is processed once; duplicates answer 200 without reprocessing", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify(customerEvent("evt_dup", 1_700_000_000));
+    const first = await post(stack, body, await sign(body));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.status, "processed");
+    const second = await post(stack, body, await sign(body));
+    assert.equal(second.status, 200);
+    assert.equal(second.body.status, "duplicate");
+    const [row] = await stack
+      .sql`select attempt_count, processing_status from payments.webhook_events`;
+    assert.deepEqual({ ...row }, { attempt_count: 1, processing_status: "processed" });
+    const [customer] = await stack
+      .sql`select name from payments.customers where customer_id = 'cus_webhook'`;
+    assert.equal(customer.name, "Ada");
+  });
+});
+
+Deno.test("webhook: bad signatures, stale timestamps and missing headers answer 400 and write nothing", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify(customerEvent("evt_bad", 1_700_000_000));
+    assert.equal((await post(stack, body, await sign(body, "whsec_other"))).status, 400);
+    const old = await sign(body, SECRET, Math.floor(Date.now() / 1000) - 301);
+    const stale = await post(stack, body, old);
+    assert.equal(stale.status, 400);
+    assert.equal(stale.body.error.code, "invalid_signature");
+    assert.equal((await post(stack, body)).status, 400);
+    assert.equal((await post(stack, body + " ", await sign(body))).status, 400);
+    assert.equal(await eventCount(stack), 0);
+  });
+});
+
+Deno.test("webhook: during secret rotation any matching v1 signature is accepted", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify(customerEvent("evt_rotation", 1_700_000_000));
+    const timestamp = Math.floor(Date.now() / 1000);
+    const old = (await sign(body, "whsec_old_secret", timestamp)).split(",v1=")[1];
+    const current = (await sign(body, SECRET, timestamp)).split(",v1=")[1];
+    const { status } = await post(stack, body, `t=${timestamp},v1=${old},v1=${current}`);
+    assert.equal(status, 200);
+  });
+});
+
+Deno.test("webhook: a livemode event on the test path answers 400 and writes nothing", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify(customerEvent("evt_live", 1_700_000_000, true));
+    const { status, body: answer } = await post(stack, body, await sign(body));
+    assert.equal(status, 400);
+    assert.equal(answer.error.code, "invalid_event");
+    assert.equal(await eventCount(stack), 0);
+  });
+});
+
+Deno.test("webhook: malformed JSON with a valid signature answers 400", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = "{not json";
+    const { status, body: answer } = await post(stack, body, await sign(body));
+    assert.equal(status, 400);
+    assert.equal(answer.error.code, "invalid_event");
+  });
+});
+
+Deno.test("webhook: bodies over 1 MiB answer 413", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify({
+      ...customerEvent("evt_big", 1),
+      padding: "x".repeat(1024 * 1024),
+    });
+    const { status } = await post(stack, body, await sign(body));
+    assert.equal(status, 413);
+    assert.equal(await eventCount(stack), 0);
+  });
+});
+
+Deno.test("webhook: an older event delivered after a newer one does not overwrite it", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const newer = JSON.stringify(customerEvent("evt_newer", 1_700_000_100, false, "Newer"));
+    const older = JSON.stringify(customerEvent("evt_older", 1_700_000_000, false, "Older"));
+    assert.equal((await post(stack, newer, await sign(newer))).status, 200);
+    assert.equal((await post(stack, older, await sign(older))).status, 200);
+    const [customer] = await stack
+      .sql`select name from payments.customers where customer_id = 'cus_webhook'`;
+    assert.equal(customer.name, "Newer");
+  });
+});
+
+Deno.test("webhook: a failing app trigger answers 500, leaves the event failed, and a redelivery succeeds", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    await stack.sql.unsafe(`
+      create table public.flaky (broken boolean);
+      insert into public.flaky values (true);
+      create function public.flaky_trigger() returns trigger language plpgsql as $$
+      begin
+        if new.processing_status = 'processed' and (select broken from public.flaky) then
+          raise exception 'fulfillment is down';
+        end if;
+        return new;
+      end $$;
+      create trigger flaky after insert or update on payments.webhook_events
+        for each row execute function public.flaky_trigger();`);
+    const body = JSON.stringify(customerEvent("evt_flaky", 1_700_000_000));
+    const failed = await post(stack, body, await sign(body));
+    assert.equal(failed.status, 500);
+    assert.equal(failed.body.error.code, "event_failed");
+    const [event] = await stack
+      .sql`select processing_status, last_error from payments.webhook_events`;
+    assert.equal(event.processing_status, "failed");
+    assert.match(event.last_error, /fulfillment is down/);
+    const [{ count }] = await stack.sql`select count(*)::int from payments.customers`;
+    assert.equal(count, 0, "the projection was rolled back with the trigger");
+
+    await stack.sql`update public.flaky set broken = false`;
+    const retried = await post(stack, body, await sign(body));
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.status, "processed");
+  });
+});
+
+Deno.test("webhook: answers 500 when the database is unreachable, so Stripe retries", async () => {
+  await withStack({}, async (stack) => {
+    const sql = connect("postgres://postgres@127.0.0.1:9/none?sslmode=disable", { max: 1 });
+    try {
+      const handler = createHandler({ ...stack.deps, sql });
+      const body = JSON.stringify(customerEvent("evt_down", 1));
+      const response = await handler(
+        new Request(`${stack.functionsUrl}/webhooks/stripe/test`, {
+          method: "POST",
+          body,
+          headers: { "stripe-signature": await sign(body) },
+        }),
+      );
+      assert.equal(response.status >= 500, true);
+      await response.body?.cancel();
+    } finally {
+      await sql.end({ timeout: 0 });
+    }
+  });
+});
