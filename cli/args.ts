@@ -1,0 +1,186 @@
+// Command line parsing: which command, and the flags that go with it. No I/O here.
+
+export type Environment = "test" | "live";
+
+export type Command =
+  | { name: "status" }
+  | { name: "config set"; secretKey: string }
+  | { name: "config remove" }
+  | { name: "sync" }
+  | { name: "webhooks configure" }
+  | { name: "events replay"; eventId: string };
+
+export interface Options {
+  url?: string;
+  serviceRoleKey?: string;
+  /** Set only when the command line named one; commands that need one default to `test`. */
+  environment?: Environment;
+  functionName: string;
+  json: boolean;
+}
+
+export type Parsed =
+  | { kind: "help" }
+  | { kind: "run"; command: Command; options: Options };
+
+/** A mistake on the command line: exit code 2, and usage is printed when `showUsage`. */
+export class UsageError extends Error {
+  constructor(message: string, readonly showUsage = false) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const USAGE = `Usage: payments stripe <command> [options]
+
+Commands:
+  status                              Keys, account, webhook, last sync and row counts
+  config set <secret key>             Validate and store a Stripe secret key, create the
+                                      webhook endpoint and sync ('-' reads the key from stdin)
+  config remove                       Remove the key and the managed webhook endpoint
+  sync                                Mirror products, prices, customers, subscriptions and
+                                      recent payments, showing progress page by page
+  webhooks configure                  Create or repair the managed webhook endpoint
+  events replay <event id>            Process a stored webhook event again
+
+Options:
+  -e, --environment <test|live>       Stripe environment (default: test; status shows both)
+      --url <url>                     Project URL (default: $SUPABASE_URL)
+      --service-role-key <key>        Service role key (default: $SUPABASE_SERVICE_ROLE_KEY)
+      --function-name <name>          Edge function name (default: payments)
+      --json                          Print the API's JSON (NDJSON for sync) for scripts
+  -h, --help                          Show this help
+
+Exit codes: 0 success, 1 the server or network failed, 2 the command line is wrong.
+Example: payments stripe config set --environment test sk_test_...`;
+
+const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {
+  "--url": "url",
+  "--service-role-key": "serviceRoleKey",
+  "--environment": "environment",
+  "-e": "environment",
+  "--function-name": "functionName",
+};
+
+export function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const values: Partial<Record<"url" | "serviceRoleKey" | "environment" | "functionName", string>> =
+    {};
+  let json = false;
+  let help = false;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      continue;
+    }
+    if (arg === "--json") {
+      json = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    const key = VALUE_FLAGS[name];
+    if (key) {
+      let value: string | undefined;
+      if (name !== arg) value = arg.slice(eq + 1);
+      else {
+        value = argv[++i];
+        if (value === undefined || (value.startsWith("-") && value !== "-")) {
+          throw new UsageError(`${name} needs a value.`);
+        }
+      }
+      values[key] = value;
+      continue;
+    }
+    if (arg.startsWith("-") && arg !== "-") {
+      throw new UsageError(`unknown option '${name}'.`, true);
+    }
+    positional.push(arg);
+  }
+
+  if (help) return { kind: "help" };
+
+  let environment: Environment | undefined;
+  if (values.environment !== undefined) {
+    if (values.environment !== "test" && values.environment !== "live") {
+      throw new UsageError(`unknown environment '${values.environment}': use test or live.`);
+    }
+    environment = values.environment;
+  }
+  const functionName = values.functionName ?? "payments";
+  if (!/^[A-Za-z0-9_-]+$/.test(functionName)) {
+    throw new UsageError(`--function-name '${functionName}' is not a function name.`);
+  }
+
+  // `payments stripe status` and `stripe status` both work: the first word names the module.
+  const words = positional[0] === "payments" ? positional.slice(1) : positional;
+  if (words.length === 0) return { kind: "help" };
+  const command = parseCommand(words);
+  return {
+    kind: "run",
+    command,
+    options: {
+      url: values.url,
+      serviceRoleKey: values.serviceRoleKey,
+      environment,
+      functionName,
+      json,
+    },
+  };
+}
+
+function parseCommand(words: string[]): Command {
+  const [provider, verb, ...rest] = words;
+  const unknown = () =>
+    new UsageError(`unknown command '${["payments", ...words].join(" ")}'.`, true);
+  if (provider !== "stripe") throw unknown();
+  const extra = (allowed: number) => {
+    if (rest.length > allowed) {
+      throw new UsageError(`unexpected argument '${rest[allowed]}'.`, true);
+    }
+  };
+  switch (verb) {
+    case "status":
+      extra(0);
+      return { name: "status" };
+    case "sync":
+      extra(0);
+      return { name: "sync" };
+    case "config":
+      if (rest[0] === "set") {
+        if (rest.length < 2) {
+          throw new UsageError(
+            "config set needs a secret key: payments stripe config set --environment test sk_test_...",
+          );
+        }
+        extra(2);
+        return { name: "config set", secretKey: rest[1] };
+      }
+      if (rest[0] === "remove") {
+        extra(1);
+        return { name: "config remove" };
+      }
+      throw unknown();
+    case "webhooks":
+      if (rest[0] !== "configure") throw unknown();
+      extra(1);
+      return { name: "webhooks configure" };
+    case "events":
+      if (rest[0] !== "replay") throw unknown();
+      if (rest.length < 2) {
+        throw new UsageError(
+          "events replay needs an event id: payments stripe events replay evt_... --environment test",
+        );
+      }
+      extra(2);
+      return { name: "events replay", eventId: rest[1] };
+    default:
+      throw unknown();
+  }
+}

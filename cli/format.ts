@@ -1,0 +1,151 @@
+// What people read: the status table, sync progress lines and one-line summaries.
+import type { Environment } from "./args.ts";
+
+export interface EnvironmentStatus {
+  configured: boolean;
+  status: string;
+  secretKeyLast4: string | null;
+  account: { id: string; name: string | null; email: string | null; livemode: boolean } | null;
+  webhook: { endpointId: string | null; url: string | null; signingSecretStored: boolean };
+  lastSync: {
+    at: string | null;
+    status: string | null;
+    error: string | null;
+    counts: Record<string, number>;
+  };
+  counts: {
+    products: number;
+    prices: number;
+    customers: number;
+    subscriptions: number;
+    transactions: number;
+    webhookEvents: Record<string, number>;
+  };
+}
+
+export type SyncProgress =
+  | { type: "page"; object: string; page: number; count: number; total: number }
+  | { type: "archived"; object: string; count: number }
+  | { type: "done"; counts: Record<string, number>; archived: Record<string, number> }
+  | { type: "error"; message: string; code: string };
+
+export interface WebhookState {
+  status: "configured" | "skipped";
+  endpointId?: string;
+  url?: string;
+  created?: boolean;
+  reason?: string;
+}
+
+const NONE = "-";
+
+export function statusTable(
+  environments: Partial<Record<Environment, EnvironmentStatus>>,
+): string {
+  const names = Object.keys(environments) as Environment[];
+  const columns = names.map((name) => environments[name]!);
+  const row = (label: string, value: (env: EnvironmentStatus) => string) => [
+    label,
+    ...columns.map(value),
+  ];
+  const connected = (env: EnvironmentStatus, value: string) => env.configured ? value : NONE;
+  return table([
+    ["", ...names],
+    row("status", (env) => env.status),
+    row("secret key", (env) => env.secretKeyLast4 ? `...${env.secretKeyLast4}` : NONE),
+    row(
+      "account",
+      (env) =>
+        env.account ? `${env.account.id}${env.account.name ? ` (${env.account.name})` : ""}` : NONE,
+    ),
+    row(
+      "webhook",
+      (env) =>
+        env.webhook.endpointId
+          ? `${env.webhook.endpointId}${
+            env.webhook.signingSecretStored ? "" : " (no signing secret)"
+          }`
+          : connected(env, "not configured"),
+    ),
+    row("webhook url", (env) => env.webhook.url ?? NONE),
+    row(
+      "last sync",
+      (env) =>
+        env.lastSync.at
+          ? `${env.lastSync.at.replace("T", " ").replace(/\.\d+Z$/, "Z")} ${
+            env.lastSync.status ?? ""
+          }`
+            .trim()
+          : connected(env, "never"),
+    ),
+    ...(columns.some((env) => env.lastSync.error)
+      ? [row("sync error", (env) => env.lastSync.error ?? NONE)]
+      : []),
+    row("products", (env) => String(env.counts.products)),
+    row("prices", (env) => String(env.counts.prices)),
+    row("customers", (env) => String(env.counts.customers)),
+    row("subscriptions", (env) => String(env.counts.subscriptions)),
+    row("transactions", (env) => String(env.counts.transactions)),
+    row("webhook events", (env) => eventCounts(env.counts.webhookEvents)),
+  ]);
+}
+
+function eventCounts(counts: Record<string, number>): string {
+  const order = ["processed", "pending", "failed", "ignored"];
+  const entries = Object.entries(counts).filter(([, n]) => n > 0)
+    .sort(([a], [b]) => rank(order, a) - rank(order, b));
+  return entries.length ? entries.map(([status, n]) => `${n} ${status}`).join(", ") : "0";
+}
+
+function rank(order: string[], value: string): number {
+  const index = order.indexOf(value);
+  return index < 0 ? order.length : index;
+}
+
+/** Left-aligned columns separated by two spaces; the first row is the header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  return rows.map((row) =>
+    row.map((cell, column) => column === row.length - 1 ? cell : cell.padEnd(widths[column]))
+      .join("  ").trimEnd()
+  ).join("\n");
+}
+
+/** One progress line per event of the sync stream; `undefined` for the final `done`. */
+export function progressLine(step: SyncProgress): string | undefined {
+  switch (step.type) {
+    case "page":
+      return `${step.object.padEnd(14)}  page ${String(step.page).padStart(3)}  +${
+        String(step.count).padStart(3)
+      }  (${step.total} total)`;
+    case "archived":
+      return `${step.object.padEnd(14)}  archived ${step.count} gone from Stripe`;
+    default:
+      return undefined;
+  }
+}
+
+export function syncSummary(
+  done: { counts: Record<string, number>; archived?: Record<string, number> },
+): string {
+  const counts = Object.entries(done.counts).map(([object, n]) => plural(n, object)).join(", ");
+  const archived = Object.entries(done.archived ?? {}).filter(([, n]) => n > 0)
+    .map(([object, n]) => plural(n, object));
+  return `synced ${counts || "nothing"}${
+    archived.length ? `; archived ${archived.join(", ")}` : ""
+  }`;
+}
+
+function plural(n: number, object: string): string {
+  const noun = object.replaceAll("_", " ");
+  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+}
+
+export function webhookLine(environment: Environment, webhook: WebhookState): string {
+  if (webhook.status === "skipped") {
+    return `${environment}: webhook endpoint not configured: ${webhook.reason ?? "skipped"}`;
+  }
+  return `${environment}: webhook endpoint ${webhook.endpointId} ${
+    webhook.created ? "created" : "already up to date"
+  } -> ${webhook.url}`;
+}

@@ -1,0 +1,201 @@
+// `payments stripe ...`: the admin API from a terminal. Run with
+// `deno run --allow-net --allow-env cli/main.ts payments stripe status` or through the npm bin.
+import {
+  type Command,
+  type Environment,
+  type Options,
+  parseArgs,
+  USAGE,
+  UsageError,
+} from "./args.ts";
+import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
+import {
+  type EnvironmentStatus,
+  progressLine,
+  statusTable,
+  type SyncProgress,
+  syncSummary,
+  webhookLine,
+  type WebhookState,
+} from "./format.ts";
+
+interface Io {
+  out: (line: string) => void;
+  env: (name: string) => string | undefined;
+  readStdin: () => Promise<string>;
+}
+
+/** Runs one command line and returns the exit code; never throws. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  let options: Options | undefined;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.kind === "help") {
+      io.out(USAGE);
+      return 0;
+    }
+    options = parsed.options;
+    const api = connection(options, io);
+    await execute(parsed.command, options, api, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`payments: ${error.message}`);
+      if (error.showUsage) console.error(`\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof CliError) {
+      if (options?.json && error.body !== undefined) io.out(JSON.stringify(error.body, null, 2));
+      console.error(`payments: ${error.message}`);
+      return 1;
+    }
+    console.error(`payments: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+function connection(options: Options, io: Io): Api {
+  const url = options.url ?? io.env("SUPABASE_URL");
+  const key = options.serviceRoleKey ?? io.env("SUPABASE_SERVICE_ROLE_KEY");
+  if (!url) throw new UsageError("no project URL: pass --url or set SUPABASE_URL.");
+  if (!key) {
+    throw new UsageError(
+      "no service role key: pass --service-role-key or set SUPABASE_SERVICE_ROLE_KEY.",
+    );
+  }
+  try {
+    return apiFrom(url, key, options.functionName);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function execute(command: Command, options: Options, api: Api, io: Io): Promise<void> {
+  const environment: Environment = options.environment ?? "test";
+  const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
+  switch (command.name) {
+    case "status": {
+      const body = await readJson<{ environments: Record<Environment, EnvironmentStatus> }>(
+        await send(api, "GET", "/stripe/status"),
+      );
+      const names: Environment[] = options.environment ? [options.environment] : ["test", "live"];
+      const shown = Object.fromEntries(names.map((name) => [name, body.environments[name]]));
+      if (options.json) return print({ ...body, environments: shown });
+      return io.out(statusTable(shown));
+    }
+    case "config set": {
+      const secretKey = command.secretKey === "-"
+        ? (await io.readStdin()).trim()
+        : command.secretKey.trim();
+      if (!secretKey) throw new UsageError("the secret key read from stdin is empty.");
+      const body = await readJson<{
+        account: { id: string; accountChanged: boolean };
+        secretKeyLast4: string;
+        webhook: WebhookState;
+        sync?: SyncProgress;
+      }>(await send(api, "PUT", `/stripe/${environment}/config`, { body: { secretKey } }));
+      if (options.json) return print(body);
+      io.out(
+        `${environment}: connected to ${body.account.id} with key ...${body.secretKeyLast4}${
+          body.account.accountChanged ? " (a different account: old rows were archived)" : ""
+        }`,
+      );
+      io.out(webhookLine(environment, body.webhook));
+      if (body.sync?.type === "done") io.out(`${environment}: ${syncSummary(body.sync)}`);
+      return;
+    }
+    case "config remove": {
+      const body = await readJson<{ webhookRemoved: boolean }>(
+        await send(api, "DELETE", `/stripe/${environment}/config`),
+      );
+      if (options.json) return print(body);
+      return io.out(
+        `${environment}: Stripe key removed${
+          body.webhookRemoved ? " and webhook endpoint deleted" : ""
+        }`,
+      );
+    }
+    case "sync":
+      return await sync(api, environment, options.json, io);
+    case "webhooks configure": {
+      const body = await readJson<{ webhook: WebhookState }>(
+        await send(api, "POST", `/stripe/${environment}/webhook`),
+      );
+      if (options.json) return print(body);
+      return io.out(webhookLine(environment, body.webhook));
+    }
+    case "events replay": {
+      const body = await readJson<{ event: { eventId: string; status: string; error?: string } }>(
+        await send(
+          api,
+          "POST",
+          `/stripe/${environment}/events/${encodeURIComponent(command.eventId)}/replay`,
+        ),
+      );
+      if (options.json) return print(body);
+      const outcome: Record<string, string> = {
+        processed: "processed",
+        ignored: "ignored (nothing to project for its type)",
+        duplicate: "was already processed; nothing to replay",
+      };
+      return io.out(
+        `${environment}: event ${body.event.eventId ?? command.eventId} ${
+          outcome[body.event.status] ?? body.event.status
+        }${body.event.error ? `: ${body.event.error}` : ""}`,
+      );
+    }
+  }
+}
+
+/** Streams the sync: one line per page as the server reports it. */
+async function sync(api: Api, environment: Environment, json: boolean, io: Io): Promise<void> {
+  const response = await send(api, "POST", `/stripe/${environment}/sync`, {
+    accept: "application/x-ndjson",
+  });
+  if (!(response.headers.get("content-type") ?? "").includes("application/x-ndjson")) {
+    // A server that does not stream answers once, at the end.
+    const body = await readJson<{ sync?: SyncProgress }>(response);
+    if (json) return io.out(JSON.stringify(body, null, 2));
+    if (body.sync?.type === "done") return io.out(`${environment}: ${syncSummary(body.sync)}`);
+    throw new CliError(`sync did not finish: ${JSON.stringify(body.sync ?? body)}`);
+  }
+  if (!json) io.out(`${environment}: syncing from Stripe ...`);
+  for await (const line of ndjsonLines(response)) {
+    let step: SyncProgress;
+    try {
+      step = JSON.parse(line);
+    } catch {
+      throw new CliError(`the sync stream sent a line that is not JSON: ${line.slice(0, 120)}`);
+    }
+    if (json) io.out(line);
+    if (step.type === "error") {
+      throw new CliError(`sync failed: ${step.message} (${step.code}).`);
+    }
+    if (step.type === "done") {
+      if (!json) io.out(`${environment}: ${syncSummary(step)}`);
+      return;
+    }
+    const text = progressLine(step);
+    if (text && !json) io.out(text);
+  }
+  throw new CliError("sync stopped before it finished (the server closed the stream).");
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+if (import.meta.main) {
+  const code = await run(Deno.args, {
+    out: (line) => console.log(line),
+    env: (name) => {
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined; // no --allow-env for this name
+      }
+    },
+    readStdin: () => readAll(Deno.stdin.readable),
+  });
+  Deno.exit(code);
+}
