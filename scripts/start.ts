@@ -1,5 +1,6 @@
 // `npm start`: the whole stack on this machine, ready for a first checkout.
-import Stripe from "stripe";
+import { demoRoutes } from "../demo/routes.ts";
+import { type Demo, setUpDemo } from "../demo/setup.ts";
 import { LOCAL_JWT_SECRET, startStack } from "./stack.ts";
 
 const env = Deno.env.toObject();
@@ -8,6 +9,7 @@ const emulatorPort = Number(env.STRIPE_EMULATOR_PORT ?? 12111);
 const say = (line = "") => console.log(line);
 
 let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+let demo: Demo | undefined;
 let stopping = false;
 async function shutdown(code: number) {
   if (stopping) return;
@@ -26,21 +28,13 @@ try {
     emulatorPort,
     jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET ?? LOCAL_JWT_SECRET,
     log: (line) => console.error(`[payments] ${line}`),
+    extraRoutes: demoRoutes(() => demo),
   });
 
-  const stripe = new Stripe("sk_test_localemulator0000000000", {
-    httpClient: Stripe.createFetchHttpClient(),
-    host: new URL(stack.emulatorUrl).hostname,
-    port: Number(new URL(stack.emulatorUrl).port),
-    protocol: "http",
-  });
-  const prices = await seedCatalog(stripe);
-
-  const connected = await stack.connectEmulator();
-  if (!connected.ok) throw new Error(`connecting the emulator failed: ${await connected.text()}`);
-
-  const userId = crypto.randomUUID();
-  const token = await stack.userToken(userId, "ada@example.com");
+  // Example tables and triggers, the catalog, the emulator connected as `test`, a demo team.
+  demo = await setUpDemo(stack);
+  const { prices, userId } = demo;
+  const token = await stack.userToken(userId, demo.email);
   const body = JSON.stringify({
     mode: "payment",
     lineItems: [{ priceId: prices.oneTime, quantity: 1 }],
@@ -49,12 +43,13 @@ try {
   });
   say();
   say("payments is running");
+  say(`  demo app    ${stack.baseUrl}/  (pricing, Buy, Subscribe, Manage billing)`);
   say(`  functions   ${stack.functionsUrl}`);
   say(`  emulator    ${stack.emulatorUrl}  (Stripe API, hosted Checkout and Billing Portal)`);
   say(`  database    ${redact(stack.databaseUrl)}`);
   say(`  prices      ${prices.oneTime} (one-time), ${prices.monthly} (monthly)`);
   say();
-  say(`  user id           ${userId}`);
+  say(`  user id           ${userId}  (the demo user, owner of team ${demo.teamId})`);
   say(`  user JWT          ${token}`);
   say(`  service role key  ${stack.serviceRoleKey}`);
   say();
@@ -67,31 +62,6 @@ try {
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
   await shutdown(1);
-}
-
-async function seedCatalog(stripe: Stripe): Promise<{ oneTime: string; monthly: string }> {
-  const pack = await stripe.products.create({
-    name: "Starter pack",
-    description: "A one-time purchase.",
-  });
-  const oneTime = await stripe.prices.create({
-    product: pack.id,
-    currency: "usd",
-    unit_amount: 1900,
-    lookup_key: "starter_pack",
-  });
-  const pro = await stripe.products.create({
-    name: "Pro",
-    description: "Everything, billed monthly per team.",
-  });
-  const monthly = await stripe.prices.create({
-    product: pro.id,
-    currency: "usd",
-    unit_amount: 1200,
-    recurring: { interval: "month" },
-    lookup_key: "pro_monthly",
-  });
-  return { oneTime: oneTime.id, monthly: monthly.id };
 }
 
 function redact(url: string): string {
