@@ -63,6 +63,8 @@ export async function createCheckoutSession(
   try {
     const customer = await resolveCustomer(deps, stripe, environment, subject, body.customerEmail);
     const metadata = { ...body.metadata, ...subjectMetadata(subject) };
+    // Lets the projection ignore late events of a session this row has already replaced.
+    const sessionMetadata = { ...metadata, payments_attempt: String(row.attempt) };
     session = await callStripe("create the Checkout Session", () =>
       stripe.checkout.sessions.create(
         {
@@ -75,7 +77,7 @@ export async function createCheckoutSession(
           })),
           success_url: body.successUrl,
           cancel_url: body.cancelUrl,
-          metadata,
+          metadata: sessionMetadata,
           ...(body.mode === "subscription"
             ? { subscription_data: { metadata } }
             : { payment_intent_data: { metadata } }),

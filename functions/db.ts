@@ -8,11 +8,14 @@ export type Tx = postgres.TransactionSql;
 
 export function connect(url: string, options: { max?: number } = {}): Sql {
   return postgres(url, {
-    max: options.max ?? 5,
+    // Prepared statements save a parse and plan per query, but Supabase's transaction pooler
+    // (port 6543) cannot keep them across transactions.
+    prepare: new URL(url).port !== "6543",
+    // Small per instance: Supabase runs many instances, and each connection is a database process.
+    max: options.max ?? 4,
     // Connections are cheap to re-open; idle ones would pin database slots across many instances.
     idle_timeout: 20,
     connect_timeout: 5,
-    prepare: false,
     onnotice: () => {},
     connection: { application_name: "payments-function" },
   });

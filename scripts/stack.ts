@@ -76,7 +76,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => emulator.stop());
 
-    const sql = connect(databaseUrl, { max: 10 });
+    const sql = connect(databaseUrl);
     cleanups.push(() => sql.end({ timeout: 1 }));
 
     const abort = new AbortController();

@@ -53,11 +53,11 @@ $$, 'PUBLIC can execute no payments function.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and not coalesce(p.proconfig @> array['search_path=""'], false)
-    and p.proname not in ('stripe_id', 'stripe_time', 'metadata_subject', 'payment_status')
+    and p.proname not in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status')
 $$, 'Every payments function pins an empty search_path, except the inlined one-expression helpers.');
 select is_empty($$
   select p.proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-  where n.nspname = 'payments' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject', 'payment_status')
+  where n.nspname = 'payments' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status')
     and (p.prolang <> (select oid from pg_catalog.pg_language where lanname = 'sql') or p.provolatile <> 'i' or p.prosecdef)
 $$, 'The helpers without a search_path are immutable SQL functions running as the caller.');
 select set_eq($$

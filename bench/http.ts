@@ -1,0 +1,183 @@
+// npm run bench — the function over HTTP, beside baselines measured in the same run.
+//
+// 1. Webhook deliveries per second through POST /webhooks/stripe/test (signature check, then
+//    payments.ingest_stripe_event), with 1 and 16 concurrent senders in a worker thread playing
+//    Stripe, and p50/p99 latency —
+//    beside a raw INSERT of the same payloads into a plain jsonb table over as many connections.
+// 2. Checkout-session creation p50/p99 through the function with the emulator answering, beside
+//    the emulator's own time for the same Stripe call made directly with the SDK; the difference
+//    is the function's overhead (auth, validation, the RLS-checked row, recording the result).
+//
+// Prints one JSON line per measurement. Environment: BENCH_EVENTS (default 2000),
+// BENCH_CHECKOUTS (default 300), DATABASE_URL (else a throwaway cluster).
+import postgres from "postgres";
+import Stripe from "stripe";
+import { startStack } from "../scripts/stack.ts";
+import { buildEvents } from "./events.mjs";
+import type { SendJob, SendResult } from "./webhook_senders.ts";
+
+const EVENTS = Number(Deno.env.get("BENCH_EVENTS") ?? 2000);
+const CHECKOUTS = Number(Deno.env.get("BENCH_CHECKOUTS") ?? 300);
+const SECRET = "whsec_benchmark_secret";
+const SENDERS = [1, 16];
+
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
+const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function summary(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return { p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)) };
+}
+
+/** Runs `work` over `items` with `concurrency` workers; returns seconds and per-item latencies. */
+async function timed<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      const began = performance.now();
+      await work(item);
+      latencies.push(performance.now() - began);
+    }
+  }));
+  return { seconds: (performance.now() - start) / 1000, latencies };
+}
+
+function sendFromWorker(job: SendJob): Promise<SendResult> {
+  const worker = new Worker(new URL("./webhook_senders.ts", import.meta.url), { type: "module" });
+  return new Promise<SendResult>((resolve, reject) => {
+    worker.onmessage = (message: MessageEvent<SendResult>) => {
+      worker.terminate();
+      if (message.data.error) reject(new Error(message.data.error));
+      else resolve(message.data);
+    };
+    worker.onerror = (event) => {
+      worker.terminate();
+      reject(new Error(event.message));
+    };
+    worker.postMessage(job);
+  });
+}
+
+// The function with its own connection pool (functions/db.ts), as deployed.
+const stack = await startStack({ databaseUrl: Deno.env.get("DATABASE_URL") });
+try {
+  const machine = `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
+  console.error(
+    `bench: ${machine}; ${EVENTS} events per webhook measurement, ${CHECKOUTS} checkouts`,
+  );
+  await stack.sql`select payments.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
+  await stack
+    .sql`create table public.bench_raw (id bigint generated always as identity primary key, payload jsonb not null)`;
+
+  const url = `${stack.functionsUrl}/webhooks/stripe/test`;
+  for (const senders of SENDERS) {
+    const payloads = buildEvents(EVENTS);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const signed = await Promise.all(payloads.map(async (payload) => ({
+      payload,
+      signature: await signer.webhooks.generateTestHeaderStringAsync({
+        payload,
+        secret: SECRET,
+        timestamp,
+        cryptoProvider,
+      }),
+    })));
+
+    const pool = postgres(stack.databaseUrl, { max: senders, onnotice: () => {} });
+    const raw = await timed(payloads, senders, async (payload) => {
+      await pool`insert into public.bench_raw (payload) values (${payload}::jsonb)`;
+    });
+    await pool.end();
+
+    const webhook = await sendFromWorker({ url, senders, deliveries: signed });
+    const rawRate = Math.round(EVENTS / raw.seconds);
+    const webhookRate = Math.round(EVENTS / webhook.seconds);
+    console.log(
+      JSON.stringify({
+        measurement: "raw_insert",
+        senders,
+        eventsPerSecond: rawRate,
+        ...summary(raw.latencies),
+      }),
+    );
+    console.log(JSON.stringify({
+      measurement: "webhook_http",
+      senders,
+      eventsPerSecond: webhookRate,
+      ...summary(webhook.latencies),
+      ratioToRawInsert: Math.round((webhookRate / rawRate) * 100) / 100,
+    }));
+  }
+
+  const connected = await stack.connectEmulator();
+  if (!connected.ok) throw new Error(`connecting the emulator failed: ${await connected.text()}`);
+  const emulator = new URL(stack.emulatorUrl);
+  const stripe = new Stripe("sk_test_localemulator0000000000", {
+    httpClient: Stripe.createFetchHttpClient(),
+    host: emulator.hostname,
+    port: Number(emulator.port),
+    protocol: "http",
+    maxNetworkRetries: 0,
+  });
+  const product = await stripe.products.create({ name: "Benchmark" });
+  const price = await stripe.prices.create({
+    product: product.id,
+    currency: "usd",
+    unit_amount: 100,
+  });
+  const customer = await stripe.customers.create({ email: "bench@example.com" });
+  const token = await stack.userToken(crypto.randomUUID());
+  const indexes = Array.from({ length: CHECKOUTS }, (_, i) => i);
+
+  const direct = await timed(indexes, 1, async () => {
+    await stripe.checkout.sessions.create({
+      mode: "payment",
+      customer: customer.id,
+      line_items: [{ price: price.id, quantity: 1 }],
+      success_url: "https://bench.example/ok",
+      cancel_url: "https://bench.example/cancel",
+    });
+  });
+  const viaFunction = await timed(indexes, 1, async (i) => {
+    const response = await fetch(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        mode: "payment",
+        lineItems: [{ priceId: price.id, quantity: 1 }],
+        successUrl: "https://bench.example/ok",
+        cancelUrl: "https://bench.example/cancel",
+        idempotencyKey: `bench-${i}`,
+      }),
+    });
+    if (response.status !== 201) {
+      throw new Error(`checkout answered ${response.status}: ${await response.text()}`);
+    }
+    await response.body?.cancel();
+  });
+  const emulatorOnly = summary(direct.latencies);
+  const total = summary(viaFunction.latencies);
+  console.log(
+    JSON.stringify({
+      measurement: "emulator_checkout_create",
+      requests: CHECKOUTS,
+      ...emulatorOnly,
+    }),
+  );
+  console.log(JSON.stringify({
+    measurement: "function_checkout_create",
+    requests: CHECKOUTS,
+    ...total,
+    overheadP50Ms: Math.round((total.p50Ms - emulatorOnly.p50Ms) * 100) / 100,
+  }));
+} finally {
+  await stack.stop();
+}
