@@ -117,16 +117,9 @@ try {
     }));
   }
 
-  const connected = await stack.connectEmulator();
+  const connected = await stack.connectStripe();
   if (!connected.ok) throw new Error(`connecting the emulator failed: ${await connected.text()}`);
-  const emulator = new URL(stack.emulatorUrl);
-  const stripe = new Stripe("sk_test_localemulator0000000000", {
-    httpClient: Stripe.createFetchHttpClient(),
-    host: emulator.hostname,
-    port: Number(emulator.port),
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
+  const stripe = stack.stripe;
   const product = await stripe.products.create({ name: "Benchmark" });
   const price = await stripe.prices.create({
     product: product.id,

@@ -1,5 +1,5 @@
-// Prepares a running stack for the demo app: the example app tables and triggers, a catalog on the
-// emulator, the emulator connected as `test`, and a signed-in demo user who owns a team.
+// Prepares a running stack for the demo app: the example app tables and triggers, a catalog, the
+// stack's Stripe account connected as `test`, and a signed-in demo user who owns a team.
 // `npm start` and the browser test both call setUpDemo, so they click through the same setup.
 import Stripe from "stripe";
 import type { Stack } from "../scripts/stack.ts";
@@ -23,15 +23,15 @@ export interface Demo {
 const EXAMPLES = ["fulfillment.sql", "team_billing.sql"];
 
 /**
- * Applies the examples, seeds the catalog, connects the emulator and creates the demo team.
+ * Applies the examples, seeds the catalog, connects Stripe and creates the demo team.
  * The demo user and team are new on every start: an earlier run's customer mappings point at
  * customers of an emulator that no longer exists, so reusing them would break checkout.
  */
 export async function setUpDemo(stack: Stack, options: { email?: string } = {}): Promise<Demo> {
   await applyExamples(stack);
-  const prices = await seedCatalog(emulatorStripe(stack.emulatorUrl));
-  const connected = await stack.connectEmulator();
-  if (!connected.ok) throw new Error(`connecting the emulator failed: ${await connected.text()}`);
+  const prices = await seedCatalog(stack.stripe);
+  const connected = await stack.connectStripe();
+  if (!connected.ok) throw new Error(`connecting Stripe failed: ${await connected.text()}`);
 
   const userId = crypto.randomUUID();
   const teamName = "Demo team";
@@ -66,40 +66,36 @@ export async function applyExamples(stack: Stack): Promise<void> {
   }
 }
 
-/** Creates the demo catalog on the emulator: "Starter pack" (one-time) and "Pro" (monthly). */
+/**
+ * The demo catalog: "Starter pack" (one-time, lookup key `starter_pack`) and "Pro" (monthly,
+ * `pro_monthly`). Prices already carrying those lookup keys are reused, so a real test account
+ * is seeded once, not on every start.
+ */
 export async function seedCatalog(stripe: Stripe): Promise<DemoPrices> {
-  const pack = await stripe.products.create({
-    name: "Starter pack",
-    description: "A one-time purchase.",
+  const existing = await stripe.prices.list({
+    lookup_keys: ["starter_pack", "pro_monthly"],
+    active: true,
   });
-  const oneTime = await stripe.prices.create({
-    product: pack.id,
-    currency: "usd",
-    unit_amount: 1900,
-    lookup_key: "starter_pack",
-  });
-  const pro = await stripe.products.create({
-    name: "Pro",
-    description: "Everything, billed monthly per team.",
-  });
-  const monthly = await stripe.prices.create({
-    product: pro.id,
-    currency: "usd",
-    unit_amount: 1200,
-    recurring: { interval: "month" },
-    lookup_key: "pro_monthly",
-  });
-  return { oneTime: oneTime.id, monthly: monthly.id };
-}
-
-/** The real Stripe SDK pointed at the stack's emulator with its test key. */
-export function emulatorStripe(emulatorUrl: string): Stripe {
-  const url = new URL(emulatorUrl);
-  return new Stripe("sk_test_localemulator0000000000", {
-    httpClient: Stripe.createFetchHttpClient(),
-    host: url.hostname,
-    port: Number(url.port),
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
+  const find = (key: string) => existing.data.find((price) => price.lookup_key === key)?.id;
+  const create = async (
+    product: Stripe.ProductCreateParams,
+    price: Omit<Stripe.PriceCreateParams, "product">,
+  ) => {
+    const { id } = await stripe.products.create(product);
+    return (await stripe.prices.create({ ...price, product: id })).id;
+  };
+  const oneTime = find("starter_pack") ?? await create(
+    { name: "Starter pack", description: "A one-time purchase." },
+    { currency: "usd", unit_amount: 1900, lookup_key: "starter_pack" },
+  );
+  const monthly = find("pro_monthly") ?? await create(
+    { name: "Pro", description: "Everything, billed monthly per team." },
+    {
+      currency: "usd",
+      unit_amount: 1200,
+      recurring: { interval: "month" },
+      lookup_key: "pro_monthly",
+    },
+  );
+  return { oneTime, monthly };
 }

@@ -134,7 +134,15 @@ export async function putConfig(
         livemode = excluded.livemode, secret_key_last4 = excluded.secret_key_last4`;
   }));
 
-  const webhook = await ensureWebhookEndpoint(deps, stripe, environment);
+  // The key is stored either way: a webhook Stripe cannot create (say, a URL it cannot reach)
+  // is reported and can be repaired later with POST /stripe/{environment}/webhook.
+  let webhook: WebhookState;
+  try {
+    webhook = await ensureWebhookEndpoint(deps, stripe, environment);
+  } catch (error) {
+    if (!(error instanceof PaymentsError) || error.code !== "stripe_error") throw error;
+    webhook = { status: "failed", reason: error.message };
+  }
   const sync = await collect(syncAccount(deps, stripe, environment));
   return json(200, {
     environment,
@@ -246,7 +254,7 @@ export async function replayEvent(
 }
 
 interface WebhookState {
-  status: "configured" | "skipped";
+  status: "configured" | "skipped" | "failed";
   endpointId?: string;
   url?: string;
   created?: boolean;

@@ -41,7 +41,7 @@ export function checkSecretKey(environment: Environment, key: unknown): string {
       },
     );
   }
-  const pattern = new RegExp(`^(sk|rk)_${environment}_[A-Za-z0-9]{8,}$`);
+  const pattern = new RegExp(`^(sk|rk)_${environment}_[A-Za-z0-9_]{8,}$`);
   if (!pattern.test(key.trim())) {
     const message =
       `must be a ${environment}-mode secret or restricted key (sk_${environment}_... or rk_${environment}_...)`;

@@ -2,6 +2,7 @@
 // `payments` function served at /functions/v1/payments. Used by `npm start`, the end-to-end
 // tests and the benchmarks, so all three run exactly the same parts.
 import { SignJWT } from "jose";
+import type Stripe from "stripe";
 import { startEmulator } from "../emulator/server.ts";
 import { jwtKey } from "../functions/auth.ts";
 import { connect, type Sql } from "../functions/db.ts";
@@ -14,6 +15,9 @@ import { migrate } from "./lib/migrate.mjs";
 /** Supabase's local development JWT secret: tokens made with it only work on local stacks. */
 export const LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
 
+/** Any well-formed key works on the emulator; this one names the local stack's account. */
+export const EMULATOR_SECRET_KEY = "sk_test_localemulator0000000000";
+
 export interface StackOptions {
   /** Use this database instead of starting a throwaway PostgreSQL cluster. */
   databaseUrl?: string;
@@ -22,6 +26,14 @@ export interface StackOptions {
   /** Port of the Stripe emulator; 0 picks a free one. */
   emulatorPort?: number;
   jwtSecret?: string;
+  /**
+   * A real Stripe test key: Stripe calls go to Stripe (or to `stripeApiBase`) instead of the
+   * emulator, and the webhook endpoint is registered at `publicUrl`.
+   */
+  stripeSecretKey?: string;
+  stripeApiBase?: string;
+  /** Where Stripe reaches this stack (a tunnel); defaults to the local URL. */
+  publicUrl?: string;
   /** Fast webhook retries for tests. */
   webhookRetryDelaysMs?: number[];
   /** Extra routes (the demo app) served beside the function. */
@@ -40,8 +52,12 @@ export interface Stack {
   serviceRoleKey: string;
   anonKey: string;
   userToken(userId: string, email?: string): Promise<string>;
-  /** Stores the emulator's key as the test environment's key: validates it, creates the webhook, syncs. */
-  connectEmulator(): Promise<Response>;
+  /** True when Stripe calls go to the emulator. */
+  usesEmulator: boolean;
+  /** The Stripe SDK for the stack's account: the emulator, or the account of `stripeSecretKey`. */
+  stripe: Stripe;
+  /** Stores the stack's key as the test environment's key: validates it, creates the webhook, syncs. */
+  connectStripe(): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -85,7 +101,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const deps: Deps = {
       sql,
       jwtKey: jwtKey(jwtSecret),
-      stripe: stripeFactory(emulator.url),
+      stripe: stripeFactory(options.stripeSecretKey ? options.stripeApiBase : emulator.url),
       publicUrl: undefined,
       log,
     };
@@ -111,7 +127,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     const port = await portKnown;
     const baseUrl = `http://127.0.0.1:${port}`;
-    deps.publicUrl = baseUrl;
+    deps.publicUrl = options.publicUrl ?? baseUrl;
+    const secretKey = options.stripeSecretKey ?? EMULATOR_SECRET_KEY;
 
     const key = jwtKey(jwtSecret);
     const sign = (claims: Record<string, unknown>, expiresIn = "10y") =>
@@ -133,14 +150,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       anonKey,
       userToken: (userId, email) =>
         sign({ sub: userId, role: "authenticated", aud: "authenticated", email }, "24h"),
-      connectEmulator: () =>
+      usesEmulator: !options.stripeSecretKey,
+      stripe: deps.stripe(secretKey),
+      connectStripe: () =>
         fetch(`${functionsUrl}/stripe/test/config`, {
           method: "PUT",
           headers: {
             authorization: `Bearer ${serviceRoleKey}`,
             "content-type": "application/json",
           },
-          body: JSON.stringify({ secretKey: "sk_test_localemulator0000000000" }),
+          body: JSON.stringify({ secretKey }),
         }),
       stop,
     };

@@ -27,11 +27,14 @@ try {
     port,
     emulatorPort,
     jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET ?? LOCAL_JWT_SECRET,
+    stripeSecretKey: testKey(env.STRIPE_SECRET_KEY),
+    stripeApiBase: env.STRIPE_API_BASE,
+    publicUrl: env.PUBLIC_URL,
     log: (line) => console.error(`[payments] ${line}`),
     extraRoutes: demoRoutes(() => demo),
   });
 
-  // Example tables and triggers, the catalog, the emulator connected as `test`, a demo team.
+  // Example tables and triggers, the catalog, Stripe connected as `test`, a demo team.
   demo = await setUpDemo(stack);
   const { prices, userId } = demo;
   const token = await stack.userToken(userId, demo.email);
@@ -45,7 +48,13 @@ try {
   say("payments is running");
   say(`  demo app    ${stack.baseUrl}/  (pricing, Buy, Subscribe, Manage billing)`);
   say(`  functions   ${stack.functionsUrl}`);
-  say(`  emulator    ${stack.emulatorUrl}  (Stripe API, hosted Checkout and Billing Portal)`);
+  say(
+    stack.usesEmulator
+      ? `  emulator    ${stack.emulatorUrl}  (Stripe API, hosted Checkout and Billing Portal)`
+      : `  stripe      your test account (key ...${
+        env.STRIPE_SECRET_KEY!.slice(-4)
+      }), webhooks to ${env.PUBLIC_URL ?? stack.baseUrl}`,
+  );
   say(`  database    ${redact(stack.databaseUrl)}`);
   say(`  prices      ${prices.oneTime} (one-time), ${prices.monthly} (monthly)`);
   say();
@@ -58,10 +67,23 @@ try {
   say(`    -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\`);
   say(`    -d '${body}'`);
   say();
-  say("Open the returned url to pay on the emulator's Checkout page. Ctrl-C stops everything.");
+  say(
+    `Open the returned url to pay on ${
+      stack.usesEmulator ? "the emulator's" : "Stripe's"
+    } Checkout page. Ctrl-C stops everything.`,
+  );
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
   await shutdown(1);
+}
+
+/** A real key is used only for the test environment; anything else is a mistake worth stopping for. */
+function testKey(key: string | undefined): string | undefined {
+  if (!key) return undefined;
+  if (!/^(sk|rk)_test_/.test(key)) {
+    throw new Error("STRIPE_SECRET_KEY must be a test-mode key (sk_test_... or rk_test_...).");
+  }
+  return key;
 }
 
 function redact(url: string): string {

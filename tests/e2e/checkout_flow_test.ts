@@ -2,16 +2,15 @@
 // hosted page, a signed webhook back into the function, projection, and the app's own trigger.
 import assert from "node:assert/strict";
 import { call, eventually, withStack } from "../support/stack.ts";
-import { emulatorStripe } from "../support/stack.ts";
 
 const USER = "33333333-3333-4333-8333-333333333333";
 
 Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the seed's trigger", async () => {
   await withStack({}, async (stack) => {
     await stack.sql.file("sql/examples/fulfillment.sql");
-    const connected = await stack.connectEmulator();
+    const connected = await stack.connectStripe();
     assert.equal(connected.status, 200, await connected.text());
-    const stripe = emulatorStripe(stack);
+    const stripe = stack.stripe;
     const product = await stripe.products.create({ name: "Poster" });
     const price = await stripe.prices.create({
       product: product.id,

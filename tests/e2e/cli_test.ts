@@ -1,10 +1,10 @@
 // The CLI as a person or a script runs it: a subprocess against the local stack, checking exit
 // codes, the one-line failures, the streamed sync progress, and that no secret is printed.
 import assert from "node:assert/strict";
-import { emulatorStripe, eventually, withStack } from "../support/stack.ts";
+import { eventually, withStack } from "../support/stack.ts";
+import { EMULATOR_SECRET_KEY } from "../../scripts/stack.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const EMULATOR_KEY = "sk_test_localemulator0000000000";
 
 interface Run {
   code: number;
@@ -181,7 +181,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
     });
 
     await t.step("config set stores the emulator key, creates the webhook and syncs", async () => {
-      const run = await payments(["config", "set", "--environment", "test", EMULATOR_KEY]);
+      const run = await payments(["config", "set", "--environment", "test", EMULATOR_SECRET_KEY]);
       assert.equal(run.code, 0, run.stderr);
       const [connected, webhook, synced] = lines(run.stdout);
       assert.match(connected, /^test: connected to acct_[0-9a-f]{16} with key \.\.\.0000$/);
@@ -197,7 +197,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
     await t.step("the key can also come from stdin", async () => {
       const run = await payments(
         ["config", "set", "-e", "test", "-", "--json"],
-        `${EMULATOR_KEY}\n`,
+        `${EMULATOR_SECRET_KEY}\n`,
       );
       assert.equal(run.code, 0, run.stderr);
       const body = JSON.parse(run.stdout);
@@ -224,7 +224,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
     );
 
     await t.step("sync streams one line per page as the server reports it", async () => {
-      const stripe = emulatorStripe(stack);
+      const stripe = stack.stripe;
       for (let start = 0; start < 101; start += 20) {
         await Promise.all(
           Array.from(
@@ -285,7 +285,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
         end $$;
         create trigger cli_test_fail after insert or update on payments.webhook_events
           for each row execute function public.cli_test_fail();`);
-        await emulatorStripe(stack).products.create({ name: "Boom" });
+        await stack.stripe.products.create({ name: "Boom" });
         const eventId = await eventually("the Boom event to fail every delivery", async () => {
           const [row] = await stack.sql`
           select provider_event_id from payments.webhook_events
@@ -341,7 +341,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
       for (const run of runs) {
         for (const text of [run.stdout, run.stderr]) {
           assert.ok(!text.includes(stack.serviceRoleKey));
-          assert.ok(!text.includes(EMULATOR_KEY));
+          assert.ok(!text.includes(EMULATOR_SECRET_KEY));
         }
       }
     });

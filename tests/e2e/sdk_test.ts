@@ -7,7 +7,7 @@ import {
   createPaymentsClient,
   PaymentsError,
 } from "../../client/mod.ts";
-import { emulatorStripe, type Stack, withStack } from "../support/stack.ts";
+import { type Stack, withStack } from "../support/stack.ts";
 
 const USER = "44444444-4444-4444-8444-444444444444";
 const OTHER_USER = "55555555-5555-4555-8555-555555555555";
@@ -22,7 +22,7 @@ function supabaseFor(stack: Stack, token?: string, url = stack.baseUrl) {
 }
 
 async function catalog(stack: Stack): Promise<{ oneTime: string; monthly: string }> {
-  const stripe = emulatorStripe(stack);
+  const stripe = stack.stripe;
   const product = await stripe.products.create({ name: "Pro" });
   const oneTime = await stripe.prices.create({
     product: product.id,
@@ -40,7 +40,7 @@ async function catalog(stack: Stack): Promise<{ oneTime: string; monthly: string
 
 Deno.test("the SDK creates checkout and portal sessions and reports the server's errors", async (t) => {
   await withStack({}, async (stack) => {
-    const connected = await stack.connectEmulator();
+    const connected = await stack.connectStripe();
     assert.equal(connected.status, 200, await connected.text());
     const prices = await catalog(stack);
     const user = { email: "ada@example.com" };

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { call, emulatorStripe, withStack } from "../support/stack.ts";
+import { call, withStack } from "../support/stack.ts";
 
 Deno.test("config validates the key, stores it, creates the webhook endpoint and syncs", async () => {
   await withStack({}, async (stack) => {
-    const stripe = emulatorStripe(stack);
+    const stripe = stack.stripe;
     const product = await stripe.products.create({ name: "Synced" });
     await stripe.prices.create({ product: product.id, currency: "usd", unit_amount: 100 });
 
-    const connected = await stack.connectEmulator();
+    const connected = await stack.connectStripe();
     const body = await connected.json();
     assert.equal(connected.status, 200, JSON.stringify(body));
     assert.equal(body.webhook.status, "configured");
@@ -32,7 +32,7 @@ Deno.test("config validates the key, stores it, creates the webhook endpoint and
     assert.ok(!JSON.stringify(status.body).includes("whsec_"), "no secret in the status");
 
     // Configuring again repairs rather than duplicates the endpoint.
-    assert.equal((await stack.connectEmulator()).status, 200);
+    assert.equal((await stack.connectStripe()).status, 200);
     assert.equal((await stripe.webhookEndpoints.list()).data.length, 1);
   });
 });
@@ -64,8 +64,8 @@ Deno.test("admin routes need the service role; users get 403 and strangers 401",
 
 Deno.test("sync pages through a few hundred objects and archives what Stripe no longer has", async () => {
   await withStack({}, async (stack) => {
-    const stripe = emulatorStripe(stack);
-    assert.equal((await stack.connectEmulator()).status, 200);
+    const stripe = stack.stripe;
+    assert.equal((await stack.connectStripe()).status, 200);
     const ids: string[] = [];
     for (let i = 0; i < 230; i++) {
       ids.push((await stripe.products.create({ name: `Product ${i}` })).id);
@@ -148,13 +148,13 @@ Deno.test("replay reprocesses a failed event once and 404s an unknown one", asyn
 
 Deno.test("removing the config deletes the key and the webhook endpoint", async () => {
   await withStack({}, async (stack) => {
-    assert.equal((await stack.connectEmulator()).status, 200);
+    assert.equal((await stack.connectStripe()).status, 200);
     const removed = await call(stack, "DELETE", "/stripe/test/config", {
       token: stack.serviceRoleKey,
     });
     assert.equal(removed.status, 200);
     assert.equal(removed.body.webhookRemoved, true);
-    assert.equal((await emulatorStripe(stack).webhookEndpoints.list()).data.length, 0);
+    assert.equal((await stack.stripe.webhookEndpoints.list()).data.length, 0);
     const status = await call(stack, "GET", "/stripe/status", { token: stack.serviceRoleKey });
     assert.equal(status.body.environments.test.configured, false);
   });
@@ -162,7 +162,7 @@ Deno.test("removing the config deletes the key and the webhook endpoint", async 
 
 Deno.test("a key of another Stripe account archives the previous account's rows", async () => {
   await withStack({}, async (stack) => {
-    assert.equal((await stack.connectEmulator()).status, 200);
+    assert.equal((await stack.connectStripe()).status, 200);
     await stack
       .sql`insert into payments.stripe_products (environment, product_id, name, stripe_updated_at)
       values ('test', 'prod_old_account', 'Old', now())`;

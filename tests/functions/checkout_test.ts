@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { stripeFactory } from "../../functions/stripe.ts";
 import { createHandler } from "../../functions/handler.ts";
-import { call, emulatorStripe, type Stack, withStack } from "../support/stack.ts";
+import { call, type Stack, withStack } from "../support/stack.ts";
 
 const ALICE = "11111111-1111-4111-8111-111111111111";
 const BOB = "22222222-2222-4222-8222-222222222222";
 
 async function setup(stack: Stack) {
-  const connected = await stack.connectEmulator();
+  const connected = await stack.connectStripe();
   assert.equal(connected.status, 200, await connected.text());
-  const stripe = emulatorStripe(stack);
+  const stripe = stack.stripe;
   const product = await stripe.products.create({ name: "Pack" });
   const price = await stripe.prices.create({
     product: product.id,

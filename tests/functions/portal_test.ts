@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { call, emulatorStripe, withStack } from "../support/stack.ts";
+import { call, withStack } from "../support/stack.ts";
 
 const ALICE = "44444444-4444-4444-8444-444444444444";
 const BOB = "55555555-5555-4555-8555-555555555555";
 
 Deno.test("portal answers 404 for a subject without a Stripe customer and keeps no row", async () => {
   await withStack({}, async (stack) => {
-    assert.equal((await stack.connectEmulator()).status, 200);
+    assert.equal((await stack.connectStripe()).status, 200);
     const { status, body } = await call(stack, "POST", "/stripe/test/customer-portal-sessions", {
       token: await stack.userToken(ALICE),
       body: { returnUrl: "https://app.example/billing" },
@@ -21,8 +21,8 @@ Deno.test("portal answers 404 for a subject without a Stripe customer and keeps 
 
 Deno.test("portal answers 403 when the caller opens someone else's billing", async () => {
   await withStack({}, async (stack) => {
-    assert.equal((await stack.connectEmulator()).status, 200);
-    const customer = await emulatorStripe(stack).customers.create({ email: "bob@example.com" });
+    assert.equal((await stack.connectStripe()).status, 200);
+    const customer = await stack.stripe.customers.create({ email: "bob@example.com" });
     await stack.sql`select payments.link_customer('test', 'user', ${BOB}, ${customer.id})`;
     const { status } = await call(stack, "POST", "/stripe/test/customer-portal-sessions", {
       token: await stack.userToken(ALICE),

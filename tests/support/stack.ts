@@ -1,6 +1,5 @@
 // A local stack per test file, in a database of its own so files cannot see each other's rows.
 import postgres from "postgres";
-import Stripe from "stripe";
 import { type Stack, type StackOptions, startStack } from "../../scripts/stack.ts";
 
 export type { Stack };
@@ -36,18 +35,6 @@ export async function withStack(
     await stack?.stop();
     await drop();
   }
-}
-
-/** The real Stripe SDK, talking to the stack's emulator with its test key. */
-export function emulatorStripe(stack: Stack, key = "sk_test_localemulator0000000000"): Stripe {
-  const url = new URL(stack.emulatorUrl);
-  return new Stripe(key, {
-    httpClient: Stripe.createFetchHttpClient(),
-    host: url.hostname,
-    port: Number(url.port),
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
 }
 
 export interface CallOptions {
