@@ -131,11 +131,19 @@ function checkoutPage(ctx: Context, record: CheckoutSessionRecord): string {
       <tbody>${rows}</tbody>
       <tfoot><tr><th colspan="3">Total</th><td id="total" data-amount="${session.amount_total}">${total}</td></tr></tfoot>
     </table>
-    ${checkoutActions(session)}`;
+    ${checkoutActions(session, customerEmail(ctx, session))}`;
   return layout(heading, body);
 }
 
-function checkoutActions(session: Stripe.Checkout.Session): string {
+// Stripe prefills the email from the session's customer when one is given.
+function customerEmail(ctx: Context, session: Stripe.Checkout.Session): string {
+  const customer = typeof session.customer === "string"
+    ? ctx.partition.customers.get(session.customer)
+    : undefined;
+  return session.customer_details?.email ?? session.customer_email ?? customer?.email ?? "";
+}
+
+function checkoutActions(session: Stripe.Checkout.Session, email: string): string {
   if (session.status === "complete") {
     return `<p id="status-message" data-status="complete">This Checkout Session is complete (payment ${
       escape(session.payment_status)
@@ -144,7 +152,6 @@ function checkoutActions(session: Stripe.Checkout.Session): string {
   if (session.status === "expired") {
     return `<p id="status-message" data-status="expired">This Checkout Session has expired.</p>`;
   }
-  const email = session.customer_details?.email ?? session.customer_email ?? "";
   return `
     <form id="pay-form" method="post" action="${escape(session.id)}/pay">
       <label>Email <input type="email" name="email" id="email" value="${
