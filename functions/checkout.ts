@@ -2,7 +2,7 @@
 import { authenticate } from "./auth.ts";
 import { asServer, asUser } from "./db.ts";
 import { type Deps, stripeFor } from "./deps.ts";
-import { json, PaymentsError } from "./errors.ts";
+import { json, PaymentsError, validationError } from "./errors.ts";
 import { resolveCustomer, subjectMetadata } from "./customers.ts";
 import { callStripe, type Environment, type Stripe } from "./stripe.ts";
 import { parseCheckoutRequest, readJson } from "./validate.ts";
@@ -61,7 +61,15 @@ export async function createCheckoutSession(
   const checkoutId = row.id;
   let session: Stripe.Checkout.Session;
   try {
-    const customer = await resolveCustomer(deps, stripe, environment, subject, body.customerEmail);
+    const requestKey = `payments-checkout-${checkoutId}-${row.attempt}`;
+    const customer = await resolveCustomer(
+      deps,
+      stripe,
+      environment,
+      subject,
+      body.customerEmail,
+      requestKey,
+    );
     const metadata = { ...body.metadata, ...subjectMetadata(subject) };
     // Lets the projection ignore late events of a session this row has already replaced.
     const sessionMetadata = { ...metadata, payments_attempt: String(row.attempt) };
@@ -83,13 +91,14 @@ export async function createCheckoutSession(
             : { payment_intent_data: { metadata } }),
         },
         // Derived from the row: a retry after a crash gets the very session Stripe already made.
-        { idempotencyKey: `payments-checkout-${checkoutId}-${row.attempt}` },
+        { idempotencyKey: requestKey },
       ));
   } catch (error) {
     if (error instanceof PaymentsError && error.code === "stripe_error") {
       await asServer(
         deps.sql`select payments.record_checkout_session_failure(${checkoutId}, ${error.message})`,
       );
+      throw lineItemError(error) ?? error;
     }
     throw error;
   }
@@ -100,6 +109,16 @@ export async function createCheckoutSession(
     })`,
   );
   return respond(row);
+}
+
+/** Stripe refusing a price (unknown, inactive, other currency) is the caller's mistake: a 400. */
+function lineItemError(error: PaymentsError): PaymentsError | undefined {
+  const { type, param } = (error.details ?? {}) as { type?: string; param?: string };
+  const index = /^line_items\[(\d+)\]\[price\]$/.exec(param ?? "")?.[1];
+  if (type !== "invalid_request_error" || index === undefined) return undefined;
+  const stripeMessage = (error.cause as { message?: string })?.message ?? "refused by Stripe";
+  const field = `lineItems[${index}].priceId`;
+  return validationError([{ field, message: stripeMessage }]);
 }
 
 function isUsable(row: CheckoutRow): boolean {

@@ -9,12 +9,19 @@ export function subjectMetadata(subject: Subject): Record<string, string> {
   return { payments_subject_type: subject.type, payments_subject_id: subject.id };
 }
 
+/**
+ * The subject's Stripe customer, created when it has none. `requestKey` names the request that
+ * needs it (the checkout row and attempt): a retry of that request gets the same customer from
+ * Stripe's idempotency, while concurrent first checkouts of one subject race to link theirs and
+ * the losers' customers are deleted again.
+ */
 export async function resolveCustomer(
   deps: Deps,
   stripe: Stripe,
   environment: Environment,
   subject: Subject,
   email: string | undefined,
+  requestKey: string,
 ): Promise<string> {
   const [found] = await asServer(deps.sql`
     select payments.customer_for_subject(${environment}, ${subject.type}, ${subject.id}) as id`);
@@ -23,11 +30,20 @@ export async function resolveCustomer(
   const customer = await callStripe("create the customer", () =>
     stripe.customers.create(
       { email, metadata: subjectMetadata(subject) },
-      // Two concurrent first checkouts for one subject create one customer, not two.
-      { idempotencyKey: `payments-customer-${environment}-${subject.type}-${subject.id}` },
+      { idempotencyKey: `${requestKey}-customer` },
     ));
-  // Whoever recorded a mapping first wins; link_customer returns the subject's customer.
   const [linked] = await asServer(deps.sql`
     select payments.link_customer(${environment}, ${subject.type}, ${subject.id}, ${customer.id}) as id`);
+  if (linked.id !== customer.id) {
+    try {
+      await stripe.customers.del(customer.id);
+    } catch (error) {
+      deps.log(
+        `could not delete surplus customer ${customer.id}: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    }
+  }
   return linked.id;
 }

@@ -71,6 +71,8 @@ export function toPaymentsError(error: unknown): unknown {
   switch (code) {
     case "PT400":
     case "22023":
+    case "22P05": // untranslatable character, such as NUL in text
+    case "22021": // invalid byte sequence
       return new PaymentsError(400, "validation_failed", message, { details, cause: error });
     case "42501":
       return new PaymentsError(

@@ -57,7 +57,7 @@ export function stripeFailure(error: unknown, doing: string): PaymentsError {
   if (error instanceof Stripe.errors.StripeError) {
     return new PaymentsError(502, "stripe_error", `Stripe refused to ${doing}: ${error.message}`, {
       details: {
-        type: error.type,
+        type: error.rawType ?? error.type,
         code: error.code,
         param: error.param,
         statusCode: error.statusCode,

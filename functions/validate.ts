@@ -40,7 +40,21 @@ export async function readJson(request: Request): Promise<Record<string, unknown
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new PaymentsError(400, "invalid_request", "The request body must be a JSON object.");
   }
+  // PostgreSQL text cannot hold NUL; refuse it here rather than fail later in the database.
+  if (containsNul(body)) {
+    throw new PaymentsError(
+      400,
+      "invalid_request",
+      "The request body must not contain NUL (\\u0000) characters.",
+    );
+  }
   return body as Record<string, unknown>;
+}
+
+function containsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\0");
+  if (typeof value !== "object" || value === null) return false;
+  return Object.entries(value).some(([key, entry]) => key.includes("\0") || containsNul(entry));
 }
 
 export function parseCheckoutRequest(body: Record<string, unknown>): CheckoutRequest {

@@ -264,3 +264,73 @@ Deno.test("checkout without a configured Stripe key answers 503 with a hint", as
     assert.equal(body.error.code, "stripe_not_configured");
   });
 });
+
+Deno.test("concurrent checkouts with one idempotency key make one Stripe session", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "double-click" });
+    const results = await Promise.all(
+      Array.from(
+        { length: 8 },
+        () => call(stack, "POST", "/stripe/test/checkout-sessions", { token: alice, body }),
+      ),
+    );
+    assert.deepEqual(results.map((r) => r.status), Array(8).fill(201));
+    const ids = new Set(results.map((r) => r.body.checkoutSession.checkoutSessionId));
+    assert.equal(ids.size, 1);
+    assert.equal((await stripe.checkout.sessions.list({ limit: 100 })).data.length, 1);
+  });
+});
+
+Deno.test("concurrent first checkouts of one subject end up with one Stripe customer", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call(stack, "POST", "/stripe/test/checkout-sessions", {
+          token: alice,
+          body: paymentBody(price, { customerEmail: `alice+${i}@example.com` }),
+        })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(8).fill(201),
+      JSON.stringify(results.map((r) => r.body)),
+    );
+    const customers = new Set(results.map((r) => r.body.checkoutSession.customerId));
+    assert.equal(customers.size, 1);
+    const live = (await stripe.customers.list({ limit: 100 })).data
+      .filter((customer) => customer.metadata.payments_subject_id === ALICE);
+    assert.equal(live.length, 1, "surplus customers are deleted again");
+  });
+});
+
+Deno.test("checkout answers 400 naming the line item when Stripe refuses its price", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: {
+        ...paymentBody(price),
+        lineItems: [{ priceId: price, quantity: 1 }, { priceId: "price_missing", quantity: 1 }],
+      },
+    });
+    assert.equal(status, 400);
+    assert.equal(body.error.details.fields[0].field, "lineItems[1].priceId");
+  });
+});
+
+Deno.test("checkout answers 400 for NUL characters and writes nothing", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { metadata: { note: "a\u0000b" } }),
+    });
+    assert.equal(status, 400);
+    assert.equal(body.error.code, "invalid_request");
+    const [{ count }] = await stack
+      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
+    assert.equal(count, 0);
+  });
+});

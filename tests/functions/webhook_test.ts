@@ -203,3 +203,20 @@ Deno.test("webhook: answers 500 when the database is unreachable, so Stripe retr
     }
   });
 });
+
+Deno.test("webhook: concurrent deliveries of one event are processed exactly once", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify(customerEvent("evt_parallel", 1_700_000_000));
+    const signature = await sign(body);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => post(stack, body, signature)),
+    );
+    assert.deepEqual(results.map((r) => r.status), Array(10).fill(200));
+    const statuses = results.map((r) => r.body.status).sort();
+    assert.deepEqual(statuses, ["duplicate", ...Array(8).fill("duplicate"), "processed"].sort());
+    const [row] = await stack
+      .sql`select attempt_count, processing_status from payments.webhook_events`;
+    assert.deepEqual({ ...row }, { attempt_count: 1, processing_status: "processed" });
+  });
+});

@@ -1,6 +1,6 @@
 -- Structure of the payments schema: tables, columns, row level security, policies, privileges.
 begin;
-select plan(108);
+select plan(121);
 
 select tables_are('payments', array[
   'schema_migrations', 'provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices',
@@ -79,10 +79,10 @@ from (values
   ('customer_mappings', 'authenticated', array['SELECT']),
   ('customer_mappings', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
   ('stripe_checkout_sessions', 'anon', array[]::text[]),
-  ('stripe_checkout_sessions', 'authenticated', array['SELECT', 'INSERT']),
+  ('stripe_checkout_sessions', 'authenticated', array['SELECT']),
   ('stripe_checkout_sessions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
   ('stripe_customer_portal_sessions', 'anon', array[]::text[]),
-  ('stripe_customer_portal_sessions', 'authenticated', array['SELECT', 'INSERT']),
+  ('stripe_customer_portal_sessions', 'authenticated', array['SELECT']),
   ('stripe_customer_portal_sessions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
   ('stripe_subscriptions', 'anon', array[]::text[]),
   ('stripe_subscriptions', 'authenticated', array['SELECT']),
@@ -97,6 +97,21 @@ from (values
   ('transactions', 'authenticated', array['SELECT']),
   ('transactions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
 ) as m(t, r, p);
+
+-- Users insert the request columns of session rows, never their outcome.
+select column_privs_are('payments', 'stripe_checkout_sessions', c, 'authenticated',
+  case when c in ('environment', 'created_by', 'subject_type', 'subject_id', 'mode', 'line_items',
+                  'success_url', 'cancel_url', 'customer_email', 'metadata', 'idempotency_key', 'request_hash')
+       then array['INSERT', 'SELECT'] else array['SELECT'] end,
+  format('authenticated may %s stripe_checkout_sessions.%s.',
+         case when c in ('environment', 'created_by', 'subject_type', 'subject_id', 'mode', 'line_items',
+                         'success_url', 'cancel_url', 'customer_email', 'metadata', 'idempotency_key', 'request_hash')
+              then 'insert and read' else 'only read' end, c))
+from unnest(array['status', 'payment_status', 'checkout_session_id', 'url', 'expires_at', 'amount_total',
+                  'mode', 'metadata', 'idempotency_key']) as c;
+select column_privs_are('payments', 'stripe_customer_portal_sessions', c, 'authenticated', array['SELECT'],
+  format('authenticated may only read stripe_customer_portal_sessions.%s.', c))
+from unnest(array['status', 'portal_session_id', 'url', 'last_error']) as c;
 
 -- Secrets are reachable through no API role.
 select function_privs_are('payments', f, args, r, array[]::text[], format('%s cannot execute payments.%s.', r, f))

@@ -1,6 +1,6 @@
 -- Row level security as the API roles see it: anon, two users, and the service role.
 begin;
-select plan(24);
+select plan(25);
 
 -- Fixtures, written as the migration owner.
 insert into payments.stripe_products (environment, product_id, name, active, stripe_updated_at) values
@@ -74,6 +74,13 @@ select throws_ok($$
   values ('test', '11111111-1111-1111-1111-111111111111', 'team', 'team-1',
           'subscription', '[]', 'https://app.test/ok', 'https://app.test/no', 'h')
 $$, '42501', null, 'Without app policies, Alice cannot bill a team.');
+select throws_ok($$
+  insert into payments.stripe_checkout_sessions
+    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash,
+     status, payment_status, url)
+  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111',
+          'payment', '[]', 'https://app.test/ok', 'https://app.test/no', 'h2', 'completed', 'paid', 'https://evil.test')
+$$, '42501', null, 'Alice cannot insert a checkout session that claims to be paid.');
 select results_eq('select subject_id from payments.stripe_checkout_sessions',
   $$values ('11111111-1111-1111-1111-111111111111')$$, 'Alice sees only her own checkout sessions.');
 select throws_ok('update payments.stripe_checkout_sessions set status = ''completed''', '42501', null,
