@@ -1,10 +1,6 @@
 /** `GET /v1/account`: the account that owns the API key (see auth.ts for the id rule). */
 import type { Context } from "../context.ts";
-import type { ParamSpec } from "../params.ts";
-import { endpoint } from "../router.ts";
-
-/** `GET /v1/account`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
+import { route } from "../router.ts";
 
 function retrieveAccount(ctx: Context) {
   const { accountId } = ctx.partition;
@@ -61,4 +57,4 @@ function retrieveAccount(ctx: Context) {
   };
 }
 
-export const accountRoutes = [endpoint("GET", "/v1/account", RETRIEVE_PARAMS, retrieveAccount)];
+export const accountRoutes = [route("GET", "/v1/account", retrieveAccount)];
