@@ -4,7 +4,7 @@
 // that user, so row level security decides what the pages show.
 import { asUser, type Tx } from "../functions/db.ts";
 import { authenticate, isUuid } from "../functions/auth.ts";
-import { PaymentsError } from "../functions/errors.ts";
+import { errorResponse, json, PaymentsError } from "../functions/errors.ts";
 import type { Demo } from "./setup.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -37,15 +37,14 @@ export function demoRoutes(
     }
     if (!url.pathname.startsWith("/demo/api/")) return null;
     const current = demo();
-    if (!current) return errorResponse(503, "starting", "The demo is still starting.");
+    if (!current) {
+      return json(503, { error: { code: "starting", message: "The demo is still starting." } });
+    }
     try {
       return await api(current, request, url.pathname.slice("/demo/api".length));
     } catch (error) {
-      if (error instanceof PaymentsError) {
-        return errorResponse(error.status, error.code, error.message);
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      return errorResponse(500, "internal_error", message);
+      // The function's own mapping: known errors keep their status, others are logged, not shown.
+      return errorResponse(error, current.stack.deps.log);
     }
   };
 }
@@ -108,7 +107,7 @@ async function api(demo: Demo, request: Request, path: string): Promise<Response
       return row;
     });
     if (!order) {
-      return errorResponse(400, "validation_failed", `priceId: no one-time price "${priceId}".`);
+      throw new PaymentsError(400, "validation_failed", `priceId: no one-time price "${priceId}".`);
     }
     return Response.json({ order }, { status: 201 });
   }
@@ -122,7 +121,7 @@ async function api(demo: Demo, request: Request, path: string): Promise<Response
            from public.orders where id = ${id}`
       )
       : [];
-    if (!order) return errorResponse(404, "not_found", `No order "${id}".`);
+    if (!order) throw new PaymentsError(404, "not_found", `No order "${id}".`);
     return Response.json({ order: { ...order, amount: Number(order.amount) } });
   }
 
@@ -142,7 +141,7 @@ async function api(demo: Demo, request: Request, path: string): Promise<Response
     return Response.json({ subscription: subscription ?? null });
   }
 
-  return errorResponse(404, "not_found", `No demo route ${request.method} ${path}.`);
+  throw new PaymentsError(404, "not_found", `No demo route ${request.method} ${path}.`);
 }
 
 async function serveFile(path: string, contentType: string): Promise<Response> {
@@ -153,12 +152,11 @@ async function serveFile(path: string, contentType: string): Promise<Response> {
     });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      return errorResponse(404, "not_found", `${path} is missing (run npm ci).`);
+      return errorResponse(
+        new PaymentsError(404, "not_found", `${path} is missing (run npm ci).`),
+        console.error,
+      );
     }
     throw error;
   }
-}
-
-function errorResponse(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
 }

@@ -108,6 +108,8 @@ export async function putConfig(
   const accountChanged = Boolean(previous?.stripe_account_id) &&
     previous.stripe_account_id !== account.id;
   if (accountChanged) {
+    // The previous account would keep sending events that no longer verify: remove its endpoint.
+    await removeWebhookEndpoint(deps, environment);
     // Rows of the previous account are archived and its customer mappings dropped: accounts never mix.
     await asServer(deps.sql`select payments.archive_stripe_account_data(${environment})`);
     await asServer(deps.sql`
@@ -159,22 +161,7 @@ export async function deleteConfig(
   environment: Environment,
 ): Promise<Response> {
   await authenticate(request, deps.jwtKey, "service_role");
-  const [connection] = await asServer(deps.sql`
-    select webhook_endpoint_id from payments.provider_connections
-    where provider = 'stripe' and environment = ${environment}`);
-  let webhookRemoved = false;
-  if (connection?.webhook_endpoint_id) {
-    try {
-      const stripe = await stripeFor(deps, environment);
-      await stripe.webhookEndpoints.del(connection.webhook_endpoint_id);
-      webhookRemoved = true;
-    } catch (error) {
-      // The key may already be revoked; the local configuration is removed regardless.
-      deps.log(
-        `could not delete webhook endpoint: ${error instanceof Error ? error.message : error}`,
-      );
-    }
-  }
+  const webhookRemoved = await removeWebhookEndpoint(deps, environment);
   await asServer(deps.sql.begin(async (tx) => {
     await tx`select payments.delete_provider_secret(${environment}, 'secret_key')`;
     await tx`select payments.delete_provider_secret(${environment}, 'webhook_secret')`;
@@ -251,6 +238,26 @@ export async function replayEvent(
     });
   }
   return json(200, { event: result });
+}
+
+/** Deletes the managed endpoint with the stored key; best effort, as the key may be revoked. */
+async function removeWebhookEndpoint(deps: Deps, environment: Environment): Promise<boolean> {
+  const [connection] = await asServer(deps.sql`
+    select webhook_endpoint_id from payments.provider_connections
+    where provider = 'stripe' and environment = ${environment}`);
+  if (!connection?.webhook_endpoint_id) return false;
+  try {
+    const stripe = await stripeFor(deps, environment);
+    await stripe.webhookEndpoints.del(connection.webhook_endpoint_id);
+    return true;
+  } catch (error) {
+    deps.log(
+      `could not delete webhook endpoint ${connection.webhook_endpoint_id}: ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+    return false;
+  }
 }
 
 interface WebhookState {

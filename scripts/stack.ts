@@ -86,10 +86,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     await migrate(databaseUrl, { quiet: true });
 
-    const emulator = await startEmulator({
-      port: options.emulatorPort ?? 0,
-      webhookRetryDelaysMs: options.webhookRetryDelaysMs,
-    });
+    const emulator = await listening(
+      "the Stripe emulator",
+      "STRIPE_EMULATOR_PORT",
+      options.emulatorPort,
+      () =>
+        startEmulator({
+          port: options.emulatorPort ?? 0,
+          webhookRetryDelaysMs: options.webhookRetryDelaysMs,
+        }),
+    );
     cleanups.push(() => emulator.stop());
 
     const sql = connect(databaseUrl);
@@ -106,21 +112,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       log,
     };
     const handler = createHandler(deps);
-    const server = Deno.serve({
-      port: options.port ?? 0,
-      hostname: "127.0.0.1",
-      signal: abort.signal,
-      onListen: ({ port }) => resolvePort(port),
-    }, async (request) => {
-      const path = new URL(request.url).pathname;
-      if (path === "/functions/v1/payments" || path.startsWith("/functions/v1/payments/")) {
-        return await handler(request);
-      }
-      return (await options.extraRoutes?.(request)) ??
-        Response.json({ error: { code: "not_found", message: `No route for ${path}.` } }, {
-          status: 404,
-        });
-    });
+    const server = await listening(
+      "the functions server",
+      "PORT",
+      options.port,
+      () =>
+        Deno.serve({
+          port: options.port ?? 0,
+          hostname: "127.0.0.1",
+          signal: abort.signal,
+          onListen: ({ port }) => resolvePort(port),
+        }, async (request) => {
+          const path = new URL(request.url).pathname;
+          if (path === "/functions/v1/payments" || path.startsWith("/functions/v1/payments/")) {
+            return await handler(request);
+          }
+          return (await options.extraRoutes?.(request)) ??
+            Response.json({ error: { code: "not_found", message: `No route for ${path}.` } }, {
+              status: 404,
+            });
+        }),
+    );
     cleanups.push(async () => {
       abort.abort();
       await server.finished;
@@ -165,6 +177,25 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
   } catch (error) {
     await stop();
+    throw error;
+  }
+}
+
+/** Starts a listener, turning "address in use" into a line that names the port and its variable. */
+async function listening<T>(
+  what: string,
+  variable: string,
+  port: number | undefined,
+  start: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `port ${port} for ${what} is already in use; choose another with ${variable}.`,
+      );
+    }
     throw error;
   }
 }

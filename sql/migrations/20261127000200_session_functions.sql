@@ -321,6 +321,8 @@ comment on function payments.stripe_time(jsonb) is 'A Stripe unix timestamp as t
 revoke execute on function payments.stripe_time(jsonb) from public;
 grant execute on function payments.stripe_time(jsonb) to service_role;
 
+-- The function's 201 answer reports the session's total and currency as soon as Stripe has
+-- created it, not only after the completion webhook.
 create function payments.record_checkout_session_result(p_id uuid, p_session jsonb)
 returns payments.stripe_checkout_sessions
 language plpgsql
@@ -329,6 +331,8 @@ set search_path = ''
 as $$
 declare
   v_row payments.stripe_checkout_sessions;
+  v_amount bigint := (p_session ->> 'amount_total')::bigint;
+  v_currency text := lower(p_session ->> 'currency');
 begin
   if p_session is null or jsonb_typeof(p_session -> 'id') is distinct from 'string' then
     perform payments.invalid_request('session.id', 'must be the id of a Stripe Checkout Session.');
@@ -345,7 +349,9 @@ begin
     set checkout_session_id = coalesce(s.checkout_session_id, p_session ->> 'id'),
         url = coalesce(s.url, p_session ->> 'url'),
         expires_at = coalesce(s.expires_at, payments.stripe_time(p_session -> 'expires_at')),
-        customer_id = coalesce(s.customer_id, payments.stripe_id(p_session -> 'customer'))
+        customer_id = coalesce(s.customer_id, payments.stripe_id(p_session -> 'customer')),
+        amount_total = coalesce(s.amount_total, v_amount),
+        currency = coalesce(s.currency, v_currency)
     where s.id = p_id
     returning * into v_row;
   else
@@ -354,6 +360,9 @@ begin
         url = p_session ->> 'url',
         expires_at = payments.stripe_time(p_session -> 'expires_at'),
         customer_id = coalesce(payments.stripe_id(p_session -> 'customer'), s.customer_id),
+        amount_total = coalesce(v_amount, s.amount_total),
+        currency = coalesce(v_currency, s.currency),
+        payment_status = coalesce(p_session ->> 'payment_status', s.payment_status),
         status = case when p_session ->> 'status' = 'expired' then 'expired' else 'open' end,
         last_error = null
     where s.id = p_id
@@ -362,7 +371,7 @@ begin
   return v_row;
 end;
 $$;
-comment on function payments.record_checkout_session_result(uuid, jsonb) is 'Records the Stripe Checkout Session created for a row (id, url, expiry, customer) and marks it open, without undoing a completion or expiry a webhook already recorded.';
+comment on function payments.record_checkout_session_result(uuid, jsonb) is 'Records the Stripe Checkout Session created for a row (id, url, expiry, customer, total, currency, payment status) and marks it open, without undoing a completion or expiry a webhook already recorded.';
 revoke execute on function payments.record_checkout_session_result(uuid, jsonb) from public;
 grant execute on function payments.record_checkout_session_result(uuid, jsonb) to service_role;
 

@@ -139,6 +139,8 @@ grant execute on function payments.archive_stripe_account_data(text) to service_
 -- security invoker on purpose: the caller's RLS on stripe_subscriptions applies, so a user can
 -- only learn about subjects whose subscriptions they may read (their own, or their team's with
 -- the app's policies). Called from an app's policy it answers for the current user's view.
+-- plpgsql rather than sql: policies call it per row, and a SQL function that cannot be inlined
+-- (it pins search_path) would be planned again on every call; plpgsql keeps the plan.
 create function payments.has_active_subscription(
   p_subject_type text,
   p_subject_id text,
@@ -148,12 +150,13 @@ create function payments.has_active_subscription(
   p_lookup_key text default null
 )
 returns boolean
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1
     from payments.stripe_subscriptions s
     where s.subject_type = p_subject_type and s.subject_id = p_subject_id
@@ -172,7 +175,8 @@ as $$
             and (p_lookup_key is null or coalesce(p.lookup_key, i.raw -> 'price' ->> 'lookup_key') = p_lookup_key)
         )
       )
-  )
+  );
+end;
 $$;
 comment on function payments.has_active_subscription(text, text, text, text, text, text) is 'True when the subject has an active or trialing, unarchived subscription (optionally in one environment and with an item of the given product, price or price lookup_key). Security invoker: the caller''s RLS on stripe_subscriptions applies, so use it in policies for subjects the user may see.';
 revoke execute on function payments.has_active_subscription(text, text, text, text, text, text) from public;

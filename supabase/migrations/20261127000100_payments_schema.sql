@@ -358,7 +358,13 @@ comment on column payments.stripe_checkout_sessions.request_hash is 'Hash of the
 create index stripe_checkout_sessions_subject_idx
   on payments.stripe_checkout_sessions (environment, subject_type, subject_id);
 create index stripe_checkout_sessions_status_idx on payments.stripe_checkout_sessions (status);
-grant select, insert on payments.stripe_checkout_sessions to authenticated;
+grant select on payments.stripe_checkout_sessions to authenticated;
+-- Users insert only the request columns; status, Stripe ids, URLs and amounts are the server's, so
+-- a user with the schema exposed cannot insert a row that claims to be paid or carries any URL.
+grant insert (
+  environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url,
+  customer_email, metadata, idempotency_key, request_hash
+) on payments.stripe_checkout_sessions to authenticated;
 grant select, insert, update, delete on payments.stripe_checkout_sessions to service_role;
 alter table payments.stripe_checkout_sessions enable row level security;
 create policy "Users can read their own checkout sessions" on payments.stripe_checkout_sessions
@@ -393,7 +399,10 @@ create table payments.stripe_customer_portal_sessions (
 comment on table payments.stripe_customer_portal_sessions is 'Billing Portal sessions opened by the app for a subject that has a Stripe customer.';
 create index stripe_customer_portal_sessions_subject_idx
   on payments.stripe_customer_portal_sessions (environment, subject_type, subject_id);
-grant select, insert on payments.stripe_customer_portal_sessions to authenticated;
+grant select on payments.stripe_customer_portal_sessions to authenticated;
+grant insert (
+  environment, created_by, subject_type, subject_id, customer_id, return_url, configuration_id
+) on payments.stripe_customer_portal_sessions to authenticated;
 grant select, insert, update, delete on payments.stripe_customer_portal_sessions to service_role;
 alter table payments.stripe_customer_portal_sessions enable row level security;
 create policy "Users can read their own portal sessions" on payments.stripe_customer_portal_sessions
@@ -570,12 +579,19 @@ comment on table payments.transactions is 'Reporting projection of payments, sub
 create index transactions_subject_idx on payments.transactions (environment, subject_type, subject_id);
 create index transactions_customer_idx on payments.transactions (environment, customer_id);
 create index transactions_status_idx on payments.transactions (status);
-create index transactions_checkout_session_idx on payments.transactions (environment, checkout_session_id);
+-- A row carries only the Stripe ids of its kind (a refund id only on refunds, ...): these lookup
+-- indexes skip the nulls, so an insert maintains only the indexes it can be found by.
+create index transactions_checkout_session_idx on payments.transactions (environment, checkout_session_id)
+  where checkout_session_id is not null;
 create index transactions_payment_intent_idx on payments.transactions (environment, payment_intent_id);
-create index transactions_charge_idx on payments.transactions (environment, charge_id);
-create index transactions_invoice_idx on payments.transactions (environment, invoice_id);
-create index transactions_subscription_idx on payments.transactions (environment, subscription_id);
-create index transactions_refund_idx on payments.transactions (environment, refund_id);
+create index transactions_charge_idx on payments.transactions (environment, charge_id)
+  where charge_id is not null;
+create index transactions_invoice_idx on payments.transactions (environment, invoice_id)
+  where invoice_id is not null;
+create index transactions_subscription_idx on payments.transactions (environment, subscription_id)
+  where subscription_id is not null;
+create index transactions_refund_idx on payments.transactions (environment, refund_id)
+  where refund_id is not null;
 grant select on payments.transactions to authenticated;
 grant select, insert, update, delete on payments.transactions to service_role;
 alter table payments.transactions enable row level security;
@@ -584,5 +600,40 @@ create policy "Users can read their own transactions" on payments.transactions
   using (subject_type = 'user' and subject_id = (select auth.uid())::text);
 create trigger set_updated_at before update on payments.transactions
   for each row execute function payments.set_updated_at();
+
+--------------------------------------------------------------------------------
+-- Storage of the Stripe payloads
+--------------------------------------------------------------------------------
+-- Events and mirrored objects are jsonb of a few kB. lz4 compresses them at a ratio like pglz's
+-- in a fraction of its CPU time (servers built without lz4 keep the default). Storage `main`
+-- keeps the compressed value in the row unless the row would not fit a page: out of line, every
+-- insert would also write TOAST chunks and their index entries, and every update rewrite them.
+do $$
+begin
+  alter table payments.webhook_events alter column payload set compression lz4;
+  alter table payments.stripe_products alter column raw set compression lz4;
+  alter table payments.stripe_prices alter column raw set compression lz4;
+  alter table payments.customers alter column raw set compression lz4;
+  alter table payments.stripe_subscriptions alter column raw set compression lz4;
+  alter table payments.stripe_subscription_items alter column raw set compression lz4;
+  alter table payments.transactions alter column raw set compression lz4;
+exception
+  when feature_not_supported then
+    raise notice 'lz4 is not available on this server; jsonb columns keep the default compression.';
+end;
+$$;
+alter table payments.webhook_events alter column payload set storage main;
+alter table payments.transactions alter column raw set storage main;
+alter table payments.stripe_subscriptions alter column raw set storage main;
+alter table payments.stripe_subscription_items alter column raw set storage main;
+alter table payments.customers alter column raw set storage main;
+alter table payments.stripe_products alter column raw set storage main;
+alter table payments.stripe_prices alter column raw set storage main;
+
+-- Catalog rows and subscription items are rewritten by every event about them without changing
+-- an indexed column: room on the page lets those updates stay HOT (no index writes).
+alter table payments.stripe_products set (fillfactor = 80);
+alter table payments.stripe_prices set (fillfactor = 80);
+alter table payments.stripe_subscription_items set (fillfactor = 80);
 
 -- migrate:down

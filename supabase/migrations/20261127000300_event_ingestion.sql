@@ -19,20 +19,22 @@
 
 -- The billing subject the edge function writes into Stripe metadata (checkout session,
 -- subscription_data and payment_intent_data); apps cannot forge these keys (see
--- create_checkout_session).
--- Set-returning and without `set search_path` so that it is inlined (see payments.stripe_id).
-create function payments.metadata_subject(p_metadata jsonb)
-returns table (subject_type text, subject_id text)
+-- create_checkout_session). A scalar expression without `set search_path`, so that it is inlined
+-- into the plpgsql expressions that call it (see payments.stripe_id).
+create function payments.metadata_subject_type(p_metadata jsonb)
+returns text
 language sql
 immutable
 parallel safe
 as $$
-  select m.t, m.i
-  from (select p_metadata ->> 'payments_subject_type' as t, p_metadata ->> 'payments_subject_id' as i) m
-  where m.t ~ '^[a-z][a-z0-9_]{0,62}$' and m.i <> ''
+  select case
+    when p_metadata ->> 'payments_subject_type' ~ '^[a-z][a-z0-9_]{0,62}$'
+     and coalesce(p_metadata ->> 'payments_subject_id', '') <> ''
+    then p_metadata ->> 'payments_subject_type'
+  end
 $$;
-comment on function payments.metadata_subject(jsonb) is 'The billing subject carried in Stripe metadata (payments_subject_type, payments_subject_id), or nulls.';
-revoke execute on function payments.metadata_subject(jsonb) from public;
+comment on function payments.metadata_subject_type(jsonb) is 'The subject type carried in Stripe metadata (payments_subject_type) when the metadata also names a subject id (payments_subject_id), else null.';
+revoke execute on function payments.metadata_subject_type(jsonb) from public;
 
 -- Like link_customer, but for projection: never raises and never re-points a mapping.
 create function payments.attach_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
@@ -88,14 +90,17 @@ $$;
 comment on function payments.attach_customer(text, text, text, text) is 'Maps a subject to a customer for the projection: quietly does nothing when either side is already mapped elsewhere, and fills in the subject of rows projected before the mapping existed.';
 revoke execute on function payments.attach_customer(text, text, text, text) from public;
 
+-- plpgsql rather than sql: a non-inlined SQL function is planned again on every call.
 create function payments.subject_of_customer(p_environment text, p_customer_id text, out subject_type text, out subject_id text)
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select m.subject_type, m.subject_id
+begin
+  select m.subject_type, m.subject_id into subject_type, subject_id
   from payments.customer_mappings m
-  where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer_id
+  where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer_id;
+end;
 $$;
 comment on function payments.subject_of_customer(text, text) is 'The subject a Stripe customer bills, or nulls.';
 revoke execute on function payments.subject_of_customer(text, text) from public;
@@ -312,7 +317,6 @@ set search_path = ''
 as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_customer ->> 'deleted')::boolean, false);
-  v_subject record;
   v_id uuid;
 begin
   insert into payments.customers as t (
@@ -343,8 +347,8 @@ begin
     delete from payments.customer_mappings m
     where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer ->> 'id';
   else
-    select * into v_subject from payments.metadata_subject(p_customer -> 'metadata');
-    perform payments.attach_customer(p_environment, v_subject.subject_type, v_subject.subject_id, p_customer ->> 'id');
+    perform payments.attach_customer(p_environment, payments.metadata_subject_type(p_customer -> 'metadata'),
+      p_customer -> 'metadata' ->> 'payments_subject_id', p_customer ->> 'id');
   end if;
   return true;
 end;
@@ -369,9 +373,10 @@ declare
   v_subject_type text;
   v_subject_id text;
   v_id uuid;
+  v_inserted boolean;
 begin
-  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments.metadata_subject(p_subscription -> 'metadata') s;
+  v_subject_type := payments.metadata_subject_type(p_subscription -> 'metadata');
+  v_subject_id := case when v_subject_type is not null then p_subscription -> 'metadata' ->> 'payments_subject_id' end;
   if v_subject_type is not null then
     perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
   else
@@ -416,7 +421,7 @@ begin
   -- Canceled and incomplete_expired are final in Stripe: only another final state may follow.
   where excluded.stripe_updated_at >= t.stripe_updated_at
     and (t.status not in ('canceled', 'incomplete_expired') or excluded.status in ('canceled', 'incomplete_expired'))
-  returning t.id into v_id;
+  returning t.id, t.xmax = 0 into v_id, v_inserted;
 
   if v_id is null then
     if p_synced_at is not null then
@@ -443,8 +448,9 @@ begin
     metadata = excluded.metadata, raw = excluded.raw, stripe_updated_at = excluded.stripe_updated_at
   where excluded.stripe_updated_at >= t.stripe_updated_at;
 
-  -- Items gone from the newest state were removed in Stripe (unless the list was cut short).
-  if not coalesce((p_subscription -> 'items' ->> 'has_more')::boolean, false) then
+  -- Items gone from the newest state were removed in Stripe (unless the list was cut short). A
+  -- subscription seen for the first time (xmax = 0: inserted, not updated) has no older items.
+  if not v_inserted and not coalesce((p_subscription -> 'items' ->> 'has_more')::boolean, false) then
     delete from payments.stripe_subscription_items t
     where t.environment = p_environment and t.subscription_id = v_subscription_id
       and t.stripe_updated_at <= p_at
@@ -524,8 +530,8 @@ begin
     v_subject_type := v_row.subject_type;
     v_subject_id := v_row.subject_id;
   else
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments.metadata_subject(p_session -> 'metadata') s;
+    v_subject_type := payments.metadata_subject_type(p_session -> 'metadata');
+    v_subject_id := case when v_subject_type is not null then p_session -> 'metadata' ->> 'payments_subject_id' end;
   end if;
 
   if v_status <> 'completed' then
@@ -598,8 +604,8 @@ begin
     return;
   end if;
 
-  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments.metadata_subject(p_intent -> 'metadata') s;
+  v_subject_type := payments.metadata_subject_type(p_intent -> 'metadata');
+  v_subject_id := case when v_subject_type is not null then p_intent -> 'metadata' ->> 'payments_subject_id' end;
   if v_subject_type is not null then
     perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
   end if;
@@ -669,6 +675,7 @@ declare
   v_subject_type text;
   v_subject_id text;
   v_paid boolean := coalesce(p_event_type = 'invoice.paid', p_invoice ->> 'status' = 'paid');
+  v_metadata jsonb;
 begin
   if not v_paid and p_event_type is distinct from 'invoice.payment_failed' then
     return;
@@ -694,10 +701,10 @@ begin
     where s.environment = p_environment and s.subscription_id = v_subscription;
   end if;
   if v_subject_type is null then
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments.metadata_subject(coalesce(
-      p_invoice -> 'parent' -> 'subscription_details' -> 'metadata',
-      p_invoice -> 'subscription_details' -> 'metadata')) s;
+    v_metadata := coalesce(p_invoice -> 'parent' -> 'subscription_details' -> 'metadata',
+                           p_invoice -> 'subscription_details' -> 'metadata');
+    v_subject_type := payments.metadata_subject_type(v_metadata);
+    v_subject_id := case when v_subject_type is not null then v_metadata ->> 'payments_subject_id' end;
     if v_subject_type is not null then
       perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
     end if;
@@ -948,8 +955,13 @@ declare
   v_handled boolean;
   v_status text;
   v_error text;
+  v_type text;
+  v_object jsonb;
+  v_at timestamptz;
 begin
-  perform payments.require_environment(p_environment);
+  if p_environment is null or p_environment not in ('test', 'live') then
+    perform payments.invalid_request('environment', 'must be test or live.');
+  end if;
   if p_event is null or jsonb_typeof(p_event) <> 'object' then
     perform payments.invalid_request('event', 'must be a Stripe event object.');
   end if;
@@ -984,7 +996,35 @@ begin
   -- the projection too. If a concurrent delivery of the same event recorded it first, the insert
   -- waits for it and conflicts: this projection is undone and the stored event decides.
   begin
-    v_handled := payments.project_stripe_event(p_environment, p_event);
+    -- project_stripe_event's dispatch, inlined: one plpgsql frame less per event.
+    v_type := p_event ->> 'type';
+    v_object := p_event -> 'data' -> 'object';
+    v_at := payments.stripe_time(p_event -> 'created');
+    v_handled := true;
+    case
+      when v_type in ('checkout.session.completed',
+        'checkout.session.async_payment_succeeded', 'checkout.session.async_payment_failed', 'checkout.session.expired') then
+        perform payments.project_checkout_session(p_environment, v_object, v_at, v_type);
+      when v_type in ('customer.created', 'customer.updated', 'customer.deleted') then
+        perform payments.upsert_customer(p_environment, v_object, v_at, v_type = 'customer.deleted');
+      when v_type in ('customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted',
+                      'customer.subscription.paused', 'customer.subscription.resumed') then
+        perform payments.upsert_subscription(p_environment, v_object, v_at, v_type);
+      when v_type in ('invoice.paid', 'invoice.payment_failed') then
+        perform payments.project_invoice(p_environment, v_object, v_at, v_type);
+      when v_type in ('payment_intent.succeeded', 'payment_intent.payment_failed') then
+        perform payments.project_payment_intent(p_environment, v_object, v_at, v_type);
+      when v_type = 'charge.refunded' then
+        perform payments.project_charge(p_environment, v_object, v_at);
+      when v_type in ('refund.created', 'refund.updated', 'refund.failed') then
+        perform payments.project_refund(p_environment, v_object, v_at);
+      when v_type in ('product.created', 'product.updated', 'product.deleted') then
+        perform payments.upsert_product(p_environment, v_object, v_at, v_type = 'product.deleted');
+      when v_type in ('price.created', 'price.updated', 'price.deleted') then
+        perform payments.upsert_price(p_environment, v_object, v_at, v_type = 'price.deleted');
+      else
+        v_handled := false;
+    end case;
     v_status := case when v_handled then 'processed' else 'ignored' end;
     insert into payments.webhook_events (
       environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,

@@ -173,6 +173,11 @@ Deno.test("a key of another Stripe account archives the previous account's rows"
     });
     assert.equal(other.status, 200, JSON.stringify(other.body));
     assert.equal(other.body.account.accountChanged, true);
+    assert.equal(
+      (await stack.stripe.webhookEndpoints.list()).data.length,
+      0,
+      "the previous account's endpoint is removed",
+    );
     const [old] = await stack
       .sql`select archived_at from payments.stripe_products where product_id = 'prod_old_account'`;
     assert.ok(old.archived_at);

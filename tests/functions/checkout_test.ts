@@ -60,6 +60,7 @@ Deno.test("checkout creates a Stripe session for the caller and returns 201", as
     assert.ok(Date.parse(session.expiresAt) > Date.now());
     assert.equal(session.amountTotal, 1000, "2 x 5.00 is reported before any webhook");
     assert.equal(session.currency, "usd");
+    assert.equal(session.paymentStatus, "unpaid");
 
     const remote = await stripe.checkout.sessions.retrieve(session.checkoutSessionId);
     assert.equal(remote.client_reference_id, session.id);
