@@ -7,7 +7,7 @@ import { API_VERSION, Context } from "./context.ts";
 import { StripeError } from "./errors.ts";
 import { canonicalForm, decodeForm } from "./form.ts";
 import { newId } from "./ids.ts";
-import { ParamReader } from "./params.ts";
+import { checkParams, ParamReader } from "./params.ts";
 import { accountRoutes } from "./resources/account.ts";
 import { billingPortalRoutes } from "./resources/billing_portal.ts";
 import { chargeRoutes } from "./resources/charges.ts";
@@ -22,11 +22,11 @@ import { refundRoutes } from "./resources/refunds.ts";
 import { subscriptionRoutes } from "./resources/subscriptions.ts";
 import { webhookEndpointRoutes } from "./resources/webhook_endpoints.ts";
 import { jsonResponse, toStripeError } from "./responses.ts";
-import { matchRoute, type Route } from "./router.ts";
+import { type Endpoint, matchRoute } from "./router.ts";
 import type { Partition, Store } from "./store.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
 
-const routes: Route[] = [
+const routes: Endpoint[] = [
   ...accountRoutes,
   ...productRoutes,
   ...priceRoutes,
@@ -100,6 +100,7 @@ function execute(ctx: Context, method: string, pathname: string, params: ParamRe
           `only part of the API; see emulator/README.md.`,
       );
     }
+    checkParams(params.values, match.route.params);
     const body = match.route.handler(ctx, params, match.path);
     return { status: 200, body: JSON.stringify(body, null, 2) };
   } catch (error) {

@@ -1,10 +1,59 @@
 /**
- * Typed reading of decoded form parameters. Every failure is a Stripe-shaped 400 that names the
- * parameter in bracket notation (`line_items[0][price]`), as Stripe does.
+ * Typed reading of decoded form parameters, and the check that refuses parameters an endpoint
+ * does not accept. Every failure is a Stripe-shaped 400 that names the parameter in bracket
+ * notation (`line_items[0][price]`), as Stripe does.
  */
 import type Stripe from "stripe";
 import { invalidRequest, missingParam } from "./errors.ts";
 import type { FormObject, FormValue } from "./form.ts";
+
+/**
+ * The parameters one endpoint accepts; anything else is `parameter_unknown`, as in Stripe.
+ * Each endpoint declares one next to its handler, taken from Stripe's API reference (the 2023
+ * OpenAPI spec and the pinned SDK's `*Params` types).
+ */
+export interface ParamSpec {
+  /** Read by the handler: acted on, stored or echoed. Free-form hashes such as `metadata` too. */
+  readonly read?: readonly string[];
+  /**
+   * Hashes the handler reads key by key, checked with their own spec; `{ each: spec }` for an
+   * array of hashes (`line_items[0][price]`).
+   */
+  readonly nested?: Readonly<Record<string, ParamSpec | { readonly each: ParamSpec }>>;
+  /**
+   * Accepted by the real API but not emulated: the emulator drops them unread, whatever they
+   * hold (a hash listed here is not checked inside).
+   */
+  readonly ignored?: readonly string[];
+}
+
+/** Cursor pagination, accepted by every list endpoint. */
+export const PAGINATION = ["limit", "starting_after", "ending_before"] as const;
+
+/**
+ * Refuses the first parameter `spec` does not name, with Stripe's `parameter_unknown` error.
+ * `expand` is accepted by every endpoint.
+ */
+export function checkParams(values: FormObject, spec: ParamSpec, prefix = ""): void {
+  for (const [key, value] of Object.entries(values)) {
+    const name = prefix ? `${prefix}[${key}]` : key;
+    if (!prefix && key === "expand") continue;
+    if (spec.read?.includes(key) || spec.ignored?.includes(key)) continue;
+    const nested = spec.nested?.[key];
+    if (!nested) {
+      throw invalidRequest(`Received unknown parameter: ${name}`, name, "parameter_unknown");
+    }
+    // "" unsets a hash; any other string is the reader's type error to report.
+    if (typeof value === "string") continue;
+    if ("each" in nested) {
+      for (const [index, item] of Object.entries(value)) {
+        if (typeof item !== "string") checkParams(item, nested.each, `${name}[${index}]`);
+      }
+    } else {
+      checkParams(value, nested, name);
+    }
+  }
+}
 
 const METADATA_KEY_LIMIT = 40;
 const METADATA_VALUE_LIMIT = 500;

@@ -1,6 +1,6 @@
 /** Method + path routing with `{name}` placeholders, for the API, the pages and the controls. */
 import type { Context } from "./context.ts";
-import type { ParamReader } from "./params.ts";
+import type { ParamReader, ParamSpec } from "./params.ts";
 
 export type PathParams = Record<string, string>;
 
@@ -17,11 +17,25 @@ export function route<H = Handler>(method: string, pattern: string, handler: H):
   return { method, segments: pattern.split("/").filter(Boolean), handler };
 }
 
-export function matchRoute<H>(
-  routes: Route<H>[],
+/** A `/v1` endpoint: its handler and the parameters it accepts. */
+export interface Endpoint extends Route<Handler> {
+  params: ParamSpec;
+}
+
+export function endpoint(
+  method: string,
+  pattern: string,
+  params: ParamSpec,
+  handler: Handler,
+): Endpoint {
+  return { ...route(method, pattern, handler), params };
+}
+
+export function matchRoute<R extends Route<unknown>>(
+  routes: R[],
   method: string,
   pathname: string,
-): { route: Route<H>; path: PathParams } | undefined {
+): { route: R; path: PathParams } | undefined {
   const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
   for (const candidate of routes) {
     if (candidate.method !== method || candidate.segments.length !== parts.length) continue;

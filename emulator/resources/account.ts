@@ -1,6 +1,10 @@
 /** `GET /v1/account`: the account that owns the API key (see auth.ts for the id rule). */
 import type { Context } from "../context.ts";
-import { route } from "../router.ts";
+import type { ParamSpec } from "../params.ts";
+import { endpoint } from "../router.ts";
+
+/** `GET /v1/account`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
 
 function retrieveAccount(ctx: Context) {
   const { accountId } = ctx.partition;
@@ -57,4 +61,4 @@ function retrieveAccount(ctx: Context) {
   };
 }
 
-export const accountRoutes = [route("GET", "/v1/account", retrieveAccount)];
+export const accountRoutes = [endpoint("GET", "/v1/account", RETRIEVE_PARAMS, retrieveAccount)];

@@ -3,9 +3,14 @@ import type Stripe from "stripe";
 import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { newId } from "../ids.ts";
-import type { ParamReader } from "../params.ts";
-import { route } from "../router.ts";
+import type { ParamReader, ParamSpec } from "../params.ts";
+import { endpoint } from "../router.ts";
 import { findCustomer } from "./customers.ts";
+
+const CREATE_PARAMS: ParamSpec = {
+  read: ["configuration", "customer", "locale", "on_behalf_of", "return_url"],
+  ignored: ["after_expiration", "customer_account", "flow_data"],
+};
 
 function createPortalSession(ctx: Context, params: ParamReader) {
   const customer = findCustomer(ctx, params.requireString("customer"), "customer");
@@ -32,5 +37,5 @@ function createPortalSession(ctx: Context, params: ParamReader) {
 }
 
 export const billingPortalRoutes = [
-  route("POST", "/v1/billing_portal/sessions", createPortalSession),
+  endpoint("POST", "/v1/billing_portal/sessions", CREATE_PARAMS, createPortalSession),
 ];

@@ -7,10 +7,23 @@ import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { newId } from "../ids.ts";
-import type { ParamReader } from "../params.ts";
+import type { ParamReader, ParamSpec } from "../params.ts";
 
 const INTERVALS = ["day", "week", "month", "year"] as const;
 const TAX_BEHAVIORS = ["exclusive", "inclusive", "unspecified"] as const;
+
+/** `recurring` in inline price data (`default_price_data`, Checkout's `price_data`). */
+export const INLINE_RECURRING_PARAMS: ParamSpec = { read: ["interval", "interval_count"] };
+
+/** `default_price_data` on `POST /v1/products`. */
+export const DEFAULT_PRICE_DATA_PARAMS: ParamSpec = {
+  read: ["currency", "metadata", "tax_behavior", "unit_amount", "unit_amount_decimal"],
+  nested: { recurring: INLINE_RECURRING_PARAMS },
+  ignored: ["currency_options", "custom_unit_amount"],
+};
+
+/** `marketing_features[i]` on product create and update. */
+export const MARKETING_FEATURE_PARAMS: { each: ParamSpec } = { each: { read: ["name"] } };
 
 export function buildProduct(ctx: Context, params: ParamReader): Stripe.Product {
   const id = params.string("id") || newId("prod", 14);

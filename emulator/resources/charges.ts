@@ -6,8 +6,8 @@ import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 
 export type ChargeStatus = "succeeded" | "pending" | "failed";
 
@@ -140,9 +140,17 @@ function paymentMethodDetails(
   } as Stripe.Charge.PaymentMethodDetails;
 }
 
+/** `GET /v1/charges/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveCharge(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findCharge(ctx, path.id), params.expand());
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "customer", "payment_intent"],
+  ignored: ["created", "transfer_group"],
+};
 
 function listCharges(ctx: Context, params: ParamReader) {
   const customer = params.string("customer");
@@ -156,6 +164,6 @@ function listCharges(ctx: Context, params: ParamReader) {
 }
 
 export const chargeRoutes = [
-  route("GET", "/v1/charges", listCharges),
-  route("GET", "/v1/charges/{id}", retrieveCharge),
+  endpoint("GET", "/v1/charges", LIST_PARAMS, listCharges),
+  endpoint("GET", "/v1/charges/{id}", RETRIEVE_PARAMS, retrieveCharge),
 ];

@@ -10,10 +10,10 @@ import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newCheckoutSessionId, newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import type { CheckoutSessionRecord } from "../store.ts";
-import { buildPrice, buildProduct, unitAmountOf } from "./catalog.ts";
+import { buildPrice, buildProduct, INLINE_RECURRING_PARAMS, unitAmountOf } from "./catalog.ts";
 import { findCustomer, insertCustomer } from "./customers.ts";
 import {
   failPaymentIntent,
@@ -51,6 +51,116 @@ function findCheckoutSession(
   if (!record) throw noSuch("checkout.session", id, param);
   return record;
 }
+
+/** `line_items[i]`, with an inline `price_data` (and its `product_data`) or a `price`. */
+const LINE_ITEM_PARAMS: ParamSpec = {
+  read: ["price", "quantity"],
+  nested: {
+    price_data: {
+      read: ["currency", "product", "tax_behavior", "unit_amount", "unit_amount_decimal"],
+      nested: {
+        product_data: {
+          read: ["description", "images", "metadata", "name", "tax_code", "unit_label"],
+          ignored: ["tax_details"],
+        },
+        recurring: INLINE_RECURRING_PARAMS,
+      },
+    },
+  },
+  ignored: ["adjustable_quantity", "dynamic_tax_rates", "metadata", "tax_rates"],
+};
+
+const CREATE_PARAMS: ParamSpec = {
+  read: [
+    "allow_promotion_codes",
+    "billing_address_collection",
+    "cancel_url",
+    "client_reference_id",
+    "customer",
+    "customer_creation",
+    "customer_email",
+    "expires_at",
+    "locale",
+    "metadata",
+    "mode",
+    "return_url",
+    "submit_type",
+    "success_url",
+    "ui_mode",
+  ],
+  nested: {
+    line_items: { each: LINE_ITEM_PARAMS },
+    payment_intent_data: {
+      read: ["description", "metadata"],
+      ignored: [
+        "application_fee_amount",
+        "capture_method",
+        "on_behalf_of",
+        "receipt_email",
+        "setup_future_usage",
+        "shipping",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_data",
+        "transfer_group",
+      ],
+    },
+    subscription_data: {
+      read: ["description", "metadata"],
+      ignored: [
+        "application_fee_percent",
+        "billing_cycle_anchor",
+        "billing_cycle_anchor_config",
+        "billing_mode",
+        "default_tax_rates",
+        "invoice_settings",
+        "on_behalf_of",
+        "pending_invoice_item_interval",
+        "proration_behavior",
+        "transfer_data",
+        "trial_end",
+        "trial_period_days",
+        "trial_settings",
+      ],
+    },
+  },
+  // Taxes, discounts, shipping, custom fields, consent, payment method choice and `setup`
+  // mode's data are not emulated: the hosted page always takes a card.
+  ignored: [
+    "adaptive_pricing",
+    "after_expiration",
+    "automatic_tax",
+    "branding_settings",
+    "consent_collection",
+    "currency",
+    "custom_fields",
+    "custom_text",
+    "customer_account",
+    "customer_update",
+    "discounts",
+    "excluded_payment_method_types",
+    "integration_identifier",
+    "invoice_creation",
+    "managed_payments",
+    "name_collection",
+    "optional_items",
+    "origin_context",
+    "payment_method_collection",
+    "payment_method_configuration",
+    "payment_method_data",
+    "payment_method_options",
+    "payment_method_types",
+    "permissions",
+    "phone_number_collection",
+    "redirect_on_completion",
+    "saved_payment_method_options",
+    "setup_intent_data",
+    "shipping_address_collection",
+    "shipping_options",
+    "tax_id_collection",
+    "wallet_options",
+  ],
+};
 
 function createSession(ctx: Context, params: ParamReader) {
   const mode = params.oneOf("mode", ["payment", "setup", "subscription"] as const);
@@ -333,9 +443,17 @@ function lineItemList(record: CheckoutSessionRecord, params: ParamReader) {
   );
 }
 
+/** `GET /v1/checkout/sessions/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveSession(ctx: Context, params: ParamReader, path: PathParams) {
   return present(ctx, findCheckoutSession(ctx, path.id), params.expand());
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "customer", "payment_intent", "status", "subscription"],
+  ignored: ["created", "customer_account", "customer_details", "payment_link"],
+};
 
 function listSessions(ctx: Context, params: ParamReader) {
   const customer = params.string("customer");
@@ -361,10 +479,15 @@ function listSessions(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, list, paths.filter((path) => path !== "data.line_items"));
 }
 
+const LINE_ITEMS_PARAMS: ParamSpec = { read: PAGINATION };
+
 function listLineItems(ctx: Context, params: ParamReader, path: PathParams) {
   const list = lineItemList(findCheckoutSession(ctx, path.id), params);
   return expand(ctx.partition, list, params.expand());
 }
+
+/** `POST /v1/checkout/sessions/{id}/expire`: only `expand`. */
+const EXPIRE_PARAMS: ParamSpec = {};
 
 function expireSession(ctx: Context, params: ParamReader, path: PathParams) {
   const record = findCheckoutSession(ctx, path.id);
@@ -502,9 +625,9 @@ function settle(ctx: Context, record: CheckoutSessionRecord, succeeded: boolean)
 }
 
 export const checkoutSessionRoutes = [
-  route("POST", "/v1/checkout/sessions", createSession),
-  route("GET", "/v1/checkout/sessions", listSessions),
-  route("GET", "/v1/checkout/sessions/{id}", retrieveSession),
-  route("POST", "/v1/checkout/sessions/{id}/expire", expireSession),
-  route("GET", "/v1/checkout/sessions/{id}/line_items", listLineItems),
+  endpoint("POST", "/v1/checkout/sessions", CREATE_PARAMS, createSession),
+  endpoint("GET", "/v1/checkout/sessions", LIST_PARAMS, listSessions),
+  endpoint("GET", "/v1/checkout/sessions/{id}", RETRIEVE_PARAMS, retrieveSession),
+  endpoint("POST", "/v1/checkout/sessions/{id}/expire", EXPIRE_PARAMS, expireSession),
+  endpoint("GET", "/v1/checkout/sessions/{id}/line_items", LINE_ITEMS_PARAMS, listLineItems),
 ];

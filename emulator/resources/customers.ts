@@ -6,8 +6,8 @@ import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import { cancelSubscriptionNow } from "./subscriptions.ts";
 
 export interface CustomerInput {
@@ -60,6 +60,34 @@ export function insertCustomer(ctx: Context, input: CustomerInput): Stripe.Custo
   return ctx.partition.insert(ctx.partition.customers, customer.id, customer);
 }
 
+const ADDRESS_PARAMS: ParamSpec = {
+  read: ["city", "country", "line1", "line2", "postal_code", "state"],
+};
+
+/** Not emulated on create and update alike: balances, invoicing, payment sources, taxes. */
+const IGNORED_CUSTOMER_PARAMS = [
+  "balance",
+  "business_name",
+  "cash_balance",
+  "coupon",
+  "individual_name",
+  "invoice_prefix",
+  "invoice_settings",
+  "next_invoice_sequence",
+  "promotion_code",
+  "shipping",
+  "source",
+  "tax",
+  "tax_exempt",
+  "validate",
+];
+
+const CREATE_PARAMS: ParamSpec = {
+  read: ["description", "email", "metadata", "name", "phone", "preferred_locales"],
+  nested: { address: ADDRESS_PARAMS },
+  ignored: [...IGNORED_CUSTOMER_PARAMS, "payment_method", "tax_id_data", "test_clock"],
+};
+
 function createCustomer(ctx: Context, params: ParamReader) {
   const customer = insertCustomer(ctx, {
     email: params.nullableString("email") ?? null,
@@ -74,11 +102,28 @@ function createCustomer(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, customer, params.expand());
 }
 
+/** `GET /v1/customers/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveCustomer(ctx: Context, params: ParamReader, path: PathParams) {
   const deleted = ctx.partition.deletedCustomers.get(path.id);
   if (deleted) return deleted;
   return expand(ctx.partition, findCustomer(ctx, path.id), params.expand());
 }
+
+const UPDATE_PARAMS: ParamSpec = {
+  read: ["description", "email", "metadata", "name", "phone", "preferred_locales"],
+  nested: { address: ADDRESS_PARAMS },
+  ignored: [
+    ...IGNORED_CUSTOMER_PARAMS,
+    "bank_account",
+    "card",
+    "default_alipay_account",
+    "default_bank_account",
+    "default_card",
+    "default_source",
+  ],
+};
 
 function updateCustomer(ctx: Context, params: ParamReader, path: PathParams) {
   const customer = findCustomer(ctx, path.id);
@@ -94,6 +139,9 @@ function updateCustomer(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, customer, params.expand());
 }
 
+/** `DELETE /v1/customers/{id}`: no parameters. */
+const DELETE_PARAMS: ParamSpec = {};
+
 /** Deleting a customer cancels their subscriptions first, as Stripe does. */
 function deleteCustomer(ctx: Context, _params: ParamReader, path: PathParams) {
   const customer = findCustomer(ctx, path.id);
@@ -108,6 +156,11 @@ function deleteCustomer(ctx: Context, _params: ParamReader, path: PathParams) {
   ctx.emit("customer.deleted", customer);
   return deleted;
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "email"],
+  ignored: ["created", "test_clock"],
+};
 
 function listCustomers(ctx: Context, params: ParamReader) {
   const email = params.string("email");
@@ -132,9 +185,9 @@ function readAddress(params: ParamReader): Stripe.Address | undefined {
 }
 
 export const customerRoutes = [
-  route("POST", "/v1/customers", createCustomer),
-  route("GET", "/v1/customers", listCustomers),
-  route("GET", "/v1/customers/{id}", retrieveCustomer),
-  route("POST", "/v1/customers/{id}", updateCustomer),
-  route("DELETE", "/v1/customers/{id}", deleteCustomer),
+  endpoint("POST", "/v1/customers", CREATE_PARAMS, createCustomer),
+  endpoint("GET", "/v1/customers", LIST_PARAMS, listCustomers),
+  endpoint("GET", "/v1/customers/{id}", RETRIEVE_PARAMS, retrieveCustomer),
+  endpoint("POST", "/v1/customers/{id}", UPDATE_PARAMS, updateCustomer),
+  endpoint("DELETE", "/v1/customers/{id}", DELETE_PARAMS, deleteCustomer),
 ];

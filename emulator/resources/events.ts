@@ -2,9 +2,12 @@
 import type { Context } from "../context.ts";
 import { noSuch } from "../errors.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import type { EmulatorEvent } from "../store.ts";
+
+/** `GET /v1/events/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
 
 function retrieveEvent(ctx: Context, _params: ParamReader, path: PathParams) {
   const event = ctx.partition.events.get(path.id);
@@ -38,6 +41,12 @@ function createdMatcher(params: ParamReader): (event: EmulatorEvent) => boolean 
     (lte === undefined || created <= lte);
 }
 
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "type", "types"],
+  nested: { created: { read: ["gt", "gte", "lt", "lte"] } },
+  ignored: ["delivery_success"],
+};
+
 function listEvents(ctx: Context, params: ParamReader) {
   const type = params.string("type");
   const types = params.strings("types");
@@ -52,6 +61,6 @@ function listEvents(ctx: Context, params: ParamReader) {
 }
 
 export const eventRoutes = [
-  route("GET", "/v1/events", listEvents),
-  route("GET", "/v1/events/{id}", retrieveEvent),
+  endpoint("GET", "/v1/events", LIST_PARAMS, listEvents),
+  endpoint("GET", "/v1/events/{id}", RETRIEVE_PARAMS, retrieveEvent),
 ];

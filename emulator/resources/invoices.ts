@@ -9,8 +9,8 @@ import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import { unitAmountOf, wireDecimal } from "./catalog.ts";
 
 export interface InvoiceLine {
@@ -270,9 +270,17 @@ function subscriptionOf(invoice: Stripe.Invoice): string | null {
   return typeof subscription === "string" ? subscription : subscription?.id ?? null;
 }
 
+/** `GET /v1/invoices/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveInvoice(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findInvoice(ctx, path.id), params.expand());
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "customer", "status", "subscription"],
+  ignored: ["collection_method", "created", "customer_account", "due_date"],
+};
 
 function listInvoices(ctx: Context, params: ParamReader) {
   const customer = params.string("customer");
@@ -291,6 +299,6 @@ function listInvoices(ctx: Context, params: ParamReader) {
 }
 
 export const invoiceRoutes = [
-  route("GET", "/v1/invoices", listInvoices),
-  route("GET", "/v1/invoices/{id}", retrieveInvoice),
+  endpoint("GET", "/v1/invoices", LIST_PARAMS, listInvoices),
+  endpoint("GET", "/v1/invoices/{id}", RETRIEVE_PARAMS, retrieveInvoice),
 ];

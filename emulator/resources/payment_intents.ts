@@ -9,8 +9,8 @@ import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import { insertCharge, setChargeStatus } from "./charges.ts";
 
 export interface PaymentIntentInput {
@@ -143,9 +143,17 @@ function settleCharge(
   return charge;
 }
 
+/** `GET /v1/payment_intents/{id}`. */
+const RETRIEVE_PARAMS: ParamSpec = { ignored: ["client_secret"] };
+
 function retrievePaymentIntent(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findPaymentIntent(ctx, path.id), params.expand());
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "customer"],
+  ignored: ["created", "customer_account"],
+};
 
 function listPaymentIntents(ctx: Context, params: ParamReader) {
   const customer = params.string("customer");
@@ -162,6 +170,6 @@ function listPaymentIntents(ctx: Context, params: ParamReader) {
 }
 
 export const paymentIntentRoutes = [
-  route("GET", "/v1/payment_intents", listPaymentIntents),
-  route("GET", "/v1/payment_intents/{id}", retrievePaymentIntent),
+  endpoint("GET", "/v1/payment_intents", LIST_PARAMS, listPaymentIntents),
+  endpoint("GET", "/v1/payment_intents/{id}", RETRIEVE_PARAMS, retrievePaymentIntent),
 ];

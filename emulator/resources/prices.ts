@@ -4,8 +4,8 @@ import type { Context } from "../context.ts";
 import { missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import { buildPrice, buildProduct, claimLookupKey } from "./catalog.ts";
 
 export function findPrice(ctx: Context, id: string, param = "id"): Stripe.Price {
@@ -13,6 +13,49 @@ export function findPrice(ctx: Context, id: string, param = "id"): Stripe.Price 
   if (!price) throw noSuch("price", id, param);
   return price;
 }
+
+const CREATE_PARAMS: ParamSpec = {
+  read: [
+    "active",
+    "currency",
+    "lookup_key",
+    "metadata",
+    "nickname",
+    "product",
+    "tax_behavior",
+    "transfer_lookup_key",
+    "unit_amount",
+    "unit_amount_decimal",
+  ],
+  nested: {
+    product_data: {
+      read: [
+        "active",
+        "id",
+        "metadata",
+        "name",
+        "statement_descriptor",
+        "tax_code",
+        "unit_label",
+      ],
+      ignored: ["tax_details"],
+    },
+    recurring: {
+      read: ["interval", "interval_count", "trial_period_days"],
+      // Every price is `licensed`: no metered usage.
+      ignored: ["aggregate_usage", "meter", "usage_type"],
+    },
+  },
+  // Only `per_unit` prices in one currency.
+  ignored: [
+    "billing_scheme",
+    "currency_options",
+    "custom_unit_amount",
+    "tiers",
+    "tiers_mode",
+    "transform_quantity",
+  ],
+};
 
 function createPrice(ctx: Context, params: ParamReader) {
   const productData = params.object("product_data");
@@ -25,9 +68,17 @@ function createPrice(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, price, params.expand());
 }
 
+/** `GET /v1/prices/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrievePrice(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findPrice(ctx, path.id), params.expand());
 }
+
+const UPDATE_PARAMS: ParamSpec = {
+  read: ["active", "lookup_key", "metadata", "nickname", "tax_behavior", "transfer_lookup_key"],
+  ignored: ["currency_options"],
+};
 
 function updatePrice(ctx: Context, params: ParamReader, path: PathParams) {
   const price = findPrice(ctx, path.id);
@@ -48,6 +99,11 @@ function updatePrice(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, price, params.expand());
 }
 
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "active", "currency", "lookup_keys", "product", "type"],
+  ignored: ["created", "recurring"],
+};
+
 function listPrices(ctx: Context, params: ParamReader) {
   const active = params.boolean("active");
   const currency = params.string("currency")?.toLowerCase();
@@ -66,8 +122,8 @@ function listPrices(ctx: Context, params: ParamReader) {
 }
 
 export const priceRoutes = [
-  route("POST", "/v1/prices", createPrice),
-  route("GET", "/v1/prices", listPrices),
-  route("GET", "/v1/prices/{id}", retrievePrice),
-  route("POST", "/v1/prices/{id}", updatePrice),
+  endpoint("POST", "/v1/prices", CREATE_PARAMS, createPrice),
+  endpoint("GET", "/v1/prices", LIST_PARAMS, listPrices),
+  endpoint("GET", "/v1/prices/{id}", RETRIEVE_PARAMS, retrievePrice),
+  endpoint("POST", "/v1/prices/{id}", UPDATE_PARAMS, updatePrice),
 ];

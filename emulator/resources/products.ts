@@ -5,15 +5,43 @@ import type { Context } from "../context.ts";
 import { invalidRequest, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
-import { buildPrice, buildProduct, readFeatures } from "./catalog.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
+import {
+  buildPrice,
+  buildProduct,
+  DEFAULT_PRICE_DATA_PARAMS,
+  MARKETING_FEATURE_PARAMS,
+  readFeatures,
+} from "./catalog.ts";
 
 function findProduct(ctx: Context, id: string, param = "id"): Stripe.Product {
   const product = ctx.partition.products.get(id);
   if (!product) throw noSuch("product", id, param);
   return product;
 }
+
+const CREATE_PARAMS: ParamSpec = {
+  read: [
+    "active",
+    "description",
+    "id",
+    "images",
+    "metadata",
+    "name",
+    "shippable",
+    "statement_descriptor",
+    "tax_code",
+    "unit_label",
+    "url",
+  ],
+  nested: {
+    default_price_data: DEFAULT_PRICE_DATA_PARAMS,
+    marketing_features: MARKETING_FEATURE_PARAMS,
+  },
+  // `features` is the 2023 name of `marketing_features`; `type` is always `service` here.
+  ignored: ["features", "package_dimensions", "tax_details", "type"],
+};
 
 function createProduct(ctx: Context, params: ParamReader) {
   const product = buildProduct(ctx, params);
@@ -25,9 +53,30 @@ function createProduct(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, product, params.expand());
 }
 
+/** `GET /v1/products/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveProduct(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findProduct(ctx, path.id), params.expand());
 }
+
+const UPDATE_PARAMS: ParamSpec = {
+  read: [
+    "active",
+    "default_price",
+    "description",
+    "images",
+    "metadata",
+    "name",
+    "shippable",
+    "statement_descriptor",
+    "tax_code",
+    "unit_label",
+    "url",
+  ],
+  nested: { marketing_features: MARKETING_FEATURE_PARAMS },
+  ignored: ["features", "package_dimensions", "tax_details"],
+};
 
 function updateProduct(ctx: Context, params: ParamReader, path: PathParams) {
   const product = findProduct(ctx, path.id);
@@ -60,6 +109,9 @@ function updateProduct(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, product, params.expand());
 }
 
+/** `DELETE /v1/products/{id}`: no parameters. */
+const DELETE_PARAMS: ParamSpec = {};
+
 function deleteProduct(ctx: Context, _params: ParamReader, path: PathParams) {
   const product = findProduct(ctx, path.id);
   const hasPrices = [...ctx.partition.prices.values()].some((price) =>
@@ -74,6 +126,11 @@ function deleteProduct(ctx: Context, _params: ParamReader, path: PathParams) {
   ctx.emit("product.deleted", product);
   return { id: product.id, object: "product", deleted: true };
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "active", "ids", "shippable", "url"],
+  ignored: ["created", "type"],
+};
 
 function listProducts(ctx: Context, params: ParamReader) {
   const active = params.boolean("active");
@@ -96,9 +153,9 @@ function optional<T>(value: T | null | undefined, current: T | null): T | null {
 }
 
 export const productRoutes = [
-  route("POST", "/v1/products", createProduct),
-  route("GET", "/v1/products", listProducts),
-  route("GET", "/v1/products/{id}", retrieveProduct),
-  route("POST", "/v1/products/{id}", updateProduct),
-  route("DELETE", "/v1/products/{id}", deleteProduct),
+  endpoint("POST", "/v1/products", CREATE_PARAMS, createProduct),
+  endpoint("GET", "/v1/products", LIST_PARAMS, listProducts),
+  endpoint("GET", "/v1/products/{id}", RETRIEVE_PARAMS, retrieveProduct),
+  endpoint("POST", "/v1/products/{id}", UPDATE_PARAMS, updateProduct),
+  endpoint("DELETE", "/v1/products/{id}", DELETE_PARAMS, deleteProduct),
 ];

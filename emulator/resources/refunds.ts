@@ -6,8 +6,8 @@ import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import { findCharge } from "./charges.ts";
 import { findPaymentIntent } from "./payment_intents.ts";
 
@@ -36,6 +36,18 @@ function chargeToRefund(ctx: Context, params: ParamReader): Stripe.Charge {
   }
   return charge;
 }
+
+const CREATE_PARAMS: ParamSpec = {
+  read: ["amount", "charge", "metadata", "payment_intent", "reason"],
+  ignored: [
+    "currency",
+    "customer",
+    "instructions_email",
+    "origin",
+    "refund_application_fee",
+    "reverse_transfer",
+  ],
+};
 
 function createRefund(ctx: Context, params: ParamReader) {
   const charge = chargeToRefund(ctx, params);
@@ -88,9 +100,17 @@ function createRefund(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, refund, params.expand());
 }
 
+/** `GET /v1/refunds/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveRefund(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findRefund(ctx, path.id), params.expand());
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "charge", "payment_intent"],
+  ignored: ["created"],
+};
 
 function listRefunds(ctx: Context, params: ParamReader) {
   const charge = params.string("charge");
@@ -104,7 +124,7 @@ function listRefunds(ctx: Context, params: ParamReader) {
 }
 
 export const refundRoutes = [
-  route("POST", "/v1/refunds", createRefund),
-  route("GET", "/v1/refunds", listRefunds),
-  route("GET", "/v1/refunds/{id}", retrieveRefund),
+  endpoint("POST", "/v1/refunds", CREATE_PARAMS, createRefund),
+  endpoint("GET", "/v1/refunds", LIST_PARAMS, listRefunds),
+  endpoint("GET", "/v1/refunds/{id}", RETRIEVE_PARAMS, retrieveRefund),
 ];

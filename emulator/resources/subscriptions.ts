@@ -9,8 +9,8 @@ import { invalidRequest, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 
 export interface SubscriptionInput {
   customer: string;
@@ -221,9 +221,54 @@ export function cancelSubscriptionNow(
   ctx.emit("customer.subscription.deleted", subscription);
 }
 
+/** `GET /v1/subscriptions/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveSubscription(ctx: Context, params: ParamReader, path: PathParams) {
   return expand(ctx.partition, findSubscription(ctx, path.id), params.expand());
 }
+
+const CANCELLATION_DETAILS_PARAMS: ParamSpec = {
+  read: ["comment", "feedback"],
+  ignored: ["feedback_option"],
+};
+
+const UPDATE_PARAMS: ParamSpec = {
+  read: ["cancel_at_period_end", "description", "metadata"],
+  nested: { cancellation_details: CANCELLATION_DETAILS_PARAMS },
+  // Items, proration, trials, discounts, taxes and payment settings are not emulated.
+  ignored: [
+    "add_invoice_items",
+    "application_fee_percent",
+    "automatic_tax",
+    "billing_cycle_anchor",
+    "billing_schedules",
+    "billing_thresholds",
+    "cancel_at",
+    "collection_method",
+    "coupon",
+    "days_until_due",
+    "default_payment_method",
+    "default_source",
+    "default_tax_rates",
+    "discounts",
+    "invoice_settings",
+    "items",
+    "off_session",
+    "on_behalf_of",
+    "pause_collection",
+    "payment_behavior",
+    "payment_settings",
+    "pending_invoice_item_interval",
+    "promotion_code",
+    "proration_behavior",
+    "proration_date",
+    "transfer_data",
+    "trial_end",
+    "trial_from_plan",
+    "trial_settings",
+  ],
+};
 
 function updateSubscription(ctx: Context, params: ParamReader, path: PathParams) {
   const subscription = findSubscription(ctx, path.id);
@@ -252,6 +297,11 @@ function updateSubscription(ctx: Context, params: ParamReader, path: PathParams)
   return expand(ctx.partition, subscription, params.expand());
 }
 
+const CANCEL_PARAMS: ParamSpec = {
+  nested: { cancellation_details: CANCELLATION_DETAILS_PARAMS },
+  ignored: ["invoice_now", "prorate"],
+};
+
 function cancelSubscription(ctx: Context, params: ParamReader, path: PathParams) {
   const subscription = findSubscription(ctx, path.id);
   if (ENDED.includes(subscription.status)) {
@@ -272,6 +322,20 @@ function readCancellationDetails(
     feedback: details?.oneOf("feedback", FEEDBACK) ?? current?.feedback ?? null,
   };
 }
+
+const LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "customer", "price", "status"],
+  ignored: [
+    "automatic_tax",
+    "collection_method",
+    "created",
+    "current_period_end",
+    "current_period_start",
+    "customer_account",
+    "plan",
+    "test_clock",
+  ],
+};
 
 function listSubscriptions(ctx: Context, params: ParamReader) {
   const status = params.oneOf("status", STATUSES);
@@ -295,8 +359,8 @@ function matchesStatus(status: string, filter: (typeof STATUSES)[number] | undef
 }
 
 export const subscriptionRoutes = [
-  route("GET", "/v1/subscriptions", listSubscriptions),
-  route("GET", "/v1/subscriptions/{id}", retrieveSubscription),
-  route("POST", "/v1/subscriptions/{id}", updateSubscription),
-  route("DELETE", "/v1/subscriptions/{id}", cancelSubscription),
+  endpoint("GET", "/v1/subscriptions", LIST_PARAMS, listSubscriptions),
+  endpoint("GET", "/v1/subscriptions/{id}", RETRIEVE_PARAMS, retrieveSubscription),
+  endpoint("POST", "/v1/subscriptions/{id}", UPDATE_PARAMS, updateSubscription),
+  endpoint("DELETE", "/v1/subscriptions/{id}", CANCEL_PARAMS, cancelSubscription),
 ];

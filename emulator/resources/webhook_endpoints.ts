@@ -8,8 +8,8 @@ import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
-import type { ParamReader } from "../params.ts";
-import { type PathParams, route } from "../router.ts";
+import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
+import { endpoint, type PathParams } from "../router.ts";
 import type { WebhookEndpointRecord } from "../store.ts";
 
 function findEndpoint(ctx: Context, id: string): WebhookEndpointRecord {
@@ -48,6 +48,11 @@ function readEnabledEvents(params: ParamReader): string[] | undefined {
   return events;
 }
 
+const CREATE_PARAMS: ParamSpec = {
+  read: ["api_version", "description", "enabled_events", "metadata", "url"],
+  ignored: ["connect"],
+};
+
 function createEndpoint(ctx: Context, params: ParamReader) {
   const url = readUrl(params);
   if (!url) throw missingParam("url");
@@ -71,9 +76,16 @@ function createEndpoint(ctx: Context, params: ParamReader) {
   return { ...endpoint, secret };
 }
 
+/** `GET /v1/webhook_endpoints/{id}`: only `expand`. */
+const RETRIEVE_PARAMS: ParamSpec = {};
+
 function retrieveEndpoint(ctx: Context, _params: ParamReader, path: PathParams) {
   return findEndpoint(ctx, path.id).endpoint;
 }
+
+const UPDATE_PARAMS: ParamSpec = {
+  read: ["description", "disabled", "enabled_events", "metadata", "url"],
+};
 
 function updateEndpoint(ctx: Context, params: ParamReader, path: PathParams) {
   const { endpoint } = findEndpoint(ctx, path.id);
@@ -87,11 +99,16 @@ function updateEndpoint(ctx: Context, params: ParamReader, path: PathParams) {
   return endpoint;
 }
 
+/** `DELETE /v1/webhook_endpoints/{id}`: no parameters. */
+const DELETE_PARAMS: ParamSpec = {};
+
 function deleteEndpoint(ctx: Context, _params: ParamReader, path: PathParams) {
   findEndpoint(ctx, path.id);
   ctx.partition.webhookEndpoints.delete(path.id);
   return { id: path.id, object: "webhook_endpoint", deleted: true };
 }
+
+const LIST_PARAMS: ParamSpec = { read: PAGINATION };
 
 function listEndpoints(ctx: Context, params: ParamReader) {
   const endpoints = [...ctx.partition.webhookEndpoints.values()].map((record) => record.endpoint);
@@ -99,9 +116,9 @@ function listEndpoints(ctx: Context, params: ParamReader) {
 }
 
 export const webhookEndpointRoutes = [
-  route("POST", "/v1/webhook_endpoints", createEndpoint),
-  route("GET", "/v1/webhook_endpoints", listEndpoints),
-  route("GET", "/v1/webhook_endpoints/{id}", retrieveEndpoint),
-  route("POST", "/v1/webhook_endpoints/{id}", updateEndpoint),
-  route("DELETE", "/v1/webhook_endpoints/{id}", deleteEndpoint),
+  endpoint("POST", "/v1/webhook_endpoints", CREATE_PARAMS, createEndpoint),
+  endpoint("GET", "/v1/webhook_endpoints", LIST_PARAMS, listEndpoints),
+  endpoint("GET", "/v1/webhook_endpoints/{id}", RETRIEVE_PARAMS, retrieveEndpoint),
+  endpoint("POST", "/v1/webhook_endpoints/{id}", UPDATE_PARAMS, updateEndpoint),
+  endpoint("DELETE", "/v1/webhook_endpoints/{id}", DELETE_PARAMS, deleteEndpoint),
 ];
