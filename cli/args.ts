@@ -31,7 +31,7 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = `Usage: payments stripe <command> [options]
+export const USAGE = `Usage: pgpayments payments stripe <command> [options]
 
 Commands:
   status                              Keys, account, webhook, last sync and row counts
@@ -52,7 +52,7 @@ Options:
   -h, --help                          Show this help
 
 Exit codes: 0 success, 1 the server or network failed, 2 the command line is wrong.
-Example: payments stripe config set --environment test sk_test_...`;
+Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
 const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {
   "--url": "url",

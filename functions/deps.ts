@@ -1,4 +1,5 @@
 // What the handlers need from the outside world, injected so tests can build them directly.
+import type { JwtKeys } from "./auth.ts";
 import type { Sql } from "./db.ts";
 import { asServer } from "./db.ts";
 import { PaymentsError } from "./errors.ts";
@@ -6,7 +7,7 @@ import type { Environment, Stripe, StripeFactory } from "./stripe.ts";
 
 export interface Deps {
   sql: Sql;
-  jwtKey: Uint8Array;
+  jwt: JwtKeys;
   stripe: StripeFactory;
   /** Where Stripe reaches this function; the managed webhook endpoint is built from it. */
   publicUrl?: string;

@@ -4,7 +4,7 @@
 import { SignJWT } from "jose";
 import type Stripe from "stripe";
 import { startEmulator } from "../emulator/server.ts";
-import { jwtKey } from "../functions/auth.ts";
+import { jwtKeys } from "../functions/auth.ts";
 import { connect, type Sql } from "../functions/db.ts";
 import { createHandler } from "../functions/handler.ts";
 import type { Deps } from "../functions/deps.ts";
@@ -26,6 +26,8 @@ export interface StackOptions {
   /** Port of the Stripe emulator; 0 picks a free one. */
   emulatorPort?: number;
   jwtSecret?: string;
+  /** Also accept asymmetric tokens signed with the keys published here. */
+  jwksUrl?: string;
   /**
    * A real Stripe test key: Stripe calls go to Stripe (or to `stripeApiBase`) instead of the
    * emulator, and the webhook endpoint is registered at `publicUrl`.
@@ -106,7 +108,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const portKnown = new Promise<number>((resolve) => (resolvePort = resolve));
     const deps: Deps = {
       sql,
-      jwtKey: jwtKey(jwtSecret),
+      jwt: jwtKeys({ secret: jwtSecret, jwksUrl: options.jwksUrl }),
       stripe: stripeFactory(options.stripeSecretKey ? options.stripeApiBase : emulator.url),
       publicUrl: undefined,
       log,
@@ -142,7 +144,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     deps.publicUrl = options.publicUrl ?? baseUrl;
     const secretKey = options.stripeSecretKey ?? EMULATOR_SECRET_KEY;
 
-    const key = jwtKey(jwtSecret);
+    const key = new TextEncoder().encode(jwtSecret);
     const sign = (claims: Record<string, unknown>, expiresIn = "10y") =>
       new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt()
         .setExpirationTime(expiresIn).sign(key);

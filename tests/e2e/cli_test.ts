@@ -53,7 +53,7 @@ function closedPort(): number {
 Deno.test("--help prints the usage and exits 0", async () => {
   const run = await cli(["--help"]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /^Usage: payments stripe <command>/);
+  assert.match(run.stdout, /^Usage: pgpayments payments stripe <command>/);
   assert.match(run.stdout, /events replay <event id>/);
   assert.equal(run.stderr, "");
 });
@@ -65,7 +65,7 @@ Deno.test("an unknown command names itself, prints the usage and exits 2", async
   });
   assert.equal(run.code, 2);
   assert.equal(lines(run.stderr)[0], "payments: unknown command 'payments stripe launch'.");
-  assert.match(run.stderr, /Usage: payments stripe/);
+  assert.match(run.stderr, /Usage: pgpayments payments stripe/);
   assert.equal(run.stdout, "");
 });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SignJWT, UnsecuredJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { functionPath } from "../../functions/handler.ts";
 import { call, withStack } from "../support/stack.ts";
 
@@ -53,4 +53,47 @@ Deno.test("functionPath strips the Supabase and local prefixes", () => {
   assert.equal(functionPath("/payments/stripe/status"), "/stripe/status");
   assert.equal(functionPath("/functions/v1/payments/health/"), "/health");
   assert.equal(functionPath("/stripe/status"), "/stripe/status");
+});
+
+Deno.test("JWTs: asymmetric tokens verify against the configured JWKS, others are refused", async () => {
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: "key-1", alg: "ES256", use: "sig" };
+  const jwks = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    () => Response.json({ keys: [jwk] }),
+  );
+  try {
+    await withStack({ jwksUrl: `http://127.0.0.1:${jwks.addr.port}/jwks.json` }, async (stack) => {
+      const claims = { sub: crypto.randomUUID(), role: "authenticated" };
+      const signed = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "key-1" })
+        .setExpirationTime("1h").sign(privateKey);
+      const other = await generateKeyPair("ES256");
+      const stranger = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "key-1" })
+        .setExpirationTime("1h").sign(other.privateKey);
+      const body = {
+        mode: "payment",
+        lineItems: [{ priceId: "price_1", quantity: 1 }],
+        successUrl: "https://a.example/",
+        cancelUrl: "https://a.example/",
+      };
+      // Past authentication, the request stops at the missing Stripe key: 503, not 401.
+      const accepted = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+        token: signed,
+        body,
+      });
+      assert.equal(accepted.status, 503, JSON.stringify(accepted.body));
+      const refused = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+        token: stranger,
+        body,
+      });
+      assert.equal(refused.status, 401);
+      const hs256 = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+        token: await stack.userToken(claims.sub),
+        body,
+      });
+      assert.equal(hs256.status, 503, "the project's HS256 secret still works beside the JWKS");
+    });
+  } finally {
+    await jwks.shutdown();
+  }
 });

@@ -29,7 +29,13 @@ export async function withStack(
   }
   let stack: Stack | undefined;
   try {
-    stack = await startStack({ webhookRetryDelaysMs: [50, 100], ...options, databaseUrl });
+    stack = await startStack({
+      webhookRetryDelaysMs: [50, 100],
+      // Unexpected errors inside the function reach the test output, not a void.
+      log: (line) => console.error(`[stack] ${line}`),
+      ...options,
+      databaseUrl,
+    });
     await fn(stack);
   } finally {
     await stack?.stop();
