@@ -13,7 +13,6 @@ import {
 import { syncAccount, type SyncProgress } from "./sync.ts";
 import { readJson } from "./validate.ts";
 
-const ENVIRONMENTS: Environment[] = ["test", "live"];
 const MANAGED_BY = "payments-postgres";
 
 export async function getStatus(deps: Deps, request: Request): Promise<Response> {
@@ -22,7 +21,10 @@ export async function getStatus(deps: Deps, request: Request): Promise<Response>
     select e.environment,
            c.status, c.stripe_account_id, c.stripe_account_name, c.stripe_account_email, c.livemode,
            c.secret_key_last4, c.webhook_endpoint_id, c.webhook_endpoint_url,
-           c.last_synced_at, c.last_sync_status, c.last_sync_error, c.last_sync_counts,
+           c.last_synced_at, c.last_sync_error, c.last_sync_counts,
+           -- A sync cut off by the runtime's time limit never reports back: call it interrupted.
+           case when c.last_sync_status = 'running' and c.updated_at < now() - interval '15 minutes'
+                then 'interrupted' else c.last_sync_status end as last_sync_status,
            (select count(*) from payments.provider_secrets s where s.environment = e.environment and s.name = 'secret_key')::int as has_key,
            (select count(*) from payments.provider_secrets s where s.environment = e.environment and s.name = 'webhook_secret')::int as has_webhook_secret,
            (select count(*) from payments.stripe_products p where p.environment = e.environment and p.archived_at is null and p.deleted_at is null)::int as products,
@@ -33,7 +35,7 @@ export async function getStatus(deps: Deps, request: Request): Promise<Response>
            (select coalesce(jsonb_object_agg(w.processing_status, w.n), '{}') from (
               select processing_status, count(*) as n from payments.webhook_events w
               where w.environment = e.environment group by processing_status) w) as webhook_events
-    from unnest(${ENVIRONMENTS}::text[]) as e(environment)
+    from (values ('test'), ('live')) as e(environment)
     left join payments.provider_connections c on c.environment = e.environment and c.provider = 'stripe'
     order by e.environment`);
   const environments: Record<string, unknown> = {};

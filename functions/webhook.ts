@@ -44,8 +44,7 @@ async function verifyAndIngest(
 ): Promise<Response> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_WEBHOOK_BYTES) throw tooLarge();
-  const body = await request.text();
-  if (new TextEncoder().encode(body).length > MAX_WEBHOOK_BYTES) throw tooLarge();
+  const body = await readCapped(request, MAX_WEBHOOK_BYTES);
 
   const signature = request.headers.get("stripe-signature");
   if (!signature) {
@@ -110,6 +109,25 @@ async function verifyAndIngest(
     });
   }
   return json(200, { received: true, eventId: result.eventId, status: result.status });
+}
+
+/** The raw body, read no further than `limit` bytes (a chunked body declares no length). */
+async function readCapped(request: Request, limit: number): Promise<string> {
+  if (!request.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 function tooLarge(): PaymentsError {

@@ -220,8 +220,11 @@ comment on column payments.stripe_products.stripe_updated_at is 'Stripe-side tim
 grant select on payments.stripe_products to anon, authenticated;
 grant select, insert, update, delete on payments.stripe_products to service_role;
 alter table payments.stripe_products enable row level security;
-create policy "Anyone can read active products" on payments.stripe_products
-  for select to anon, authenticated
+create policy "Visitors can read active products" on payments.stripe_products
+  for select to anon
+  using (active and deleted_at is null and archived_at is null);
+create policy "Users can read active products" on payments.stripe_products
+  for select to authenticated
   using (active and deleted_at is null and archived_at is null);
 create trigger set_updated_at before update on payments.stripe_products
   for each row execute function payments.set_updated_at();
@@ -259,8 +262,11 @@ create index stripe_prices_lookup_key_idx on payments.stripe_prices (environment
 grant select on payments.stripe_prices to anon, authenticated;
 grant select, insert, update, delete on payments.stripe_prices to service_role;
 alter table payments.stripe_prices enable row level security;
-create policy "Anyone can read active prices" on payments.stripe_prices
-  for select to anon, authenticated
+create policy "Visitors can read active prices" on payments.stripe_prices
+  for select to anon
+  using (active and deleted_at is null and archived_at is null);
+create policy "Users can read active prices" on payments.stripe_prices
+  for select to authenticated
   using (active and deleted_at is null and archived_at is null);
 create trigger set_updated_at before update on payments.stripe_prices
   for each row execute function payments.set_updated_at();

@@ -137,6 +137,31 @@ Deno.test("webhook: bodies over 1 MiB answer 413", async () => {
   });
 });
 
+Deno.test("webhook: a streamed body without a length is cut off past 1 MiB with 413", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 32) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await createHandler(stack.deps)(
+      new Request(`${stack.functionsUrl}/webhooks/stripe/test`, {
+        method: "POST",
+        body,
+        headers: { "stripe-signature": "t=1,v1=00" },
+      }),
+    );
+    assert.equal(response.status, 413);
+    await response.body?.cancel();
+    assert.ok(sent <= 18, `reading stopped early (${sent} chunks pulled)`);
+    assert.equal(await eventCount(stack), 0);
+  });
+});
+
 Deno.test("webhook: an older event delivered after a newer one does not overwrite it", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);

@@ -46,8 +46,8 @@ select col_type_is('payments', t, 'environment', 'payments.environment', format(
 from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
 
 -- Policies: the API roles get only what these name.
-select policies_are('payments', 'stripe_products', array['Anyone can read active products']);
-select policies_are('payments', 'stripe_prices', array['Anyone can read active prices']);
+select policies_are('payments', 'stripe_products', array['Visitors can read active products', 'Users can read active products']);
+select policies_are('payments', 'stripe_prices', array['Visitors can read active prices', 'Users can read active prices']);
 select policies_are('payments', 'customer_mappings', array['Users can read their own customer mapping']);
 select policies_are('payments', 'stripe_checkout_sessions', array['Users can read their own checkout sessions', 'Users can create checkout sessions for themselves']);
 select policies_are('payments', 'stripe_customer_portal_sessions', array['Users can read their own portal sessions', 'Users can create portal sessions for themselves']);
