@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
-import { functionPath } from "../../functions/handler.ts";
+import { connect } from "../../functions/db.ts";
+import { createHandler, functionPath } from "../../functions/handler.ts";
 import { call, withStack } from "../support/stack.ts";
 
 Deno.test("routing: health, unknown routes 404, wrong methods 405, unknown environments 404", async () => {
@@ -96,4 +97,19 @@ Deno.test("JWTs: asymmetric tokens verify against the configured JWKS, others ar
   } finally {
     await jwks.shutdown();
   }
+});
+
+Deno.test("health answers 503 when the database does not answer", async () => {
+  await withStack({}, async (stack) => {
+    const sql = connect("postgres://postgres@127.0.0.1:9/none?sslmode=disable", { max: 1 });
+    try {
+      const response = await createHandler({ ...stack.deps, sql })(
+        new Request(`${stack.functionsUrl}/health`),
+      );
+      assert.equal(response.status, 503);
+      assert.deepEqual(await response.json(), { status: "degraded", database: "unavailable" });
+    } finally {
+      await sql.end({ timeout: 0 });
+    }
+  });
 });
