@@ -36,7 +36,9 @@ $$;
 comment on function payments.metadata_subject_type(jsonb) is 'The subject type carried in Stripe metadata (payments_subject_type) when the metadata also names a subject id (payments_subject_id), else null.';
 revoke execute on function payments.metadata_subject_type(jsonb) from public;
 
--- Like link_customer, but for projection: never raises and never re-points a mapping.
+-- Like link_customer, but for projection: never raises and never re-points a mapping. The
+-- projections call it only for a subject not yet mapped (`perform ... where not exists`, in the
+-- same statement): usually the subject was mapped long ago, and the check costs less than a call.
 create function payments.attach_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
 returns text
 language plpgsql
@@ -125,11 +127,24 @@ revoke execute on function payments.payment_status(bigint, bigint) from public;
 -- Transactions: merged, not overwritten
 --------------------------------------------------------------------------------
 
--- p_tx: a transactions row as JSON (missing keys are null). Several events describe one row (a
--- one-time payment is seen by checkout.session.completed, payment_intent.succeeded and
--- charge.refunded), in any order: ids fill in, amounts only grow, and a payment's status follows
--- from its amounts; refund and failure rows keep the status of the newest event.
-create function payments.merge_transaction(p_tx jsonb)
+-- One parameter per column (callers name them; omitted ones are null): typed values go straight
+-- into the insert. Building a jsonb object in the caller and reading it back into a row made each
+-- call about a third dearer. A new row's amount_refunded is 0 (refunds raise it later).
+-- Several events describe one row (a one-time payment is seen by checkout.session.completed,
+-- payment_intent.succeeded and charge.refunded), in any order: ids fill in, amounts only grow,
+-- and a payment's status follows from its amounts; refund and failure rows keep the status of
+-- the newest event.
+create function payments.merge_transaction(
+  p_environment text, p_type text, p_status text, p_provider_object_id text,
+  p_subject_type text default null, p_subject_id text default null,
+  p_customer_id text default null, p_customer_email text default null,
+  p_checkout_session_id text default null, p_payment_intent_id text default null,
+  p_charge_id text default null, p_invoice_id text default null,
+  p_subscription_id text default null, p_refund_id text default null,
+  p_amount bigint default null, p_currency text default null, p_description text default null,
+  p_paid_at timestamptz default null, p_failed_at timestamptz default null,
+  p_refunded_at timestamptz default null, p_stripe_created_at timestamptz default null,
+  p_stripe_updated_at timestamptz default null, p_raw jsonb default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -140,17 +155,18 @@ begin
     customer_email, checkout_session_id, payment_intent_id, charge_id, invoice_id, subscription_id,
     refund_id, amount, amount_refunded, currency, description, paid_at, failed_at, refunded_at,
     stripe_created_at, stripe_updated_at, raw
+  ) values (
+    p_environment, p_type,
+    case when p_type in ('one_time_payment', 'subscription_invoice')
+      then payments.payment_status(p_amount, 0) else p_status end,
+    p_provider_object_id,
+    case when p_subject_id is not null then p_subject_type end,
+    case when p_subject_type is not null then p_subject_id end,
+    p_customer_id, p_customer_email, p_checkout_session_id, p_payment_intent_id, p_charge_id, p_invoice_id,
+    p_subscription_id, p_refund_id, coalesce(p_amount, 0), 0, lower(p_currency),
+    p_description, p_paid_at, p_failed_at, p_refunded_at, p_stripe_created_at, p_stripe_updated_at,
+    coalesce(p_raw, '{}'::jsonb)
   )
-  select r.environment, r.type,
-    case when r.type in ('one_time_payment', 'subscription_invoice')
-      then payments.payment_status(r.amount, r.amount_refunded) else r.status end,
-    r.provider_object_id,
-    case when r.subject_id is not null then r.subject_type end, case when r.subject_type is not null then r.subject_id end,
-    r.customer_id, r.customer_email, r.checkout_session_id, r.payment_intent_id, r.charge_id, r.invoice_id,
-    r.subscription_id, r.refund_id, coalesce(r.amount, 0), coalesce(r.amount_refunded, 0), lower(r.currency),
-    r.description, r.paid_at, r.failed_at, r.refunded_at, r.stripe_created_at, r.stripe_updated_at,
-    coalesce(r.raw, '{}'::jsonb)
-  from jsonb_populate_record(null::payments.transactions, p_tx) r
   on conflict (provider, environment, type, provider_object_id) do update set
     status = case
       when t.type in ('one_time_payment', 'subscription_invoice') then payments.payment_status(
@@ -180,8 +196,8 @@ begin
     raw = case when excluded.stripe_updated_at >= t.stripe_updated_at then excluded.raw else t.raw end;
 end;
 $$;
-comment on function payments.merge_transaction(jsonb) is 'Inserts or merges one transactions row given as JSON, independent of the order in which events arrive.';
-revoke execute on function payments.merge_transaction(jsonb) from public;
+comment on function payments.merge_transaction(text, text, text, text, text, text, text, text, text, text, text, text, text, text, bigint, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, jsonb) is 'Inserts or merges one transactions row, independent of the order in which events arrive.';
+revoke execute on function payments.merge_transaction(text, text, text, text, text, text, text, text, text, text, text, text, text, text, bigint, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, jsonb) from public;
 
 -- A refund may be seen before the payment it refunds: whenever either side changes, the payment
 -- takes the sum of its succeeded refunds (never less than what Stripe reported on the charge).
@@ -190,14 +206,23 @@ returns void
 language plpgsql
 set search_path = ''
 as $$
+declare
+  v_has_refund boolean := false;
 begin
-  -- Nearly every payment has no refund: two index probes settle that.
-  if not exists (
-       select 1 from payments.transactions x
-       where x.environment = p_environment and x.payment_intent_id = p_payment_intent_id and x.type = 'refund')
-     and not exists (
-       select 1 from payments.transactions x
-       where x.environment = p_environment and x.charge_id = p_charge_id and x.type = 'refund') then
+  -- Nearly every payment has no refund: an index probe per id settles that. Each probe is a
+  -- statement of its own, run only with a non-null id: a null argument would be folded into a
+  -- cheaper custom plan, and plpgsql would then plan the statement again on every call.
+  if p_payment_intent_id is not null then
+    v_has_refund := exists (
+      select 1 from payments.transactions x
+      where x.environment = p_environment and x.payment_intent_id = p_payment_intent_id and x.type = 'refund');
+  end if;
+  if not v_has_refund and p_charge_id is not null then
+    v_has_refund := exists (
+      select 1 from payments.transactions x
+      where x.environment = p_environment and x.charge_id = p_charge_id and x.type = 'refund');
+  end if;
+  if not v_has_refund then
     return;
   end if;
 
@@ -378,7 +403,10 @@ begin
   v_subject_type := payments.metadata_subject_type(p_subscription -> 'metadata');
   v_subject_id := case when v_subject_type is not null then p_subscription -> 'metadata' ->> 'payments_subject_id' end;
   if v_subject_type is not null then
-    perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
+    perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
+    where not exists (select 1 from payments.customer_mappings m
+                      where m.provider = 'stripe' and m.environment = p_environment
+                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
   else
     select s.subject_type, s.subject_id into v_subject_type, v_subject_id
     from payments.subject_of_customer(p_environment, v_customer) s;
@@ -538,8 +566,12 @@ begin
     return;
   end if;
 
-  perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
-  if v_subject_type is null and v_customer is not null then
+  if v_subject_type is not null then
+    perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
+    where not exists (select 1 from payments.customer_mappings m
+                      where m.provider = 'stripe' and m.environment = p_environment
+                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
+  elsif v_customer is not null then
     select s.subject_type, s.subject_id into v_subject_type, v_subject_id
     from payments.subject_of_customer(p_environment, v_customer) s;
   end if;
@@ -551,25 +583,27 @@ begin
     where s.environment = p_environment and s.subscription_id = v_subscription and s.subject_type is null;
   elsif v_mode = 'payment' and v_payment_intent is not null then
     if v_payment_status = 'paid' then
-      perform payments.merge_transaction(jsonb_build_object(
-        'environment', p_environment, 'type', 'one_time_payment', 'status', 'succeeded',
-        'provider_object_id', v_payment_intent, 'subject_type', v_subject_type, 'subject_id', v_subject_id,
-        'customer_id', v_customer, 'customer_email', p_session -> 'customer_details' ->> 'email',
-        'checkout_session_id', p_session ->> 'id', 'payment_intent_id', v_payment_intent,
-        'amount', (p_session ->> 'amount_total')::bigint, 'currency', p_session ->> 'currency',
-        'paid_at', p_at, 'stripe_created_at', payments.stripe_time(p_session -> 'created'),
-        'stripe_updated_at', p_at, 'raw', p_session));
+      perform payments.merge_transaction(
+        p_environment => p_environment, p_type => 'one_time_payment', p_status => 'succeeded',
+        p_provider_object_id => v_payment_intent, p_subject_type => v_subject_type,
+        p_subject_id => v_subject_id, p_customer_id => v_customer,
+        p_customer_email => p_session -> 'customer_details' ->> 'email',
+        p_checkout_session_id => p_session ->> 'id', p_payment_intent_id => v_payment_intent,
+        p_amount => (p_session ->> 'amount_total')::bigint, p_currency => p_session ->> 'currency',
+        p_paid_at => p_at, p_stripe_created_at => payments.stripe_time(p_session -> 'created'),
+        p_stripe_updated_at => p_at, p_raw => p_session);
       perform payments.refresh_refunded_amount(p_environment, v_payment_intent, null);
     elsif p_event_type = 'checkout.session.async_payment_failed' then
-      perform payments.merge_transaction(jsonb_build_object(
-        'environment', p_environment, 'type', 'failed_payment', 'status', 'failed',
-        'provider_object_id', v_payment_intent, 'subject_type', v_subject_type, 'subject_id', v_subject_id,
-        'customer_id', v_customer, 'customer_email', p_session -> 'customer_details' ->> 'email',
-        'checkout_session_id', p_session ->> 'id', 'payment_intent_id', v_payment_intent,
-        'amount', (p_session ->> 'amount_total')::bigint, 'currency', p_session ->> 'currency',
-        'description', 'Delayed payment failed.', 'failed_at', p_at,
-        'stripe_created_at', payments.stripe_time(p_session -> 'created'), 'stripe_updated_at', p_at,
-        'raw', p_session));
+      perform payments.merge_transaction(
+        p_environment => p_environment, p_type => 'failed_payment', p_status => 'failed',
+        p_provider_object_id => v_payment_intent, p_subject_type => v_subject_type,
+        p_subject_id => v_subject_id, p_customer_id => v_customer,
+        p_customer_email => p_session -> 'customer_details' ->> 'email',
+        p_checkout_session_id => p_session ->> 'id', p_payment_intent_id => v_payment_intent,
+        p_amount => (p_session ->> 'amount_total')::bigint, p_currency => p_session ->> 'currency',
+        p_description => 'Delayed payment failed.', p_failed_at => p_at,
+        p_stripe_created_at => payments.stripe_time(p_session -> 'created'), p_stripe_updated_at => p_at,
+        p_raw => p_session);
     end if;
   end if;
 end;
@@ -607,21 +641,24 @@ begin
   v_subject_type := payments.metadata_subject_type(p_intent -> 'metadata');
   v_subject_id := case when v_subject_type is not null then p_intent -> 'metadata' ->> 'payments_subject_id' end;
   if v_subject_type is not null then
-    perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
+    perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
+    where not exists (select 1 from payments.customer_mappings m
+                      where m.provider = 'stripe' and m.environment = p_environment
+                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
   end if;
 
   -- API 2025+ payment intents no longer say whether an invoice created them; count one as a
   -- one-time payment only when it is known to be one (older shape with invoice: null, the subject
   -- metadata our checkout sets, or a payment-mode checkout/transaction already referring to it).
-  if not (
-    (p_intent ? 'invoice')
-    or v_subject_type is not null
-    or exists (select 1 from payments.transactions t
-               where t.environment = p_environment and t.type = 'one_time_payment' and t.provider_object_id = v_id)
-    or exists (select 1 from payments.stripe_checkout_sessions s
-               where s.environment = p_environment and s.payment_intent_id = v_id and s.mode = 'payment')
-  ) then
-    return;
+  -- The lookups run only when the payload does not settle it: as one expression with them, the
+  -- statement got a custom plan (planned again) on every call.
+  if not (p_intent ? 'invoice') and v_subject_type is null then
+    if not exists (select 1 from payments.transactions t
+                   where t.environment = p_environment and t.type = 'one_time_payment' and t.provider_object_id = v_id)
+       and not exists (select 1 from payments.stripe_checkout_sessions s
+                       where s.environment = p_environment and s.payment_intent_id = v_id and s.mode = 'payment') then
+      return;
+    end if;
   end if;
   if exists (select 1 from payments.transactions t
              where t.environment = p_environment and t.type = 'subscription_invoice' and t.payment_intent_id = v_id) then
@@ -634,26 +671,26 @@ begin
   end if;
 
   if v_succeeded then
-    perform payments.merge_transaction(jsonb_build_object(
-      'environment', p_environment, 'type', 'one_time_payment', 'status', 'succeeded',
-      'provider_object_id', v_id, 'subject_type', v_subject_type, 'subject_id', v_subject_id,
-      'customer_id', v_customer, 'customer_email', p_intent ->> 'receipt_email',
-      'payment_intent_id', v_id, 'charge_id', v_charge,
-      'amount', coalesce(nullif((p_intent ->> 'amount_received')::bigint, 0), (p_intent ->> 'amount')::bigint),
-      'currency', p_intent ->> 'currency', 'description', p_intent ->> 'description', 'paid_at', p_at,
-      'stripe_created_at', payments.stripe_time(p_intent -> 'created'), 'stripe_updated_at', p_at,
-      'raw', p_intent));
+    perform payments.merge_transaction(
+      p_environment => p_environment, p_type => 'one_time_payment', p_status => 'succeeded',
+      p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
+      p_customer_id => v_customer, p_customer_email => p_intent ->> 'receipt_email',
+      p_payment_intent_id => v_id, p_charge_id => v_charge,
+      p_amount => coalesce(nullif((p_intent ->> 'amount_received')::bigint, 0), (p_intent ->> 'amount')::bigint),
+      p_currency => p_intent ->> 'currency', p_description => p_intent ->> 'description', p_paid_at => p_at,
+      p_stripe_created_at => payments.stripe_time(p_intent -> 'created'), p_stripe_updated_at => p_at,
+      p_raw => p_intent);
     perform payments.refresh_refunded_amount(p_environment, v_id, v_charge);
   else
-    perform payments.merge_transaction(jsonb_build_object(
-      'environment', p_environment, 'type', 'failed_payment', 'status', 'failed',
-      'provider_object_id', v_id, 'subject_type', v_subject_type, 'subject_id', v_subject_id,
-      'customer_id', v_customer, 'customer_email', p_intent ->> 'receipt_email',
-      'payment_intent_id', v_id, 'charge_id', v_charge, 'amount', (p_intent ->> 'amount')::bigint,
-      'currency', p_intent ->> 'currency',
-      'description', coalesce(p_intent -> 'last_payment_error' ->> 'message', 'Payment failed.'),
-      'failed_at', p_at, 'stripe_created_at', payments.stripe_time(p_intent -> 'created'),
-      'stripe_updated_at', p_at, 'raw', p_intent));
+    perform payments.merge_transaction(
+      p_environment => p_environment, p_type => 'failed_payment', p_status => 'failed',
+      p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
+      p_customer_id => v_customer, p_customer_email => p_intent ->> 'receipt_email',
+      p_payment_intent_id => v_id, p_charge_id => v_charge, p_amount => (p_intent ->> 'amount')::bigint,
+      p_currency => p_intent ->> 'currency',
+      p_description => coalesce(p_intent -> 'last_payment_error' ->> 'message', 'Payment failed.'),
+      p_failed_at => p_at, p_stripe_created_at => payments.stripe_time(p_intent -> 'created'),
+      p_stripe_updated_at => p_at, p_raw => p_intent);
   end if;
 end;
 $$;
@@ -706,7 +743,10 @@ begin
     v_subject_type := payments.metadata_subject_type(v_metadata);
     v_subject_id := case when v_subject_type is not null then v_metadata ->> 'payments_subject_id' end;
     if v_subject_type is not null then
-      perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer);
+      perform payments.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
+      where not exists (select 1 from payments.customer_mappings m
+                        where m.provider = 'stripe' and m.environment = p_environment
+                          and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
     end if;
   end if;
   if v_subject_type is null and v_customer is not null then
@@ -717,32 +757,32 @@ begin
   if v_paid then
     -- An invoice outside a subscription is a one-time payment, keyed like its PaymentIntent so
     -- that payment_intent.succeeded lands on the same row.
-    perform payments.merge_transaction(jsonb_build_object(
-      'environment', p_environment,
-      'type', case when v_subscription is null then 'one_time_payment' else 'subscription_invoice' end,
-      'status', 'succeeded',
-      'provider_object_id', case when v_subscription is null then coalesce(v_payment_intent, v_id) else v_id end,
-      'subject_type', v_subject_type, 'subject_id', v_subject_id, 'customer_id', v_customer,
-      'customer_email', p_invoice ->> 'customer_email', 'payment_intent_id', v_payment_intent,
-      'charge_id', v_charge, 'invoice_id', v_id, 'subscription_id', v_subscription,
-      'amount', coalesce((p_invoice ->> 'amount_paid')::bigint, (p_invoice ->> 'total')::bigint),
-      'currency', p_invoice ->> 'currency', 'description', p_invoice ->> 'description',
-      'paid_at', coalesce(payments.stripe_time(p_invoice -> 'status_transitions' -> 'paid_at'), p_at),
-      'stripe_created_at', payments.stripe_time(p_invoice -> 'created'), 'stripe_updated_at', p_at,
-      'raw', p_invoice));
+    perform payments.merge_transaction(
+      p_environment => p_environment,
+      p_type => case when v_subscription is null then 'one_time_payment' else 'subscription_invoice' end,
+      p_status => 'succeeded',
+      p_provider_object_id => case when v_subscription is null then coalesce(v_payment_intent, v_id) else v_id end,
+      p_subject_type => v_subject_type, p_subject_id => v_subject_id, p_customer_id => v_customer,
+      p_customer_email => p_invoice ->> 'customer_email', p_payment_intent_id => v_payment_intent,
+      p_charge_id => v_charge, p_invoice_id => v_id, p_subscription_id => v_subscription,
+      p_amount => coalesce((p_invoice ->> 'amount_paid')::bigint, (p_invoice ->> 'total')::bigint),
+      p_currency => p_invoice ->> 'currency', p_description => p_invoice ->> 'description',
+      p_paid_at => coalesce(payments.stripe_time(p_invoice -> 'status_transitions' -> 'paid_at'), p_at),
+      p_stripe_created_at => payments.stripe_time(p_invoice -> 'created'), p_stripe_updated_at => p_at,
+      p_raw => p_invoice);
     if v_payment_intent is not null or v_charge is not null then
       perform payments.refresh_refunded_amount(p_environment, v_payment_intent, v_charge);
     end if;
   else
-    perform payments.merge_transaction(jsonb_build_object(
-      'environment', p_environment, 'type', 'failed_payment', 'status', 'failed',
-      'provider_object_id', v_id, 'subject_type', v_subject_type, 'subject_id', v_subject_id,
-      'customer_id', v_customer, 'customer_email', p_invoice ->> 'customer_email',
-      'payment_intent_id', v_payment_intent, 'charge_id', v_charge, 'invoice_id', v_id,
-      'subscription_id', v_subscription, 'amount', (p_invoice ->> 'amount_due')::bigint,
-      'currency', p_invoice ->> 'currency', 'description', 'Invoice payment failed.', 'failed_at', p_at,
-      'stripe_created_at', payments.stripe_time(p_invoice -> 'created'), 'stripe_updated_at', p_at,
-      'raw', p_invoice));
+    perform payments.merge_transaction(
+      p_environment => p_environment, p_type => 'failed_payment', p_status => 'failed',
+      p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
+      p_customer_id => v_customer, p_customer_email => p_invoice ->> 'customer_email',
+      p_payment_intent_id => v_payment_intent, p_charge_id => v_charge, p_invoice_id => v_id,
+      p_subscription_id => v_subscription, p_amount => (p_invoice ->> 'amount_due')::bigint,
+      p_currency => p_invoice ->> 'currency', p_description => 'Invoice payment failed.', p_failed_at => p_at,
+      p_stripe_created_at => payments.stripe_time(p_invoice -> 'created'), p_stripe_updated_at => p_at,
+      p_raw => p_invoice);
   end if;
 end;
 $$;
@@ -776,22 +816,20 @@ begin
     from payments.subject_of_customer(p_environment, payments.stripe_id(p_refund -> 'customer')) s;
   end if;
 
-  perform payments.merge_transaction(jsonb_build_object(
-    'environment', p_environment, 'type', 'refund', 'status', v_status,
-    'provider_object_id', p_refund ->> 'id', 'refund_id', p_refund ->> 'id',
-    'subject_type', v_payment.subject_type, 'subject_id', v_payment.subject_id,
-    'customer_id', coalesce(payments.stripe_id(p_refund -> 'customer'), v_payment.customer_id),
-    'customer_email', v_payment.customer_email,
-    'checkout_session_id', v_payment.checkout_session_id,
-    'payment_intent_id', coalesce(v_payment_intent, v_payment.payment_intent_id),
-    'charge_id', coalesce(v_charge, v_payment.charge_id),
-    'invoice_id', v_payment.invoice_id, 'subscription_id', v_payment.subscription_id,
-    'amount', (p_refund ->> 'amount')::bigint, 'currency', p_refund ->> 'currency',
-    'description', p_refund ->> 'reason',
-    'refunded_at', case when v_status = 'succeeded' then payments.stripe_time(p_refund -> 'created') end,
-    'failed_at', case when v_status = 'failed' then p_at end,
-    'stripe_created_at', payments.stripe_time(p_refund -> 'created'), 'stripe_updated_at', p_at,
-    'raw', p_refund));
+  perform payments.merge_transaction(
+    p_environment => p_environment, p_type => 'refund', p_status => v_status,
+    p_provider_object_id => p_refund ->> 'id', p_refund_id => p_refund ->> 'id',
+    p_subject_type => v_payment.subject_type, p_subject_id => v_payment.subject_id,
+    p_customer_id => coalesce(payments.stripe_id(p_refund -> 'customer'), v_payment.customer_id),
+    p_customer_email => v_payment.customer_email, p_checkout_session_id => v_payment.checkout_session_id,
+    p_payment_intent_id => coalesce(v_payment_intent, v_payment.payment_intent_id),
+    p_charge_id => coalesce(v_charge, v_payment.charge_id), p_invoice_id => v_payment.invoice_id,
+    p_subscription_id => v_payment.subscription_id, p_amount => (p_refund ->> 'amount')::bigint,
+    p_currency => p_refund ->> 'currency', p_description => p_refund ->> 'reason',
+    p_refunded_at => case when v_status = 'succeeded' then payments.stripe_time(p_refund -> 'created') end,
+    p_failed_at => case when v_status = 'failed' then p_at end,
+    p_stripe_created_at => payments.stripe_time(p_refund -> 'created'), p_stripe_updated_at => p_at,
+    p_raw => p_refund);
   perform payments.refresh_refunded_amount(p_environment,
     coalesce(v_payment_intent, v_payment.payment_intent_id), coalesce(v_charge, v_payment.charge_id));
 end;
