@@ -24,7 +24,7 @@ export interface PortalRequest {
 }
 
 const SUBJECT_TYPE = /^[a-z][a-z0-9_]{0,62}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
 // Keys the function itself puts into Stripe metadata; the app may not override them.
 export const RESERVED_METADATA_PREFIX = "payments_";
 
@@ -197,7 +197,8 @@ function parseUrl(
   return value;
 }
 
-// Stripe's limits: 50 keys, key up to 40 characters, value up to 500 characters.
+// Stripe's limits: 50 keys (3 of them ours: see payments.create_checkout_session), key up to 40
+// characters, value up to 500 characters. The SQL function checks the same; this gives all fields at once.
 function parseMetadata(value: unknown, errors: FieldError[]): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
@@ -205,10 +206,10 @@ function parseMetadata(value: unknown, errors: FieldError[]): Record<string, str
     return {};
   }
   const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > 45) {
+  if (entries.length > 47) {
     errors.push({
       field: "metadata",
-      message: "may hold at most 45 keys (Stripe allows 50; 5 are reserved)",
+      message: "may hold at most 47 keys (Stripe allows 50; 3 are reserved)",
     });
   }
   for (const [key, entry] of entries) {

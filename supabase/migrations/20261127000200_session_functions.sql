@@ -188,9 +188,10 @@ begin
     if jsonb_typeof(p_request -> 'metadata') <> 'object' then
       perform payments.invalid_request('metadata', 'must be an object of strings.');
     end if;
-    -- Stripe's own limits, checked here so the Stripe call cannot fail on them later.
-    if (select count(*) from jsonb_object_keys(p_request -> 'metadata')) > 50 then
-      perform payments.invalid_request('metadata', 'may hold at most 50 keys.');
+    -- Stripe's own limits, checked here so the Stripe call cannot fail on them later: 50 keys,
+    -- of which the edge function adds 3 (payments_subject_type, payments_subject_id, payments_attempt).
+    if (select count(*) from jsonb_object_keys(p_request -> 'metadata')) > 47 then
+      perform payments.invalid_request('metadata', 'may hold at most 47 keys (Stripe allows 50; 3 are reserved).');
     end if;
     for v_key, v_value in select key, value from jsonb_each(p_request -> 'metadata') loop
       if jsonb_typeof(v_value) <> 'string' or length(v_value #>> '{}') > 500 or length(v_key) not between 1 and 40 then
