@@ -105,10 +105,11 @@ async function execute(command: Command, options: Options, api: Api, io: Io): Pr
       return;
     }
     case "config remove": {
-      const body = await readJson<{ webhookRemoved: boolean }>(
+      const body = await readJson<{ removed: boolean; webhookRemoved: boolean }>(
         await send(api, "DELETE", `/stripe/${environment}/config`),
       );
       if (options.json) return print(body);
+      if (!body.removed) return io.out(`${environment}: no Stripe key was configured`);
       return io.out(
         `${environment}: Stripe key removed${
           body.webhookRemoved ? " and webhook endpoint deleted" : ""

@@ -164,15 +164,20 @@ export async function deleteConfig(
 ): Promise<Response> {
   await authenticate(request, deps.jwt, "service_role");
   const webhookRemoved = await removeWebhookEndpoint(deps, environment);
-  await asServer(deps.sql.begin(async (tx) => {
+  const removed = await asServer(deps.sql.begin(async (tx) => {
+    const [{ stored }] = await tx`
+      select exists (select 1 from payments.provider_secrets
+                     where environment = ${environment} and name = 'secret_key') as stored`;
     await tx`select payments.delete_provider_secret(${environment}, 'secret_key')`;
     await tx`select payments.delete_provider_secret(${environment}, 'webhook_secret')`;
     await tx`
       update payments.provider_connections set status = 'disconnected', secret_key_last4 = null,
         webhook_endpoint_id = null, webhook_endpoint_url = null
       where provider = 'stripe' and environment = ${environment}`;
+    return stored as boolean;
   }));
-  return json(200, { environment, removed: true, webhookRemoved });
+  // Removing what is not there is not an error (the call is idempotent); `removed` tells which.
+  return json(200, { environment, removed, webhookRemoved });
 }
 
 export async function repairWebhook(

@@ -70,10 +70,21 @@ export function errorResponse(error: unknown, log: (message: string) => void): R
       message: error.message,
     };
     if (error.details !== undefined) body.details = error.details;
+    // The caller gets a short message; the operator needs the cause of a server-side failure.
+    if (error.status >= 500 && error.cause !== undefined) {
+      log(`${error.code}: ${describe(error.cause)}`);
+    }
     return json(error.status, { error: body });
   }
-  log(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+  log(`unexpected error: ${describe(error)}`);
   return json(500, {
     error: { code: "internal_error", message: "The payments function failed unexpectedly." },
   });
+}
+
+/** A cause for the log: its code and message, without URLs that could carry credentials. */
+function describe(cause: unknown): string {
+  const { code, message } = (cause ?? {}) as { code?: string; message?: string };
+  const text = (message ?? String(cause)).replace(/\b[a-z]+:\/\/[^\s]*@/gi, "<url>@");
+  return code ? `${text} (${code})` : text;
 }

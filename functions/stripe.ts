@@ -41,6 +41,12 @@ export function checkSecretKey(environment: Environment, key: unknown): string {
       },
     );
   }
+  if (new RegExp(`^(sk|rk)_${environment}_`).test(key.trim()) && key.trim().length < 16) {
+    const message = "is too short to be a Stripe key";
+    throw new PaymentsError(400, "validation_failed", `secretKey: ${message}.`, {
+      details: { fields: [{ field: "secretKey", message }] },
+    });
+  }
   const pattern = new RegExp(`^(sk|rk)_${environment}_[A-Za-z0-9_]{8,}$`);
   if (!pattern.test(key.trim())) {
     const message =

@@ -29,9 +29,10 @@ export async function receiveWebhook(
   try {
     return await verifyAndIngest(deps, request, environment);
   } catch (error) {
-    // Stripe retries any 5xx; a plain 500 tells it the event is not recorded yet.
+    // The webhook answers every server-side failure with 500 (Stripe retries any non-2xx), so
+    // a sender sees one status for "not recorded, send again".
     if (error instanceof PaymentsError && error.code === "database_unavailable") {
-      throw new PaymentsError(500, "database_unavailable", error.message);
+      throw new PaymentsError(500, "database_unavailable", error.message, { cause: error.cause });
     }
     throw error;
   }

@@ -4,8 +4,6 @@ import { type Demo, setUpDemo } from "../demo/setup.ts";
 import { LOCAL_JWT_SECRET, startStack } from "./stack.ts";
 
 const env = Deno.env.toObject();
-const port = Number(env.PORT ?? 54321);
-const emulatorPort = Number(env.STRIPE_EMULATOR_PORT ?? 12111);
 const say = (line = "") => console.log(line);
 
 let stack: Awaited<ReturnType<typeof startStack>> | undefined;
@@ -22,10 +20,17 @@ Deno.addSignalListener("SIGINT", () => shutdown(0));
 Deno.addSignalListener("SIGTERM", () => shutdown(0));
 
 try {
+  const databaseUrl = env.DATABASE_URL ?? env.SUPABASE_DB_URL;
+  if (databaseUrl) {
+    console.error(
+      "[payments] using DATABASE_URL: the demo adds public.orders, public.teams, public.team_members," +
+        " their policies and a fulfillment trigger there; use a scratch database.",
+    );
+  }
   stack = await startStack({
-    databaseUrl: env.DATABASE_URL ?? env.SUPABASE_DB_URL,
-    port,
-    emulatorPort,
+    databaseUrl,
+    port: portFrom("PORT", 54321),
+    emulatorPort: portFrom("STRIPE_EMULATOR_PORT", 12111),
     jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET ?? LOCAL_JWT_SECRET,
     stripeSecretKey: testKey(env.STRIPE_SECRET_KEY),
     stripeApiBase: env.STRIPE_API_BASE,
@@ -61,6 +66,11 @@ try {
   say(`  user id           ${userId}  (the demo user, owner of team ${demo.teamId})`);
   say(`  user JWT          ${token}`);
   say(`  service role key  ${stack.serviceRoleKey}`);
+  say(`  anon key          ${stack.anonKey}`);
+  say();
+  say("For the CLI and supabase-js (createClient(SUPABASE_URL, anon key)):");
+  say(`  export SUPABASE_URL=${stack.baseUrl}`);
+  say(`  export SUPABASE_SERVICE_ROLE_KEY=${stack.serviceRoleKey}`);
   say();
   say("Create a checkout session as that user:");
   say(`  curl -s -X POST ${stack.functionsUrl}/stripe/test/checkout-sessions \\`);
@@ -75,6 +85,16 @@ try {
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
   await shutdown(1);
+}
+
+function portFrom(variable: string, fallback: number): number {
+  const value = env[variable];
+  if (value === undefined || value === "") return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${variable} must be a port number from 0 to 65535 (got '${value}').`);
+  }
+  return port;
 }
 
 /** A real key is used only for the test environment; anything else is a mistake worth stopping for. */

@@ -39,7 +39,9 @@ Deno.test("config validates the key, stores it, creates the webhook endpoint and
 
 Deno.test("config refuses keys of the wrong mode or shape with a field error", async () => {
   await withStack({}, async (stack) => {
-    for (const secretKey of ["sk_live_abcdefghijkl", "pk_test_abcdefghijkl", "", 42]) {
+    for (
+      const secretKey of ["sk_live_abcdefghijkl", "pk_test_abcdefghijkl", "sk_test_abc", "", 42]
+    ) {
       const { status, body } = await call(stack, "PUT", "/stripe/test/config", {
         token: stack.serviceRoleKey,
         body: { secretKey },
@@ -153,8 +155,13 @@ Deno.test("removing the config deletes the key and the webhook endpoint", async 
       token: stack.serviceRoleKey,
     });
     assert.equal(removed.status, 200);
+    assert.equal(removed.body.removed, true);
     assert.equal(removed.body.webhookRemoved, true);
     assert.equal((await stack.stripe.webhookEndpoints.list()).data.length, 0);
+    const again = await call(stack, "DELETE", "/stripe/test/config", {
+      token: stack.serviceRoleKey,
+    });
+    assert.deepEqual(again.body, { environment: "test", removed: false, webhookRemoved: false });
     const status = await call(stack, "GET", "/stripe/status", { token: stack.serviceRoleKey });
     assert.equal(status.body.environments.test.configured, false);
   });
