@@ -28,7 +28,8 @@ interface CheckoutRow {
   created_at: Date;
 }
 
-// A session that expires within this margin is replaced rather than handed to a browser.
+// A session that expires within this margin is replaced rather than handed to a browser; the
+// same minute as in payments.restart_checkout_session, which does the replacing.
 const EXPIRY_MARGIN_MS = 60_000;
 
 export async function createCheckoutSession(

@@ -277,7 +277,10 @@ begin
     raise exception using errcode = 'PT404', message = format('Checkout session %s not found.', p_id),
       hint = 'Pass the id of a payments.stripe_checkout_sessions row.';
   end if;
-  if v_row.status in ('expired', 'failed') or (v_row.status = 'open' and v_row.expires_at <= now()) then
+  -- A session lapsing within a minute is replaced too: a buyer needs time to pay (the edge
+  -- function hands out open sessions only with the same margin).
+  if v_row.status in ('expired', 'failed')
+     or (v_row.status = 'open' and v_row.expires_at <= now() + interval '1 minute') then
     update payments.stripe_checkout_sessions s
     set status = 'initialized', attempt = s.attempt + 1, checkout_session_id = null, url = null,
         expires_at = null, last_error = null, payment_status = null
@@ -287,7 +290,7 @@ begin
   return v_row;
 end;
 $$;
-comment on function payments.restart_checkout_session(uuid) is 'Readies an expired, failed or lapsed checkout row for a new Stripe session (next attempt); any other row is returned unchanged.';
+comment on function payments.restart_checkout_session(uuid) is 'Readies an expired, failed or lapsing (within a minute) checkout row for a new Stripe session (next attempt); any other row is returned unchanged.';
 revoke execute on function payments.restart_checkout_session(uuid) from public;
 grant execute on function payments.restart_checkout_session(uuid) to service_role;
 

@@ -335,3 +335,26 @@ Deno.test("checkout answers 400 for NUL characters and writes nothing", async ()
     assert.equal(count, 0);
   });
 });
+
+Deno.test("a session about to expire is replaced, not handed to a browser", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "nearly-expired" });
+    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    await stack
+      .sql`update payments.stripe_checkout_sessions set expires_at = now() + interval '20 seconds'`;
+    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body,
+    });
+    assert.equal(retry.status, 201);
+    assert.notEqual(
+      retry.body.checkoutSession.checkoutSessionId,
+      first.body.checkoutSession.checkoutSessionId,
+    );
+    assert.ok(Date.parse(retry.body.checkoutSession.expiresAt) > Date.now() + 60_000);
+  });
+});
