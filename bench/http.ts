@@ -14,6 +14,7 @@ import postgres from "postgres";
 import Stripe from "stripe";
 import { startStack } from "../scripts/stack.ts";
 import { buildEvents } from "./events.mjs";
+import { timed } from "./timed.ts";
 import type { SendJob, SendResult } from "./webhook_senders.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_EVENTS") ?? 2000);
@@ -32,22 +33,6 @@ function summary(latencies: number[]) {
   const sorted = [...latencies].sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 100) / 100;
   return { p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)) };
-}
-
-/** Runs `work` over `items` with `concurrency` workers; returns seconds and per-item latencies. */
-async function timed<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      const began = performance.now();
-      await work(item);
-      latencies.push(performance.now() - began);
-    }
-  }));
-  return { seconds: (performance.now() - start) / 1000, latencies };
 }
 
 function sendFromWorker(job: SendJob): Promise<SendResult> {

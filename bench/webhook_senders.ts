@@ -1,14 +1,14 @@
 // A worker that plays Stripe for bench/http.ts: it sends the signed deliveries from its own
 // thread, so the load generator does not compete with the function for the event loop.
+import { timed, type Timing } from "./timed.ts";
+
 export interface SendJob {
   url: string;
   senders: number;
   deliveries: { payload: string; signature: string }[];
 }
 
-export interface SendResult {
-  seconds: number;
-  latencies: number[];
+export interface SendResult extends Timing {
   error?: string;
 }
 
@@ -20,30 +20,18 @@ const scope = self as unknown as {
 
 scope.onmessage = async (message: MessageEvent<SendJob>) => {
   const { url, senders, deliveries } = message.data;
-  const latencies: number[] = [];
-  let next = 0;
-  const start = performance.now();
   try {
-    await Promise.all(Array.from({ length: senders }, async () => {
-      while (next < deliveries.length) {
-        const { payload, signature } = deliveries[next++];
-        const began = performance.now();
-        const response = await fetch(url, {
-          method: "POST",
-          body: payload,
-          headers: { "content-type": "application/json", "stripe-signature": signature },
-        });
-        const text = await response.text();
-        if (response.status !== 200) {
-          throw new Error(`webhook answered ${response.status}: ${text}`);
-        }
-        latencies.push(performance.now() - began);
-      }
-    }));
-    scope.postMessage(
-      { seconds: (performance.now() - start) / 1000, latencies } satisfies SendResult,
-    );
+    const timing = await timed(deliveries, senders, async ({ payload, signature }) => {
+      const response = await fetch(url, {
+        method: "POST",
+        body: payload,
+        headers: { "content-type": "application/json", "stripe-signature": signature },
+      });
+      const text = await response.text();
+      if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${text}`);
+    });
+    scope.postMessage(timing);
   } catch (error) {
-    scope.postMessage({ seconds: 0, latencies, error: String(error) } satisfies SendResult);
+    scope.postMessage({ seconds: 0, latencies: [], error: String(error) });
   }
 };

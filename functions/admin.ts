@@ -1,7 +1,7 @@
 // Service-role routes: connect a Stripe key, manage the webhook endpoint, sync, replay, status.
 import { authenticate } from "./auth.ts";
 import { asServer } from "./db.ts";
-import { type Deps, stripeFor } from "./deps.ts";
+import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import {
   callStripe,
@@ -9,6 +9,7 @@ import {
   type Environment,
   type Stripe,
   STRIPE_API_VERSION,
+  stripeFor,
 } from "./stripe.ts";
 import { syncAccount, type SyncProgress } from "./sync.ts";
 import { readJson } from "./validate.ts";

@@ -1,10 +1,10 @@
 // POST /stripe/{environment}/checkout-sessions
 import { authenticate } from "./auth.ts";
 import { asServer, asUser } from "./db.ts";
-import { type Deps, stripeFor } from "./deps.ts";
+import type { Deps } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { resolveCustomer, subjectMetadata } from "./customers.ts";
-import { callStripe, type Environment, type Stripe } from "./stripe.ts";
+import { callStripe, type Environment, type Stripe, stripeFor } from "./stripe.ts";
 import { parseCheckoutRequest, readJson } from "./validate.ts";
 
 interface CheckoutRow {

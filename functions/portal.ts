@@ -1,9 +1,9 @@
 // POST /stripe/{environment}/customer-portal-sessions
 import { authenticate } from "./auth.ts";
 import { asServer, asUser } from "./db.ts";
-import { type Deps, stripeFor } from "./deps.ts";
+import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
-import { callStripe, type Environment } from "./stripe.ts";
+import { callStripe, type Environment, stripeFor } from "./stripe.ts";
 import { parsePortalRequest, readJson } from "./validate.ts";
 
 interface PortalRow {

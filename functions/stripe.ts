@@ -1,5 +1,8 @@
-// The Stripe SDK, configured for the edge runtime and optionally pointed at a local emulator.
+// The Stripe SDK, configured for the edge runtime (optionally pointed at a local emulator), and
+// the client for an environment built from its stored secret key.
 import Stripe from "stripe";
+import { asServer } from "./db.ts";
+import type { Deps } from "./deps.ts";
 import { PaymentsError } from "./errors.ts";
 
 export type { Stripe };
@@ -83,4 +86,24 @@ export async function callStripe<T>(doing: string, call: () => Promise<T>): Prom
   } catch (error) {
     throw stripeFailure(error, doing);
   }
+}
+
+/** A Stripe client holding the environment's stored secret key. */
+export async function stripeFor(deps: Deps, environment: Environment): Promise<Stripe> {
+  const [row] = await asServer(
+    deps.sql`select payments.get_provider_secret(${environment}, 'secret_key') as key`,
+  );
+  if (!row?.key) {
+    throw new PaymentsError(
+      503,
+      "stripe_not_configured",
+      `No Stripe secret key is configured for the ${environment} environment.`,
+      {
+        details: {
+          hint: `PUT /stripe/${environment}/config with {"secretKey": "sk_${environment}_..."}`,
+        },
+      },
+    );
+  }
+  return deps.stripe(row.key);
 }
