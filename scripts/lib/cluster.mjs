@@ -3,6 +3,7 @@
 //
 //   import { startCluster } from "./lib/cluster.mjs";
 //   const cluster = await startCluster();   // {url, host, port, dir, major, stop()}
+//   await startCluster({superuser: "supabase_admin"});  // another bootstrap superuser
 //   ...
 //   cluster.stop();                          // synchronous, idempotent
 //
@@ -17,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { findOnPath, findServerBinaries, installHint } from "./postgres_tools.mjs";
+import { run } from "./process.mjs";
 
 const live = new Set();
 let exitHandlerInstalled = false;
@@ -61,6 +63,15 @@ function runAs(asPostgres, command, args, cwd) {
   return spawnSync(file, argv, { cwd, encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
 }
 
+/** runAs without blocking, so that clusters can start side by side; {status, stdout, stderr}. */
+async function runAsAsync(asPostgres, command, args, cwd) {
+  const [file, argv] = asPostgres
+    ? [runuserPath(), ["-u", "postgres", "--", command, ...args]]
+    : [command, args];
+  const result = await run(file, argv, { cwd, env: { ...process.env, LC_ALL: "C" } });
+  return { status: result.code, stdout: result.stdout, stderr: result.stderr, error: result.error };
+}
+
 function tail(path, lines = 20) {
   try {
     return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
@@ -71,13 +82,14 @@ function tail(path, lines = 20) {
 
 /**
  * Starts a throwaway cluster.
- * @param {{log?: (line: string) => void, maxConnections?: number}} options
+ * @param {{log?: (line: string) => void, maxConnections?: number, superuser?: string}} options
+ *   `superuser`: the bootstrap superuser's name (default `postgres`).
  * @returns {Promise<{url: string, host: string, port: number, dir: string, major: number,
- *   binDir: string, stop: () => void}>} `url` points at database `postgres` as superuser
- *   `postgres` (trust authentication, no password).
+ *   binDir: string, stop: () => void}>} `url` points at database `postgres` as the superuser
+ *   (trust authentication, no password).
  */
 export async function startCluster(options = {}) {
-  const { log = () => {}, maxConnections = 200 } = options;
+  const { log = () => {}, maxConnections = 200, superuser = "postgres" } = options;
   const server = findServerBinaries();
   if (!server) {
     throw new Error(`PostgreSQL server binaries (initdb, pg_ctl) not found. ${installHint()}`);
@@ -115,11 +127,11 @@ export async function startCluster(options = {}) {
     chmodSync(dir, 0o700);
     if (owner) chownSync(dir, owner.uid, owner.gid);
     log(`Creating a throwaway PostgreSQL ${major || ""} cluster in ${dir}`.replace("  ", " "));
-    const init = runAs(asPostgres, join(binDir, "initdb"), [
+    const init = await runAsAsync(asPostgres, join(binDir, "initdb"), [
       "-D",
       dataDir,
       "-U",
-      "postgres",
+      superuser,
       "--auth=trust",
       "--no-sync",
       "-E",
@@ -142,7 +154,7 @@ export async function startCluster(options = {}) {
         "-c full_page_writes=off",
         `-c max_connections=${maxConnections}`,
       ].join(" ");
-      const start = runAs(asPostgres, join(binDir, "pg_ctl"), [
+      const start = await runAsAsync(asPostgres, join(binDir, "pg_ctl"), [
         "-D",
         dataDir,
         "-l",
@@ -157,7 +169,7 @@ export async function startCluster(options = {}) {
       if (start.status === 0) {
         started = true;
         cluster.port = port;
-        cluster.url = `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
+        cluster.url = `postgres://${superuser}@127.0.0.1:${port}/postgres?sslmode=disable`;
       } else {
         lastError = `${(start.stderr || start.stdout || "").trim()}\n${tail(logFile)}`;
         // A failed start may still have left a server behind; make sure it is gone.
