@@ -1,4 +1,4 @@
-// Applies sql/compat/ and then the dbmate migrations in sql/migrations/ to a database.
+// Applies sql/compat/ and then the dbmate migrations in supabase/migrations/ to a database.
 //
 //   import { migrate } from "./lib/migrate.mjs";
 //   const { applied, total } = await migrate(url, { quiet: true });
@@ -30,7 +30,7 @@ export function databaseUrlFromEnv(env = process.env) {
 }
 
 /** Migration files (`*.sql`) in a directory, sorted by name. */
-export function migrationFiles(dir = join(ROOT, "sql", "migrations")) {
+export function migrationFiles(dir = join(ROOT, "supabase", "migrations")) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((name) => name.endsWith(".sql")).sort();
 }
@@ -71,10 +71,10 @@ export async function migrate(url, options = {}) {
   }
   await psql(url, { sql: "create schema if not exists payments" });
 
-  const migrationsDir = join(root, "sql", "migrations");
+  const migrationsDir = join(root, "supabase", "migrations");
   const files = migrationFiles(migrationsDir);
   if (files.length === 0) {
-    say(`db:migrate: no migrations in sql/migrations; ${where} has the compat layer only`);
+    say(`db:migrate: no migrations in supabase/migrations; ${where} has the compat layer only`);
     return { applied: [], total: 0 };
   }
   const before = await appliedVersions(url);
