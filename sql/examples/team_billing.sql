@@ -37,7 +37,9 @@ as $$
   )
 $$;
 comment on function public.is_team_member(text) is 'True when the current user belongs to the team (given as text, the way payments stores subject ids).';
-revoke execute on function public.is_team_member(text) from public;
+-- anon and authenticated as well: on Supabase, default privileges grant them EXECUTE on new
+-- functions in public directly, not through PUBLIC.
+revoke execute on function public.is_team_member(text) from public, anon, authenticated;
 grant execute on function public.is_team_member(text) to authenticated;
 
 -- security definer: as public.is_team_member.
@@ -54,9 +56,12 @@ as $$
   )
 $$;
 comment on function public.is_team_owner(text) is 'True when the current user owns the team.';
-revoke execute on function public.is_team_owner(text) from public;
+revoke execute on function public.is_team_owner(text) from public, anon, authenticated;
 grant execute on function public.is_team_owner(text) to authenticated;
 
+-- On Supabase, default privileges grant the API roles everything on new tables in public: revoke
+-- first, so that these grants are the whole truth there as on plain PostgreSQL.
+revoke all on public.teams, public.team_members from anon, authenticated;
 grant select on public.teams to authenticated;
 alter table public.teams enable row level security;
 create policy "Members can read their teams" on public.teams

@@ -1,7 +1,7 @@
 -- The team billing example (sql/examples/team_billing.sql): a user matrix of team owner, team
 -- member, outsider, anon and service role over checkout, portal, mappings and billing state.
 begin;
-select plan(25);
+select plan(26);
 
 \ir ../../sql/examples/team_billing.sql
 
@@ -89,6 +89,9 @@ reset role;
 set local role anon;
 select throws_ok('select * from public.teams', '42501', null, 'Anon cannot read teams.');
 reset role;
+select ok(not has_function_privilege('anon', 'public.is_team_member(text)', 'execute')
+  and not has_function_privilege('anon', 'public.is_team_owner(text)', 'execute'),
+  'Anon cannot call the team membership helpers.');
 
 -- as the service role
 set local role service_role;
