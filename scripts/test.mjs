@@ -12,7 +12,13 @@
 // failure and on Ctrl-C. With TEST_DATABASE_URL=postgres://... the suite uses that server
 // instead: it creates a database `payments_test_<random>` there and drops only that one at the
 // end. Either way the database gets `create extension pgtap` and the migrations (sql/compat/,
-// then sql/migrations/ through dbmate).
+// then supabase/migrations/ through dbmate).
+//
+// The pgTAP suite also runs on a second throwaway cluster shaped like a Supabase project
+// (scripts/lib/supabase_shape.mjs): there the migrations and the tests run as the non-superuser
+// `postgres` role, as they do on Supabase. Both clusters start side by side; the summary has a
+// line for each ("pgTAP (plain)", "pgTAP (supabase)"). With TEST_DATABASE_URL the Supabase shape
+// still needs local server binaries, and is skipped (and says so) without them.
 //
 // Deno tests receive DATABASE_URL (the migrated test database) and TEST_ADMIN_DATABASE_URL (a
 // database on the same server, for tests that create databases of their own). Against a
@@ -25,6 +31,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { startCluster } from "./lib/cluster.mjs";
+import { startSupabaseCluster } from "./lib/supabase_shape.mjs";
 import { describeUrl, libpqEnv, parseDatabaseUrl, withDatabase } from "./lib/db_url.mjs";
 import { migrate, ROOT } from "./lib/migrate.mjs";
 import {
@@ -215,6 +222,31 @@ async function prepareDatabase(plan, sqlFiles) {
   return { testUrl, adminUrl };
 }
 
+/**
+ * The Supabase-shaped database, migrated as its non-superuser `postgres` role; returns {testUrl}
+ * or {skipped: reason}. Its progress lines go to `lines`, printed once both databases are ready.
+ */
+async function prepareSupabaseDatabase(lines) {
+  if (process.env.TEST_DATABASE_URL && !findServerBinaries()) {
+    return { skipped: "no local PostgreSQL server binaries to build it (TEST_DATABASE_URL set)" };
+  }
+  const log = (line) => lines.push(line);
+  try {
+    const cluster = await startSupabaseCluster({ log });
+    cleanups.push(() => cluster.stop());
+    // As `supabase test db` does: pgTAP in the extensions schema, created by `postgres`.
+    await psql(cluster.url, { sql: "create extension if not exists pgtap with schema extensions" });
+    const { applied, total } = await migrate(cluster.url, { quiet: true });
+    log(
+      `Migrated postgres as the non-superuser role postgres: ${applied.length} of ${total} applied`,
+    );
+    return { testUrl: cluster.url };
+  } catch (error) {
+    error.message = `Supabase-shaped database: ${error.message}`;
+    throw error;
+  }
+}
+
 /** Counts from pg_prove's (non-verbose) output. */
 function parsePgProve(output) {
   const text = output.replace(ANSI, "");
@@ -240,8 +272,8 @@ function parsePgProve(output) {
   return result;
 }
 
-async function runPgTap(testUrl, sqlFiles) {
-  header(`pgTAP: pg_prove (${sqlFiles.length} file${sqlFiles.length === 1 ? "" : "s"})`);
+/** Runs pg_prove on one database; its output is printed when it is done (runs overlap). */
+async function runPgTap(testUrl, sqlFiles, shape) {
   const { host, port, user, database } = parseDatabaseUrl(testUrl);
   const args = ["--ext", ".sql", "--failures", "--comments"];
   if (host) args.push("-h", host);
@@ -250,11 +282,13 @@ async function runPgTap(testUrl, sqlFiles) {
   args.push("-d", database, ...sqlFiles);
   const env = libpqEnv(testUrl, process.env);
   env.PGOPTIONS = "-c client_min_messages=warning";
-  const result = await run("pg_prove", args, { env, cwd: ROOT, stream: true });
+  const result = await run("pg_prove", args, { env, cwd: ROOT });
+  header(`pgTAP (${shape}): pg_prove (${sqlFiles.length} file${sqlFiles.length === 1 ? "" : "s"})`);
+  process.stdout.write(result.output);
   const counts = parsePgProve(result.output);
   const failed = counts.failed + counts.notRun;
   const passed = counts.tests - counts.failed;
-  let line = `pgTAP: ${passed} passed, ${failed} failed (${counts.files} file${
+  let line = `pgTAP (${shape}): ${passed} passed, ${failed} failed (${counts.files} file${
     counts.files === 1 ? "" : "s"
   })`;
   if (counts.notRun > 0) line += ` — ${counts.notRun} planned test(s) did not run`;
@@ -338,10 +372,24 @@ async function main() {
 
   const summary = [];
   let database = null;
+  let supabase = null;
   const needsDatabase = (plan.sql && sqlFiles.length > 0) || plan.deno;
   if (needsDatabase) {
     try {
-      database = await prepareDatabase(plan, sqlFiles);
+      const supabaseLines = [];
+      const results = await Promise.allSettled([
+        prepareDatabase(plan, sqlFiles),
+        plan.sql && sqlFiles.length > 0 ? prepareSupabaseDatabase(supabaseLines) : null,
+      ]);
+      if (supabaseLines.length > 0) {
+        header(
+          "Database: a throwaway cluster shaped like a Supabase project (tests/fixtures/supabase)",
+        );
+        for (const line of supabaseLines) console.log(line);
+      }
+      const failure = results.find((result) => result.status === "rejected");
+      if (failure) throw failure.reason;
+      [database, supabase] = results.map((result) => result.value);
     } catch (error) {
       console.error(`npm test: ${error?.message ?? error}`);
       if (error?.details && !error.message.startsWith("cannot connect")) {
@@ -355,7 +403,12 @@ async function main() {
     if (sqlFiles.length === 0) {
       summary.push({ ok: true, line: "pgTAP: no test files in tests/sql" });
     } else {
-      summary.push(await runPgTap(database.testUrl, sqlFiles));
+      const runs = [runPgTap(database.testUrl, sqlFiles, "plain")];
+      if (!supabase.skipped) runs.push(runPgTap(supabase.testUrl, sqlFiles, "supabase"));
+      summary.push(...await Promise.all(runs));
+      if (supabase.skipped) {
+        summary.push({ ok: true, line: `pgTAP (supabase): skipped, ${supabase.skipped}` });
+      }
     }
   }
 
