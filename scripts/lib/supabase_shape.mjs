@@ -19,7 +19,7 @@ import process from "node:process";
 import { startCluster } from "./cluster.mjs";
 import { libpqEnv } from "./db_url.mjs";
 import { ROOT } from "./migrate.mjs";
-import { DatabaseError, findPsql } from "./postgres_tools.mjs";
+import { DatabaseError, findPsql, psql } from "./postgres_tools.mjs";
 import { run } from "./process.mjs";
 
 export const SUPABASE_FIXTURE_DIR = join(ROOT, "tests", "fixtures", "supabase");
@@ -103,6 +103,17 @@ export async function applySupabaseShape(adminUrl) {
     script(join(standIns, "auth_functions.sql")),
   ]);
   await runScripts(adminUrl, [script(join(standIns, "vault.sql"))]);
+  // The point of the exercise: fail loudly if `postgres` kept superuser or lost the database.
+  const shape = await psql(postgresUrl, {
+    sql:
+      "select r.rolsuper, d.datdba = r.oid from pg_catalog.pg_roles r, pg_catalog.pg_database d " +
+      "where r.rolname = current_user and d.datname = current_database()",
+  });
+  if (shape.trim() !== "f|t") {
+    throw new DatabaseError(
+      `the Supabase-shaped database is not as expected: postgres (superuser, owner) = ${shape.trim()}`,
+    );
+  }
   return postgresUrl;
 }
 
