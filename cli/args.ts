@@ -1,6 +1,6 @@
 // Command line parsing: which command, and the flags that go with it. No I/O here.
 
-export type Environment = "test" | "live";
+import type { Environment } from "../functions/wire.ts";
 
 export type Command =
   | { name: "status" }
@@ -46,12 +46,14 @@ Commands:
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
       --url <url>                     Project URL (default: $SUPABASE_URL)
-      --service-role-key <key>        Service role key (default: $SUPABASE_SERVICE_ROLE_KEY)
+      --service-role-key <key>        Secret or service role key (default: $SUPABASE_SECRET_KEY,
+                                      then $SUPABASE_SERVICE_ROLE_KEY)
       --function-name <name>          Edge function name (default: payments)
       --json                          Print the API's JSON (NDJSON for sync) for scripts
   -h, --help                          Show this help
 
-Exit codes: 0 success, 1 the server or network failed, 2 the command line is wrong.
+Exit codes: 0 success, 1 the server, the network or the webhook endpoint failed,
+2 the command line is wrong.
 Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
 const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {

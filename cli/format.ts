@@ -1,47 +1,15 @@
 // What people read: the status table, sync progress lines and one-line summaries.
-import type { Environment } from "./args.ts";
-
-export interface EnvironmentStatus {
-  configured: boolean;
-  status: string;
-  secretKeyLast4: string | null;
-  account: { id: string; name: string | null; email: string | null; livemode: boolean } | null;
-  webhook: { endpointId: string | null; url: string | null; signingSecretStored: boolean };
-  lastSync: {
-    at: string | null;
-    status: string | null;
-    error: string | null;
-    counts: Record<string, number>;
-  };
-  counts: {
-    products: number;
-    prices: number;
-    customers: number;
-    subscriptions: number;
-    transactions: number;
-    webhookEvents: Record<string, number>;
-  };
-}
-
-export type SyncProgress =
-  | { type: "page"; object: string; page: number; count: number; total: number }
-  | { type: "archived"; object: string; count: number }
-  | { type: "done"; counts: Record<string, number>; archived: Record<string, number> }
-  | { type: "error"; message: string; code: string };
-
-export interface WebhookState {
-  status: "configured" | "skipped";
-  endpointId?: string;
-  url?: string;
-  created?: boolean;
-  reason?: string;
-}
+import type {
+  Environment,
+  EnvironmentStatus,
+  StatusResponse,
+  SyncProgress,
+  WebhookState,
+} from "../functions/wire.ts";
 
 const NONE = "-";
 
-export function statusTable(
-  environments: Partial<Record<Environment, EnvironmentStatus>>,
-): string {
+export function statusTable(environments: Partial<StatusResponse["environments"]>): string {
   const names = Object.keys(environments) as Environment[];
   const columns = names.map((name) => environments[name]!);
   const row = (label: string, value: (env: EnvironmentStatus) => string) => [
@@ -141,11 +109,17 @@ function plural(n: number, object: string): string {
   return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
-export function webhookLine(environment: Environment, webhook: WebhookState): string {
-  if (webhook.status === "skipped") {
-    return `${environment}: webhook endpoint not configured: ${webhook.reason ?? "skipped"}`;
-  }
+/** The line for a configured endpoint, or undefined when it could not be configured. */
+export function webhookLine(environment: Environment, webhook: WebhookState): string | undefined {
+  if (webhook.status !== "configured") return undefined;
   return `${environment}: webhook endpoint ${webhook.endpointId} ${
     webhook.created ? "created" : "already up to date"
   } -> ${webhook.url}`;
+}
+
+/** Why the endpoint could not be configured, and how to try again. */
+export function webhookFailure(environment: Environment, webhook: WebhookState): string {
+  const reason = webhook.status === "configured" ? "" : webhook.reason.replace(/\.$/, "");
+  return `${environment}: the webhook endpoint could not be configured: ${reason}. ` +
+    `Fix that, then run: payments stripe webhooks configure --environment ${environment}`;
 }

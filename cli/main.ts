@@ -1,23 +1,19 @@
 // `payments stripe ...`: the admin API from a terminal. Run with
 // `deno run --allow-net --allow-env cli/main.ts payments stripe status` or through the npm bin.
-import {
-  type Command,
-  type Environment,
-  type Options,
-  parseArgs,
-  USAGE,
-  UsageError,
-} from "./args.ts";
+import type {
+  ConfigRemovedResponse,
+  ConfigResponse,
+  Environment,
+  ErrorBody,
+  ReplayResponse,
+  StatusResponse,
+  SyncProgress,
+  SyncResponse,
+  WebhookEndpointResponse,
+} from "../functions/wire.ts";
+import { type Command, type Options, parseArgs, USAGE, UsageError } from "./args.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
-import {
-  type EnvironmentStatus,
-  progressLine,
-  statusTable,
-  type SyncProgress,
-  syncSummary,
-  webhookLine,
-  type WebhookState,
-} from "./format.ts";
+import { progressLine, statusTable, syncSummary, webhookFailure, webhookLine } from "./format.ts";
 
 interface Io {
   out: (line: string) => void;
@@ -56,11 +52,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 function connection(options: Options, io: Io): Api {
   const url = options.url ?? io.env("SUPABASE_URL");
-  const key = options.serviceRoleKey ?? io.env("SUPABASE_SERVICE_ROLE_KEY");
+  const key = options.serviceRoleKey ?? io.env("SUPABASE_SECRET_KEY") ??
+    io.env("SUPABASE_SERVICE_ROLE_KEY");
   if (!url) throw new UsageError("no project URL: pass --url or set SUPABASE_URL.");
   if (!key) {
     throw new UsageError(
-      "no service role key: pass --service-role-key or set SUPABASE_SERVICE_ROLE_KEY.",
+      "no service role key: pass --service-role-key or set SUPABASE_SECRET_KEY.",
     );
   }
   try {
@@ -75,9 +72,7 @@ async function execute(command: Command, options: Options, api: Api, io: Io): Pr
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
   switch (command.name) {
     case "status": {
-      const body = await readJson<{ environments: Record<Environment, EnvironmentStatus> }>(
-        await send(api, "GET", "/stripe/status"),
-      );
+      const body = await readJson<StatusResponse>(await send(api, "GET", "/stripe/status"));
       const names: Environment[] = options.environment ? [options.environment] : ["test", "live"];
       const shown = Object.fromEntries(names.map((name) => [name, body.environments[name]]));
       if (options.json) return print({ ...body, environments: shown });
@@ -88,24 +83,29 @@ async function execute(command: Command, options: Options, api: Api, io: Io): Pr
         ? (await io.readStdin()).trim()
         : command.secretKey.trim();
       if (!secretKey) throw new UsageError("the secret key read from stdin is empty.");
-      const body = await readJson<{
-        account: { id: string; accountChanged: boolean };
-        secretKeyLast4: string;
-        webhook: WebhookState;
-        sync?: SyncProgress;
-      }>(await send(api, "PUT", `/stripe/${environment}/config`, { body: { secretKey } }));
-      if (options.json) return print(body);
+      const body = await readJson<ConfigResponse>(
+        await send(api, "PUT", `/stripe/${environment}/config`, { body: { secretKey } }),
+      );
+      // The key is stored either way; an endpoint that could not be configured still fails the
+      // command, because no event would arrive.
+      const webhook = webhookLine(environment, body.webhook);
+      const failure = webhook ? undefined : webhookFailure(environment, body.webhook);
+      if (options.json) {
+        if (failure) throw new CliError(failure, body);
+        return print(body);
+      }
       io.out(
         `${environment}: connected to ${body.account.id} with key ...${body.secretKeyLast4}${
           body.account.accountChanged ? " (a different account: old rows were archived)" : ""
         }`,
       );
-      io.out(webhookLine(environment, body.webhook));
+      if (webhook) io.out(webhook);
       if (body.sync?.type === "done") io.out(`${environment}: ${syncSummary(body.sync)}`);
+      if (failure) throw new CliError(failure);
       return;
     }
     case "config remove": {
-      const body = await readJson<{ removed: boolean; webhookRemoved: boolean }>(
+      const body = await readJson<ConfigRemovedResponse>(
         await send(api, "DELETE", `/stripe/${environment}/config`),
       );
       if (options.json) return print(body);
@@ -119,14 +119,22 @@ async function execute(command: Command, options: Options, api: Api, io: Io): Pr
     case "sync":
       return await sync(api, environment, options.json, io);
     case "webhooks configure": {
-      const body = await readJson<{ webhook: WebhookState }>(
+      const body = await readJson<WebhookEndpointResponse>(
         await send(api, "POST", `/stripe/${environment}/webhook`),
       );
+      const line = webhookLine(environment, body.webhook);
+      if (!line) {
+        const message = webhookFailure(environment, body.webhook);
+        const error: ErrorBody = {
+          error: { code: "webhook_not_configured", message, details: body },
+        };
+        throw new CliError(message, error);
+      }
       if (options.json) return print(body);
-      return io.out(webhookLine(environment, body.webhook));
+      return io.out(line);
     }
     case "events replay": {
-      const body = await readJson<{ event: { eventId: string; status: string; error?: string } }>(
+      const body = await readJson<ReplayResponse>(
         await send(
           api,
           "POST",
@@ -155,7 +163,7 @@ async function sync(api: Api, environment: Environment, json: boolean, io: Io): 
   });
   if (!(response.headers.get("content-type") ?? "").includes("application/x-ndjson")) {
     // A server that does not stream answers once, at the end.
-    const body = await readJson<{ sync?: SyncProgress }>(response);
+    const body = await readJson<SyncResponse>(response);
     if (json) return io.out(JSON.stringify(body, null, 2));
     if (body.sync?.type === "done") return io.out(`${environment}: ${syncSummary(body.sync)}`);
     throw new CliError(`sync did not finish: ${JSON.stringify(body.sync ?? body)}`);

@@ -24,7 +24,7 @@ const child = spawn(
     "--no-config",
     "--no-lock",
     "--allow-net",
-    "--allow-env=SUPABASE_URL,SUPABASE_SERVICE_ROLE_KEY",
+    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY",
     main,
     ...process.argv.slice(2),
   ],

@@ -5,6 +5,7 @@
 import { asUser, type Tx } from "../functions/db.ts";
 import { authenticate, isUuid } from "../functions/auth.ts";
 import { errorResponse, json, PaymentsError } from "../functions/errors.ts";
+import type { ErrorBody } from "../functions/wire.ts";
 import type { Demo } from "./setup.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -38,7 +39,10 @@ export function demoRoutes(
     if (!url.pathname.startsWith("/demo/api/")) return null;
     const current = demo();
     if (!current) {
-      return json(503, { error: { code: "starting", message: "The demo is still starting." } });
+      return json(
+        503,
+        { error: { code: "starting", message: "The demo is still starting." } } satisfies ErrorBody,
+      );
     }
     try {
       return await api(current, request, url.pathname.slice("/demo/api".length));

@@ -2,6 +2,7 @@
 // stack's Stripe account connected as `test`, and a signed-in demo user who owns a team.
 // `npm start` and the browser test both call setUpDemo, so they click through the same setup.
 import Stripe from "stripe";
+import type { ConfigResponse } from "../functions/wire.ts";
 import type { Stack } from "../scripts/stack.ts";
 
 export interface DemoPrices {
@@ -32,6 +33,13 @@ export async function setUpDemo(stack: Stack, options: { email?: string } = {}):
   const prices = await seedCatalog(stack.stripe);
   const connected = await stack.connectStripe();
   if (!connected.ok) throw new Error(`connecting Stripe failed: ${await connected.text()}`);
+  const { webhook } = await connected.json() as ConfigResponse;
+  if (webhook.status !== "configured") {
+    // Checkout still opens, but no event comes back: say so instead of waiting for one.
+    stack.deps.log(
+      `the webhook endpoint is not configured, so no event will arrive: ${webhook.reason}`,
+    );
+  }
 
   const userId = crypto.randomUUID();
   const teamName = "Demo team";

@@ -11,8 +11,18 @@ import {
   STRIPE_API_VERSION,
   stripeFor,
 } from "./stripe.ts";
-import { syncAccount, type SyncProgress } from "./sync.ts";
+import { syncAccount } from "./sync.ts";
 import { readJson } from "./validate.ts";
+import type {
+  ConfigRemovedResponse,
+  ConfigResponse,
+  ReplayResponse,
+  StatusResponse,
+  SyncProgress,
+  SyncResponse,
+  WebhookEndpointResponse,
+  WebhookState,
+} from "./wire.ts";
 
 const MANAGED_BY = "payments-postgres";
 
@@ -39,9 +49,9 @@ export async function getStatus(deps: Deps, request: Request): Promise<Response>
     from (values ('test'), ('live')) as e(environment)
     left join payments.provider_connections c on c.environment = e.environment and c.provider = 'stripe'
     order by e.environment`);
-  const environments: Record<string, unknown> = {};
+  const environments = {} as StatusResponse["environments"];
   for (const row of rows) {
-    environments[row.environment] = {
+    environments[row.environment as Environment] = {
       configured: row.has_key > 0,
       status: row.status ?? "disconnected",
       secretKeyLast4: row.secret_key_last4,
@@ -74,7 +84,7 @@ export async function getStatus(deps: Deps, request: Request): Promise<Response>
       },
     };
   }
-  return json(200, { environments });
+  return json(200, { environments } satisfies StatusResponse);
 }
 
 export async function putConfig(
@@ -149,13 +159,16 @@ export async function putConfig(
     webhook = { status: "failed", reason: error.message };
   }
   const sync = await collect(syncAccount(deps, stripe, environment));
-  return json(200, {
-    environment,
-    account: { id: account.id, accountChanged },
-    secretKeyLast4: secretKey.slice(-4),
-    webhook,
-    sync,
-  });
+  return json(
+    200,
+    {
+      environment,
+      account: { id: account.id, accountChanged },
+      secretKeyLast4: secretKey.slice(-4),
+      webhook,
+      sync,
+    } satisfies ConfigResponse,
+  );
 }
 
 export async function deleteConfig(
@@ -178,7 +191,7 @@ export async function deleteConfig(
     return stored as boolean;
   }));
   // Removing what is not there is not an error (the call is idempotent); `removed` tells which.
-  return json(200, { environment, removed, webhookRemoved });
+  return json(200, { environment, removed, webhookRemoved } satisfies ConfigRemovedResponse);
 }
 
 export async function repairWebhook(
@@ -188,10 +201,13 @@ export async function repairWebhook(
 ): Promise<Response> {
   await authenticate(request, deps.jwt, "service_role");
   const stripe = await stripeFor(deps, environment);
-  return json(200, {
-    environment,
-    webhook: await ensureWebhookEndpoint(deps, stripe, environment),
-  });
+  return json(
+    200,
+    {
+      environment,
+      webhook: await ensureWebhookEndpoint(deps, stripe, environment),
+    } satisfies WebhookEndpointResponse,
+  );
 }
 
 export async function sync(
@@ -203,7 +219,7 @@ export async function sync(
   const stripe = await stripeFor(deps, environment);
   const progress = syncAccount(deps, stripe, environment);
   if (!(request.headers.get("accept") ?? "").includes("application/x-ndjson")) {
-    return json(200, { environment, sync: await collect(progress) });
+    return json(200, { environment, sync: await collect(progress) } satisfies SyncResponse);
   }
   // Streamed as one JSON line per page, so a CLI can show progress while a large account syncs.
   const encoder = new TextEncoder();
@@ -245,7 +261,7 @@ export async function replayEvent(
       },
     });
   }
-  return json(200, { event: result });
+  return json(200, { event: result } satisfies ReplayResponse);
 }
 
 /** Deletes the managed endpoint with the stored key; best effort, as the key may be revoked. */
@@ -266,14 +282,6 @@ async function removeWebhookEndpoint(deps: Deps, environment: Environment): Prom
     );
     return false;
   }
-}
-
-interface WebhookState {
-  status: "configured" | "skipped" | "failed";
-  endpointId?: string;
-  url?: string;
-  created?: boolean;
-  reason?: string;
 }
 
 /** Creates the managed endpoint, or repairs it when its URL, events or secret drifted. */

@@ -6,6 +6,7 @@ import { errorResponse, json, PaymentsError } from "./errors.ts";
 import { createCustomerPortalSession } from "./portal.ts";
 import type { Environment } from "./stripe.ts";
 import { receiveWebhook } from "./webhook.ts";
+import type { HealthResponse } from "./wire.ts";
 
 export type { Deps } from "./deps.ts";
 
@@ -102,8 +103,8 @@ function environment(value: string): Environment {
 async function health(deps: Deps): Promise<Response> {
   try {
     await deps.sql`select 1`;
-    return json(200, { status: "ok", database: "ok" });
+    return json(200, { status: "ok", database: "ok" } satisfies HealthResponse);
   } catch {
-    return json(503, { status: "degraded", database: "unavailable" });
+    return json(503, { status: "degraded", database: "unavailable" } satisfies HealthResponse);
   }
 }

@@ -5,13 +5,14 @@ import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import { callStripe, type Environment, stripeFor } from "./stripe.ts";
 import { parsePortalRequest, readJson } from "./validate.ts";
+import type { CustomerPortalSession, CustomerPortalSessionResponse } from "./wire.ts";
 
 interface PortalRow {
   id: string;
   customer_id: string;
   subject_type: string;
   subject_id: string;
-  status: string;
+  status: CustomerPortalSession["status"];
   portal_session_id: string | null;
   url: string | null;
   return_url: string | null;
@@ -64,16 +65,19 @@ export async function createCustomerPortalSession(
     throw error;
   }
 
-  return json(201, {
-    customerPortalSession: {
-      id: row.id,
-      portalSessionId: row.portal_session_id,
-      url: row.url,
-      status: row.status,
-      subject: { type: row.subject_type, id: row.subject_id },
-      customerId: row.customer_id,
-      returnUrl: row.return_url,
-      createdAt: row.created_at.toISOString(),
-    },
-  });
+  return json(
+    201,
+    {
+      customerPortalSession: {
+        id: row.id,
+        portalSessionId: row.portal_session_id,
+        url: row.url,
+        status: row.status,
+        subject: { type: row.subject_type, id: row.subject_id },
+        customerId: row.customer_id,
+        returnUrl: row.return_url,
+        createdAt: row.created_at.toISOString(),
+      },
+    } satisfies CustomerPortalSessionResponse,
+  );
 }

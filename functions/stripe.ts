@@ -4,9 +4,9 @@ import Stripe from "stripe";
 import { asServer } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { PaymentsError } from "./errors.ts";
+import type { Environment } from "./wire.ts";
 
-export type { Stripe };
-export type Environment = "test" | "live";
+export type { Environment, Stripe };
 
 export const STRIPE_API_VERSION = Stripe.API_VERSION;
 

@@ -5,6 +5,7 @@ import { asServer } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import type { Environment } from "./stripe.ts";
+import type { EventResult, WebhookReceivedResponse } from "./wire.ts";
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -14,12 +15,6 @@ const crypto = Stripe.createSubtleCryptoProvider();
 const verifier = new Stripe("sk_test_verification_only", {
   httpClient: Stripe.createFetchHttpClient(),
 });
-
-interface IngestResult {
-  eventId: string;
-  status: "processed" | "ignored" | "duplicate" | "failed";
-  error: string | null;
-}
 
 export async function receiveWebhook(
   deps: Deps,
@@ -85,7 +80,7 @@ async function verifyAndIngest(
     );
   }
 
-  let result: IngestResult;
+  let result: EventResult;
   try {
     [{ result }] = await asServer(
       deps.sql`select payments.ingest_stripe_event(${environment}, ${
@@ -109,7 +104,14 @@ async function verifyAndIngest(
       },
     });
   }
-  return json(200, { received: true, eventId: result.eventId, status: result.status });
+  return json(
+    200,
+    {
+      received: true,
+      eventId: result.eventId,
+      status: result.status,
+    } satisfies WebhookReceivedResponse,
+  );
 }
 
 /** The raw body, read no further than `limit` bytes (a chunked body declares no length). */

@@ -104,7 +104,7 @@ Deno.test("a missing URL or service role key is one line and exit 2", async () =
   const noKey = await cli(["payments", "stripe", "status", "--url", "http://127.0.0.1:9"]);
   assert.equal(noKey.code, 2);
   assert.deepEqual(lines(noKey.stderr), [
-    "payments: no service role key: pass --service-role-key or set SUPABASE_SERVICE_ROLE_KEY.",
+    "payments: no service role key: pass --service-role-key or set SUPABASE_SECRET_KEY.",
   ]);
 });
 
@@ -344,6 +344,73 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
           assert.ok(!text.includes(EMULATOR_SECRET_KEY));
         }
       }
+    });
+  });
+});
+
+Deno.test("the CLI fails clearly when the webhook endpoint cannot be configured", async (t) => {
+  // Stripe refuses a webhook URL that is not http(s): the function's PUBLIC_URL is wrong.
+  await withStack({ publicUrl: "ftp://payments.invalid" }, async (stack) => {
+    const env = { SUPABASE_URL: stack.baseUrl, SUPABASE_SECRET_KEY: stack.serviceRoleKey };
+    const payments = (args: string[]) => cli(["payments", "stripe", ...args], env);
+    const refusal = "Stripe refused to create the webhook endpoint: Invalid URL: ftp://";
+    const retry = "Fix that, then run: payments stripe webhooks configure --environment test";
+
+    await t.step("config set stores the key and syncs, then fails on the endpoint", async () => {
+      const run = await payments(["config", "set", "-e", "test", EMULATOR_SECRET_KEY]);
+      assert.equal(run.code, 1);
+      assert.ok(!run.stdout.includes("undefined"), run.stdout);
+      const [connected, synced, ...more] = lines(run.stdout);
+      assert.deepEqual(more, []);
+      assert.match(connected, /^test: connected to acct_[0-9a-f]{16} with key \.\.\.0000$/);
+      assert.match(synced, /^test: synced 0 products/);
+      const [line, ...others] = lines(run.stderr);
+      assert.deepEqual(others, []);
+      assert.ok(
+        line.startsWith(`payments: test: the webhook endpoint could not be configured: ${refusal}`),
+        line,
+      );
+      assert.ok(line.endsWith(retry), line);
+
+      const json = await payments(["config", "set", "-e", "test", EMULATOR_SECRET_KEY, "--json"]);
+      assert.equal(json.code, 1);
+      const body = JSON.parse(json.stdout);
+      assert.equal(body.secretKeyLast4, "0000");
+      assert.equal(body.webhook.status, "failed");
+      assert.ok(body.webhook.reason.startsWith(refusal), body.webhook.reason);
+    });
+
+    await t.step("webhooks configure passes Stripe's refusal on in one line", async () => {
+      const run = await payments(["webhooks", "configure", "-e", "test"]);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "");
+      const [line, ...more] = lines(run.stderr);
+      assert.deepEqual(more, []);
+      assert.ok(line.startsWith(`payments: ${refusal}`), line);
+      assert.match(line, /\(HTTP 502, stripe_error\)\.$/);
+    });
+
+    await t.step("without PUBLIC_URL, webhooks configure fails and says why", async () => {
+      stack.deps.publicUrl = undefined;
+      const run = await payments(["webhooks", "configure", "-e", "test"]);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "");
+      assert.deepEqual(lines(run.stderr), [
+        "payments: test: the webhook endpoint could not be configured: PUBLIC_URL is not set, " +
+        `so Stripe cannot reach the webhook. ${retry}`,
+      ]);
+
+      const json = await payments(["webhooks", "configure", "-e", "test", "--json"]);
+      assert.equal(json.code, 1);
+      const body = JSON.parse(json.stdout);
+      assert.equal(body.error.code, "webhook_not_configured");
+      assert.match(body.error.message, /PUBLIC_URL is not set/);
+      assert.deepEqual(body.error.details.webhook, {
+        status: "skipped",
+        reason: "PUBLIC_URL is not set, so Stripe cannot reach the webhook.",
+      });
+      const status = JSON.parse((await payments(["status", "--json", "-e", "test"])).stdout);
+      assert.equal(status.environments.test.webhook.endpointId, null);
     });
   });
 });

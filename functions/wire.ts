@@ -1,0 +1,222 @@
+// The HTTP API's request and response bodies, declared once. The function's handlers, the CLI,
+// the demo and the client SDK import these; client/index.d.ts carries a generated copy
+// (`deno run -A scripts/client_types.ts`) so that the SDK stays installable on its own.
+// Types only, and no imports: the generator copies this file as it is.
+
+/** A Stripe environment; both live side by side in one database. */
+export type Environment = "test" | "live";
+
+/** The app-owned billing owner: a user, team, workspace, organization, tenant or group. */
+export interface Subject {
+  /** Lowercase snake_case, such as `user` or `team`. */
+  type: string;
+  id: string;
+}
+
+/** Every refusal: `{ error: { code, message, details } }` with a fitting HTTP status. */
+export interface ErrorBody {
+  error: {
+    /** `validation_failed`, `unauthorized`, `forbidden`, `not_found`, `stripe_error`, ... */
+    code: string;
+    message: string;
+    /** Such as `{ fields: [{ field, message }] }` for `validation_failed`. */
+    details?: unknown;
+  };
+}
+
+// --- POST /stripe/{environment}/checkout-sessions (a user) ---
+
+export interface CheckoutLineItem {
+  /** A Stripe price id (`price_...`). */
+  priceId: string;
+  /** 1 to 999; defaults to 1. */
+  quantity?: number;
+}
+
+export interface CheckoutSessionParams {
+  mode: "payment" | "subscription";
+  /** Required for subscriptions; defaults to `{ type: 'user', id: <caller> }` otherwise. */
+  subject?: Subject;
+  lineItems: CheckoutLineItem[];
+  successUrl: string;
+  cancelUrl: string;
+  customerEmail?: string | null;
+  /** Copied to the Checkout Session (and its payment or subscription). */
+  metadata?: Record<string, string>;
+  /** Unique per environment and caller; a retry with the same key returns the same session. */
+  idempotencyKey?: string | null;
+}
+
+export interface CheckoutSession {
+  /** The row id in `payments.stripe_checkout_sessions`. */
+  id: string;
+  /** Stripe's `cs_...` id, once Stripe created the session. */
+  checkoutSessionId: string | null;
+  /** The hosted Checkout page; null unless the session is open. */
+  url: string | null;
+  status: "initialized" | "open" | "completed" | "expired" | "failed";
+  paymentStatus: string | null;
+  mode: "payment" | "subscription";
+  subject: Subject;
+  customerId: string | null;
+  amountTotal: number | null;
+  currency: string | null;
+  expiresAt: string | null;
+  idempotencyKey: string | null;
+  createdAt: string;
+}
+
+/** Answered with 201. */
+export interface CheckoutSessionResponse {
+  checkoutSession: CheckoutSession;
+}
+
+// --- POST /stripe/{environment}/customer-portal-sessions (a user) ---
+
+export interface CustomerPortalSessionParams {
+  /** Defaults to `{ type: 'user', id: <caller> }`. */
+  subject?: Subject;
+  returnUrl?: string;
+  /** A Billing Portal configuration (`bpc_...`). */
+  configurationId?: string;
+}
+
+export interface CustomerPortalSession {
+  id: string;
+  portalSessionId: string | null;
+  url: string | null;
+  status: "initialized" | "created" | "failed";
+  subject: Subject;
+  customerId: string;
+  returnUrl: string | null;
+  createdAt: string;
+}
+
+/** Answered with 201; 404 when the subject has no Stripe customer yet. */
+export interface CustomerPortalSessionResponse {
+  customerPortalSession: CustomerPortalSession;
+}
+
+// --- POST /webhooks/stripe/{environment} (Stripe) ---
+
+/** What ingesting or replaying one event did. */
+export interface EventResult {
+  eventId: string;
+  status: "processed" | "ignored" | "duplicate" | "failed";
+  error: string | null;
+}
+
+/** Answered with 200; a failed event is a 500 `event_failed` so that Stripe retries. */
+export interface WebhookReceivedResponse {
+  received: true;
+  eventId: string;
+  status: EventResult["status"];
+}
+
+// --- GET /health (anyone) ---
+
+/** 200 with `ok`, or 503 with `degraded` when the database does not answer. */
+export type HealthResponse =
+  | { status: "ok"; database: "ok" }
+  | { status: "degraded"; database: "unavailable" };
+
+// --- GET /stripe/status (service role) ---
+
+export interface EnvironmentStatus {
+  /** A secret key is stored. */
+  configured: boolean;
+  /** `connected` or `disconnected`. */
+  status: string;
+  secretKeyLast4: string | null;
+  account: { id: string; name: string | null; email: string | null; livemode: boolean } | null;
+  webhook: { endpointId: string | null; url: string | null; signingSecretStored: boolean };
+  lastSync: {
+    at: string | null;
+    /** `running`, `succeeded`, `failed`, or `interrupted` when a run never reported back. */
+    status: string | null;
+    error: string | null;
+    counts: Record<string, number>;
+  };
+  counts: {
+    products: number;
+    prices: number;
+    customers: number;
+    subscriptions: number;
+    transactions: number;
+    /** By processing status: `processed`, `pending`, `failed`, `ignored`. */
+    webhookEvents: Record<string, number>;
+  };
+}
+
+export interface StatusResponse {
+  environments: Record<Environment, EnvironmentStatus>;
+}
+
+// --- the managed webhook endpoint: PUT .../config and POST /stripe/{environment}/webhook ---
+
+/**
+ * `configured`: the endpoint exists (`created` says whether this call made it). `skipped`: no
+ * `PUBLIC_URL`, so Stripe could not reach it. `failed`: Stripe refused or could not be reached;
+ * `reason` says why.
+ */
+export type WebhookState =
+  | { status: "configured"; endpointId: string; url: string; created: boolean }
+  | { status: "skipped" | "failed"; reason: string };
+
+export interface WebhookEndpointResponse {
+  environment: Environment;
+  webhook: WebhookState;
+}
+
+// --- POST /stripe/{environment}/sync (service role) ---
+
+export type SyncObjectType =
+  | "product"
+  | "price"
+  | "customer"
+  | "subscription"
+  | "payment_intent"
+  | "refund";
+
+/** One line of the NDJSON stream (`accept: application/x-ndjson`); the last is `done` or `error`. */
+export type SyncProgress =
+  | { type: "page"; object: SyncObjectType; page: number; count: number; total: number }
+  | { type: "archived"; object: SyncObjectType; count: number }
+  | { type: "done"; counts: Record<string, number>; archived: Record<string, number> }
+  | { type: "error"; message: string; code: string };
+
+/** The answer without streaming: the sync's last step. */
+export interface SyncResponse {
+  environment: Environment;
+  sync?: SyncProgress;
+}
+
+// --- PUT and DELETE /stripe/{environment}/config (service role) ---
+
+export interface ConfigRequest {
+  /** `sk_test_`/`rk_test_` for `test`, `sk_live_`/`rk_live_` for `live`. */
+  secretKey: string;
+}
+
+/** The key is stored even when the webhook endpoint could not be configured. */
+export interface ConfigResponse {
+  environment: Environment;
+  account: { id: string; accountChanged: boolean };
+  secretKeyLast4: string;
+  webhook: WebhookState;
+  sync?: SyncProgress;
+}
+
+export interface ConfigRemovedResponse {
+  environment: Environment;
+  /** False when no key was stored (removing is idempotent). */
+  removed: boolean;
+  webhookRemoved: boolean;
+}
+
+// --- POST /stripe/{environment}/events/{id}/replay (service role) ---
+
+/** Answered with 200; an event that fails again is a 500 `event_failed` with the result in details. */
+export interface ReplayResponse {
+  event: EventResult;
+}
