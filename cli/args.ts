@@ -46,7 +46,8 @@ Commands:
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
       --url <url>                     Project URL (default: $SUPABASE_URL)
-      --service-role-key <key>        Service role key (default: $SUPABASE_SERVICE_ROLE_KEY)
+      --secret-key <key>              Secret API key, sb_secret_... (default: $SUPABASE_SECRET_KEY,
+                                      then the legacy $SUPABASE_SERVICE_ROLE_KEY)
       --function-name <name>          Edge function name (default: payments)
       --json                          Print the API's JSON (NDJSON for sync) for scripts
   -h, --help                          Show this help
@@ -56,6 +57,8 @@ Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
 const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {
   "--url": "url",
+  "--secret-key": "serviceRoleKey",
+  // The legacy name of the same credential.
   "--service-role-key": "serviceRoleKey",
   "--environment": "environment",
   "-e": "environment",

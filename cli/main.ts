@@ -56,11 +56,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 function connection(options: Options, io: Io): Api {
   const url = options.url ?? io.env("SUPABASE_URL");
-  const key = options.serviceRoleKey ?? io.env("SUPABASE_SERVICE_ROLE_KEY");
+  const key = options.serviceRoleKey ?? io.env("SUPABASE_SECRET_KEY") ??
+    io.env("SUPABASE_SERVICE_ROLE_KEY");
   if (!url) throw new UsageError("no project URL: pass --url or set SUPABASE_URL.");
   if (!key) {
     throw new UsageError(
-      "no service role key: pass --service-role-key or set SUPABASE_SERVICE_ROLE_KEY.",
+      "no secret key: pass --secret-key or set SUPABASE_SECRET_KEY (or the legacy SUPABASE_SERVICE_ROLE_KEY).",
     );
   }
   try {

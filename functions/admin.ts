@@ -17,7 +17,7 @@ import { readJson } from "./validate.ts";
 const MANAGED_BY = "payments-postgres";
 
 export async function getStatus(deps: Deps, request: Request): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const rows = await asServer(deps.sql`
     select e.environment,
            c.status, c.stripe_account_id, c.stripe_account_name, c.stripe_account_email, c.livemode,
@@ -82,7 +82,7 @@ export async function putConfig(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const body = await readJson(request);
   const secretKey = checkSecretKey(environment, body.secretKey);
   const stripe = deps.stripe(secretKey);
@@ -163,7 +163,7 @@ export async function deleteConfig(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const webhookRemoved = await removeWebhookEndpoint(deps, environment);
   const removed = await asServer(deps.sql.begin(async (tx) => {
     const [{ stored }] = await tx`
@@ -186,7 +186,7 @@ export async function repairWebhook(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const stripe = await stripeFor(deps, environment);
   return json(200, {
     environment,
@@ -199,7 +199,7 @@ export async function sync(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const stripe = await stripeFor(deps, environment);
   const progress = syncAccount(deps, stripe, environment);
   if (!(request.headers.get("accept") ?? "").includes("application/x-ndjson")) {
@@ -233,7 +233,7 @@ export async function replayEvent(
   environment: Environment,
   eventId: string,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const [{ result }] = await asServer(deps.sql`
     select payments.replay_webhook_event(${environment}, ${eventId}) as result`);
   if (result.status === "failed") {
