@@ -32,6 +32,7 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `Usage: pgpayments payments stripe <command> [options]
+       pgpayments init|upgrade [--dir <app>] [--force]   (install into an app's supabase/)
 
 Commands:
   status                              Keys, account, webhook, last sync and row counts

@@ -8,6 +8,7 @@ import {
   USAGE,
   UsageError,
 } from "./args.ts";
+import { runInstall } from "./install.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
 import {
   type EnvironmentStatus,
@@ -27,6 +28,7 @@ interface Io {
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function run(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === "init" || argv[0] === "upgrade") return await runInstall(argv, io.out);
   let options: Options | undefined;
   try {
     const parsed = parseArgs(argv);

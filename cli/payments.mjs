@@ -24,7 +24,9 @@ const child = spawn(
     "--no-config",
     "--no-lock",
     "--allow-net",
-    "--allow-env=SUPABASE_URL,SUPABASE_SERVICE_ROLE_KEY",
+    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY",
+    // init and upgrade write into the app's supabase/ folder.
+    ...(["init", "upgrade"].includes(process.argv[2]) ? ["--allow-read", "--allow-write"] : []),
     main,
     ...process.argv.slice(2),
   ],
