@@ -68,7 +68,7 @@ export async function send(
   if (answer && typeof answer.message === "string") {
     const code = typeof answer.code === "string" ? `, ${answer.code}` : "";
     const hint = response.status === 401 || (response.status === 403 && answer.code === "forbidden")
-      ? " Check --service-role-key or SUPABASE_SECRET_KEY."
+      ? " Check --secret-key or SUPABASE_SECRET_KEY."
       : "";
     const message = oneLine(answer.message).replace(/\.$/, "");
     throw new CliError(`${message} (HTTP ${response.status}${code}).${hint}`, body);

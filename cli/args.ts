@@ -32,6 +32,7 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `Usage: pgpayments payments stripe <command> [options]
+       pgpayments init|upgrade [--dir <app>] [--force]   (install into an app's supabase/)
 
 Commands:
   status                              Keys, account, webhook, last sync and row counts
@@ -46,8 +47,8 @@ Commands:
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
       --url <url>                     Project URL (default: $SUPABASE_URL)
-      --service-role-key <key>        Secret or service role key (default: $SUPABASE_SECRET_KEY,
-                                      then $SUPABASE_SERVICE_ROLE_KEY)
+      --secret-key <key>              Secret API key, sb_secret_... (default: $SUPABASE_SECRET_KEY,
+                                      then the legacy $SUPABASE_SERVICE_ROLE_KEY)
       --function-name <name>          Edge function name (default: payments)
       --json                          Print the API's JSON (NDJSON for sync) for scripts
   -h, --help                          Show this help
@@ -58,6 +59,8 @@ Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
 const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {
   "--url": "url",
+  "--secret-key": "serviceRoleKey",
+  // The legacy name of the same credential.
   "--service-role-key": "serviceRoleKey",
   "--environment": "environment",
   "-e": "environment",

@@ -12,6 +12,7 @@ import type {
   WebhookEndpointResponse,
 } from "../functions/wire.ts";
 import { type Command, type Options, parseArgs, USAGE, UsageError } from "./args.ts";
+import { runInstall } from "./install.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
 import { progressLine, statusTable, syncSummary, webhookFailure, webhookLine } from "./format.ts";
 
@@ -23,6 +24,7 @@ interface Io {
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function run(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === "init" || argv[0] === "upgrade") return await runInstall(argv, io.out);
   let options: Options | undefined;
   try {
     const parsed = parseArgs(argv);
@@ -57,7 +59,7 @@ function connection(options: Options, io: Io): Api {
   if (!url) throw new UsageError("no project URL: pass --url or set SUPABASE_URL.");
   if (!key) {
     throw new UsageError(
-      "no service role key: pass --service-role-key or set SUPABASE_SECRET_KEY.",
+      "no secret key: pass --secret-key or set SUPABASE_SECRET_KEY (or the legacy SUPABASE_SERVICE_ROLE_KEY).",
     );
   }
   try {

@@ -25,6 +25,8 @@ const child = spawn(
     "--no-lock",
     "--allow-net",
     "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY",
+    // init and upgrade write into the app's supabase/ folder.
+    ...(["init", "upgrade"].includes(process.argv[2]) ? ["--allow-read", "--allow-write"] : []),
     main,
     ...process.argv.slice(2),
   ],

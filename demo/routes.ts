@@ -66,7 +66,7 @@ async function api(demo: Demo, request: Request, path: string): Promise<Response
       teamId: demo.teamId,
       teamName: demo.teamName,
       supabaseUrl: stack.baseUrl,
-      anonKey: stack.anonKey,
+      anonKey: stack.publishableKey,
     });
   }
 
@@ -89,7 +89,7 @@ async function api(demo: Demo, request: Request, path: string): Promise<Response
     });
   }
 
-  const claims = await authenticate(request, stack.deps.jwt, "authenticated");
+  const claims = await authenticate(request, stack.deps.auth, "authenticated");
   const asCaller = <T>(fn: (tx: Tx) => Promise<T>) => asUser(stack.sql, claims, fn);
 
   // A pending order for a price; the fulfillment trigger marks it paid.

@@ -27,7 +27,7 @@ import type {
 const MANAGED_BY = "payments-postgres";
 
 export async function getStatus(deps: Deps, request: Request): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const rows = await asServer(deps.sql`
     select e.environment,
            c.status, c.stripe_account_id, c.stripe_account_name, c.stripe_account_email, c.livemode,
@@ -92,7 +92,7 @@ export async function putConfig(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const body = await readJson(request);
   const secretKey = checkSecretKey(environment, body.secretKey);
   const stripe = deps.stripe(secretKey);
@@ -176,7 +176,7 @@ export async function deleteConfig(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const webhookRemoved = await removeWebhookEndpoint(deps, environment);
   const removed = await asServer(deps.sql.begin(async (tx) => {
     const [{ stored }] = await tx`
@@ -199,7 +199,7 @@ export async function repairWebhook(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const stripe = await stripeFor(deps, environment);
   return json(
     200,
@@ -215,7 +215,7 @@ export async function sync(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const stripe = await stripeFor(deps, environment);
   const progress = syncAccount(deps, stripe, environment);
   if (!(request.headers.get("accept") ?? "").includes("application/x-ndjson")) {
@@ -249,7 +249,7 @@ export async function replayEvent(
   environment: Environment,
   eventId: string,
 ): Promise<Response> {
-  await authenticate(request, deps.jwt, "service_role");
+  await authenticate(request, deps.auth, "service_role");
   const [{ result }] = await asServer(deps.sql`
     select payments.replay_webhook_event(${environment}, ${eventId}) as result`);
   if (result.status === "failed") {

@@ -37,7 +37,7 @@ export async function createCheckoutSession(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  const claims = await authenticate(request, deps.jwt, "authenticated");
+  const claims = await authenticate(request, deps.auth, "authenticated");
   const body = parseCheckoutRequest(await readJson(request));
 
   // Refuse before writing anything when Stripe is not configured for this environment.

@@ -24,7 +24,7 @@ export async function createCustomerPortalSession(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  const claims = await authenticate(request, deps.jwt, "authenticated");
+  const claims = await authenticate(request, deps.auth, "authenticated");
   const body = parsePortalRequest(await readJson(request));
 
   // Refuse before writing anything when Stripe is not configured for this environment.

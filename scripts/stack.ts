@@ -1,19 +1,23 @@
 // The local stack: database (given or throwaway), migrations, the Stripe emulator, and the
 // `payments` function served at /functions/v1/payments. Used by `npm start`, the end-to-end
 // tests and the benchmarks, so all three run exactly the same parts.
-import { SignJWT } from "jose";
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import type Stripe from "stripe";
 import { startEmulator } from "../emulator/server.ts";
-import { jwtKeys } from "../functions/auth.ts";
-import { connect, type Sql } from "../functions/db.ts";
+import type { JsonWebKeySet } from "../functions/auth.ts";
+import { depsFromEnv } from "../functions/config.ts";
+import type { Sql } from "../functions/db.ts";
 import { createHandler } from "../functions/handler.ts";
 import type { Deps } from "../functions/deps.ts";
-import { stripeFactory } from "../functions/stripe.ts";
 import { startCluster } from "./lib/cluster.mjs";
 import { migrate } from "./lib/migrate.mjs";
 
 /** Supabase's local development JWT secret: tokens made with it only work on local stacks. */
 export const LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+/** The local stack's API keys, shaped like a current Supabase project's (local use only). */
+export const LOCAL_SECRET_KEY = "sb_secret_local_payments_stack_0000000000";
+export const LOCAL_PUBLISHABLE_KEY = "sb_publishable_local_payments_stack_00000";
 
 /** Any well-formed key works on the emulator; this one names the local stack's account. */
 export const EMULATOR_SECRET_KEY = "sk_test_localemulator0000000000";
@@ -25,8 +29,19 @@ export interface StackOptions {
   port?: number;
   /** Port of the Stripe emulator; 0 picks a free one. */
   emulatorPort?: number;
-  jwtSecret?: string;
-  /** Also accept asymmetric tokens signed with the keys published here. */
+  /** The legacy HS256 JWT secret; `null` runs the stack with the new keys only. */
+  jwtSecret?: string | null;
+  /** Secret API keys by name (as `SUPABASE_SECRET_KEYS`); default: one local key. */
+  secretKeys?: Record<string, string>;
+  /** Publishable API keys by name (as `SUPABASE_PUBLISHABLE_KEYS`); default: one local key. */
+  publishableKeys?: Record<string, string>;
+  /**
+   * The signing keys (as `SUPABASE_JWKS`). A key that carries its private part signs the stack's
+   * user tokens; by default a fresh ES256 key is made. Public parts are served at
+   * `/auth/v1/.well-known/jwks.json`, as Supabase does.
+   */
+  jwks?: JsonWebKeySet;
+  /** Verify user tokens against the keys published here instead. */
   jwksUrl?: string;
   /**
    * A real Stripe test key: Stripe calls go to Stripe (or to `stripeApiBase`) instead of the
@@ -48,12 +63,23 @@ export interface Stack {
   baseUrl: string;
   emulatorUrl: string;
   databaseUrl: string;
-  jwtSecret: string;
+  /** The legacy JWT secret, when the stack has one. */
+  jwtSecret?: string;
   sql: Sql;
   deps: Deps;
-  serviceRoleKey: string;
-  anonKey: string;
+  /** A secret API key: the service role. */
+  secretKey: string;
+  /** A publishable API key: `anon`. */
+  publishableKey: string;
+  /** The public signing keys, as `SUPABASE_JWKS` holds them. */
+  jwks: JsonWebKeySet;
+  /** The legacy JWT-shaped service role and anon keys, when the stack has a JWT secret. */
+  serviceRoleKey?: string;
+  anonKey?: string;
+  /** A user's access token, signed with the stack's asymmetric key (or the legacy secret). */
   userToken(userId: string, email?: string): Promise<string>;
+  /** The same user's token signed with the legacy JWT secret, when the stack has one. */
+  legacyUserToken?(userId: string, email?: string): Promise<string>;
   /** True when Stripe calls go to the emulator. */
   usesEmulator: boolean;
   /** The Stripe SDK for the stack's account: the emulator, or the account of `stripeSecretKey`. */
@@ -65,7 +91,10 @@ export interface Stack {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => {});
-  const jwtSecret = options.jwtSecret ?? LOCAL_JWT_SECRET;
+  const jwtSecret = options.jwtSecret === null ? undefined : options.jwtSecret ?? LOCAL_JWT_SECRET;
+  const secretKeys = options.secretKeys ?? { default: LOCAL_SECRET_KEY };
+  const publishableKeys = options.publishableKeys ?? { default: LOCAL_PUBLISHABLE_KEY };
+  const signing = await signingKeys(options.jwks);
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -100,19 +129,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     );
     cleanups.push(() => emulator.stop());
 
-    const sql = connect(databaseUrl);
+    // Configured exactly as the deployed function is: from Supabase's environment variables.
+    const variables: Record<string, string | undefined> = {
+      DATABASE_URL: databaseUrl,
+      SUPABASE_SECRET_KEYS: JSON.stringify(secretKeys),
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify(publishableKeys),
+      SUPABASE_JWKS: options.jwksUrl ? undefined : JSON.stringify(signing.jwks),
+      SUPABASE_JWKS_URL: options.jwksUrl,
+      JWT_SECRET: jwtSecret,
+      STRIPE_API_BASE: options.stripeSecretKey ? options.stripeApiBase : emulator.url,
+    };
+    const deps: Deps = {
+      ...depsFromEnv({ get: (name) => variables[name] }),
+      publicUrl: undefined,
+      log,
+    };
+    const sql = deps.sql;
     cleanups.push(() => sql.end({ timeout: 1 }));
 
     const abort = new AbortController();
     let resolvePort: (port: number) => void;
     const portKnown = new Promise<number>((resolve) => (resolvePort = resolve));
-    const deps: Deps = {
-      sql,
-      jwt: jwtKeys({ secret: jwtSecret, jwksUrl: options.jwksUrl }),
-      stripe: stripeFactory(options.stripeSecretKey ? options.stripeApiBase : emulator.url),
-      publicUrl: undefined,
-      log,
-    };
     const handler = createHandler(deps);
     const server = await listening(
       "the functions server",
@@ -129,6 +166,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           if (path === "/functions/v1/payments" || path.startsWith("/functions/v1/payments/")) {
             return await handler(request);
           }
+          if (path === "/auth/v1/.well-known/jwks.json") return Response.json(signing.jwks);
           return (await options.extraRoutes?.(request)) ??
             Response.json({ error: { code: "not_found", message: `No route for ${path}.` } }, {
               status: 404,
@@ -142,14 +180,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const port = await portKnown;
     const baseUrl = `http://127.0.0.1:${port}`;
     deps.publicUrl = options.publicUrl ?? baseUrl;
-    const secretKey = options.stripeSecretKey ?? EMULATOR_SECRET_KEY;
+    const stripeKey = options.stripeSecretKey ?? EMULATOR_SECRET_KEY;
 
-    const key = new TextEncoder().encode(jwtSecret);
-    const sign = (claims: Record<string, unknown>, expiresIn = "10y") =>
-      new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt()
-        .setExpirationTime(expiresIn).sign(key);
-    const serviceRoleKey = await sign({ role: "service_role", iss: "supabase-local" });
-    const anonKey = await sign({ role: "anon", iss: "supabase-local" });
+    const legacy = jwtSecret ? legacyTokens(jwtSecret) : undefined;
+    const serviceRoleKey = await legacy?.({ role: "service_role", iss: "supabase-local" });
+    const anonKey = await legacy?.({ role: "anon", iss: "supabase-local" });
+    const userClaims = (userId: string, email?: string) => ({
+      sub: userId,
+      role: "authenticated",
+      aud: "authenticated",
+      email,
+    });
+    const secretKey = Object.values(secretKeys)[0];
     const functionsUrl = `${baseUrl}/functions/v1/payments`;
 
     return {
@@ -160,20 +202,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       jwtSecret,
       sql,
       deps,
+      secretKey,
+      publishableKey: Object.values(publishableKeys)[0],
+      jwks: signing.jwks,
       serviceRoleKey,
       anonKey,
       userToken: (userId, email) =>
-        sign({ sub: userId, role: "authenticated", aud: "authenticated", email }, "24h"),
+        signing.sign
+          ? signing.sign(userClaims(userId, email))
+          : legacy!(userClaims(userId, email), "24h"),
+      legacyUserToken: legacy && ((userId, email) => legacy(userClaims(userId, email), "24h")),
       usesEmulator: !options.stripeSecretKey,
-      stripe: deps.stripe(secretKey),
+      stripe: deps.stripe(stripeKey),
       connectStripe: () =>
         fetch(`${functionsUrl}/stripe/test/config`, {
           method: "PUT",
           headers: {
-            authorization: `Bearer ${serviceRoleKey}`,
+            apikey: secretKey,
             "content-type": "application/json",
           },
-          body: JSON.stringify({ secretKey }),
+          body: JSON.stringify({ secretKey: stripeKey }),
         }),
       stop,
     };
@@ -200,4 +248,41 @@ async function listening<T>(
     }
     throw error;
   }
+}
+
+/** Signs legacy HS256 tokens (service role, anon, users) with the project's JWT secret. */
+function legacyTokens(secret: string) {
+  const key = new TextEncoder().encode(secret);
+  return (claims: Record<string, unknown>, expiresIn = "10y") =>
+    new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt()
+      .setExpirationTime(expiresIn).sign(key);
+}
+
+/**
+ * The stack's signing keys: the given key set (its first private key signs), or a fresh ES256
+ * key. What is published never carries a private part.
+ */
+async function signingKeys(given?: JsonWebKeySet): Promise<{
+  jwks: JsonWebKeySet;
+  sign?: (claims: Record<string, unknown>) => Promise<string>;
+}> {
+  let keys = given?.keys as JWK[] | undefined;
+  if (!keys) {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const kid = `local-${crypto.randomUUID().slice(0, 8)}`;
+    keys = [{ ...(await exportJWK(pair.privateKey)), kid, alg: "ES256", use: "sig" }];
+  }
+  const publicParts = keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) =>
+    rest
+  );
+  const privateKey = keys.find((key) => key.d);
+  if (!privateKey) return { jwks: { keys: publicParts } };
+  const alg = privateKey.alg ?? (privateKey.kty === "RSA" ? "RS256" : "ES256");
+  const key = await importJWK(privateKey, alg);
+  return {
+    jwks: { keys: publicParts },
+    sign: (claims) =>
+      new SignJWT(claims).setProtectedHeader({ alg, kid: privateKey.kid, typ: "JWT" })
+        .setIssuedAt().setExpirationTime("24h").sign(key),
+  };
 }

@@ -32,6 +32,9 @@ try {
     port: portFrom("PORT", 54321),
     emulatorPort: portFrom("STRIPE_EMULATOR_PORT", 12111),
     jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET ?? LOCAL_JWT_SECRET,
+    secretKeys: keysFrom("SUPABASE_SECRET_KEYS"),
+    publishableKeys: keysFrom("SUPABASE_PUBLISHABLE_KEYS"),
+    jwks: env.SUPABASE_JWKS ? JSON.parse(env.SUPABASE_JWKS) : undefined,
     stripeSecretKey: testKey(env.STRIPE_SECRET_KEY),
     stripeApiBase: env.STRIPE_API_BASE,
     publicUrl: env.PUBLIC_URL,
@@ -65,12 +68,15 @@ try {
   say();
   say(`  user id           ${userId}  (the demo user, owner of team ${demo.teamId})`);
   say(`  user JWT          ${token}`);
-  say(`  service role key  ${stack.serviceRoleKey}`);
-  say(`  anon key          ${stack.anonKey}`);
+  say(`  secret key        ${stack.secretKey}  (admin routes, the CLI)`);
+  say(`  publishable key   ${stack.publishableKey}  (supabase-js)`);
+  say(`  signing keys      ${stack.baseUrl}/auth/v1/.well-known/jwks.json`);
+  if (stack.serviceRoleKey) say(`  legacy service role key  ${stack.serviceRoleKey}`);
+  if (stack.anonKey) say(`  legacy anon key          ${stack.anonKey}`);
   say();
-  say("For the CLI and supabase-js (createClient(SUPABASE_URL, anon key)):");
+  say("For the CLI and supabase-js (createClient(SUPABASE_URL, publishable key)):");
   say(`  export SUPABASE_URL=${stack.baseUrl}`);
-  say(`  export SUPABASE_SERVICE_ROLE_KEY=${stack.serviceRoleKey}`);
+  say(`  export SUPABASE_SECRET_KEY=${stack.secretKey}`);
   say();
   say("Create a checkout session as that user:");
   say(`  curl -s -X POST ${stack.functionsUrl}/stripe/test/checkout-sessions \\`);
@@ -104,6 +110,21 @@ function testKey(key: string | undefined): string | undefined {
     throw new Error("STRIPE_SECRET_KEY must be a test-mode key (sk_test_... or rk_test_...).");
   }
   return key;
+}
+
+/** `SUPABASE_SECRET_KEYS`-style JSON, as Supabase gives functions; unset means the local keys. */
+function keysFrom(variable: string): Record<string, string> | undefined {
+  const value = env[variable];
+  if (!value) return undefined;
+  try {
+    const keys = JSON.parse(value);
+    if (keys && typeof keys === "object" && !Array.isArray(keys) && Object.keys(keys).length) {
+      return keys;
+    }
+  } catch {
+    // reported below
+  }
+  throw new Error(`${variable} must be a JSON object such as {"default": "sb_..."}.`);
 }
 
 function redact(url: string): string {

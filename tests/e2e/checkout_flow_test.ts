@@ -6,7 +6,8 @@ import { call, eventually, withStack } from "../support/stack.ts";
 const USER = "33333333-3333-4333-8333-333333333333";
 
 Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the seed's trigger", async () => {
-  await withStack({}, async (stack) => {
+  // Configured as a current Supabase project: secret keys and a JWKS, no legacy JWT secret.
+  await withStack({ jwtSecret: null }, async (stack) => {
     await stack.sql.file("sql/examples/fulfillment.sql");
     const connected = await stack.connectStripe();
     assert.equal(connected.status, 200, await connected.text());
@@ -88,5 +89,9 @@ Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the s
     });
     assert.equal(portal.status, 201, JSON.stringify(portal.body));
     assert.match(portal.body.customerPortalSession.url, /^http/);
+
+    const status = await call(stack, "GET", "/stripe/status", { token: stack.secretKey });
+    assert.equal(status.status, 200);
+    assert.equal(status.body.environments.test.configured, true);
   });
 });

@@ -104,7 +104,7 @@ Deno.test("a missing URL or service role key is one line and exit 2", async () =
   const noKey = await cli(["payments", "stripe", "status", "--url", "http://127.0.0.1:9"]);
   assert.equal(noKey.code, 2);
   assert.deepEqual(lines(noKey.stderr), [
-    "payments: no service role key: pass --service-role-key or set SUPABASE_SECRET_KEY.",
+    "payments: no secret key: pass --secret-key or set SUPABASE_SECRET_KEY (or the legacy SUPABASE_SERVICE_ROLE_KEY).",
   ]);
 });
 
@@ -143,7 +143,7 @@ Deno.test("the npm bin shim runs the Deno CLI with node", async () => {
 
 Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and replays events", async (t) => {
   await withStack({}, async (stack) => {
-    const env = { SUPABASE_URL: stack.baseUrl, SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey };
+    const env = { SUPABASE_URL: stack.baseUrl, SUPABASE_SECRET_KEY: stack.secretKey };
     const runs: Run[] = [];
     const payments = async (args: string[], stdin?: string) => {
       const run = await cli(["payments", "stripe", ...args], env, stdin);
@@ -319,13 +319,13 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
     await t.step("a key that is not the service role is refused with a hint", async () => {
       const run = await cli(["payments", "stripe", "status"], {
         SUPABASE_URL: stack.baseUrl,
-        SUPABASE_SERVICE_ROLE_KEY: stack.anonKey,
+        SUPABASE_SECRET_KEY: stack.publishableKey,
       });
       assert.equal(run.code, 1);
       const [line, ...more] = lines(run.stderr);
       assert.deepEqual(more, []);
-      assert.match(line, /\(HTTP 403, forbidden\)\. Check --service-role-key/);
-      assert.ok(!run.stderr.includes(stack.anonKey));
+      assert.match(line, /\(HTTP 403, forbidden\)\. Check --secret-key/);
+      assert.ok(!run.stderr.includes(stack.publishableKey));
     });
 
     await t.step("config remove disconnects the environment", async () => {
@@ -340,7 +340,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
       assert.ok(runs.length > 10);
       for (const run of runs) {
         for (const text of [run.stdout, run.stderr]) {
-          assert.ok(!text.includes(stack.serviceRoleKey));
+          assert.ok(!text.includes(stack.secretKey));
           assert.ok(!text.includes(EMULATOR_SECRET_KEY));
         }
       }
@@ -351,7 +351,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
 Deno.test("the CLI fails clearly when the webhook endpoint cannot be configured", async (t) => {
   // Stripe refuses a webhook URL that is not http(s): the function's PUBLIC_URL is wrong.
   await withStack({ publicUrl: "ftp://payments.invalid" }, async (stack) => {
-    const env = { SUPABASE_URL: stack.baseUrl, SUPABASE_SECRET_KEY: stack.serviceRoleKey };
+    const env = { SUPABASE_URL: stack.baseUrl, SUPABASE_SECRET_KEY: stack.secretKey };
     const payments = (args: string[]) => cli(["payments", "stripe", ...args], env);
     const refusal = "Stripe refused to create the webhook endpoint: Invalid URL: ftp://";
     const retry = "Fix that, then run: payments stripe webhooks configure --environment test";

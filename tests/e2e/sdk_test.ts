@@ -15,7 +15,7 @@ const TEAM = "66666666-6666-4666-8666-666666666666";
 const ORIGIN = "https://app.example";
 
 function supabaseFor(stack: Stack, token?: string, url = stack.baseUrl) {
-  return createClient(url, stack.anonKey, {
+  return createClient(url, stack.publishableKey, {
     global: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   });
@@ -218,7 +218,7 @@ Deno.test("the SDK creates checkout and portal sessions and reports the server's
         cwd: new URL("../..", import.meta.url).pathname,
         env: {
           SUPABASE_URL: stack.baseUrl,
-          SUPABASE_ANON_KEY: stack.anonKey,
+          SUPABASE_ANON_KEY: stack.publishableKey,
           USER_TOKEN: await stack.userToken(userId),
           USER_ID: userId,
           PRICE_ID: prices.monthly,

@@ -21,7 +21,7 @@ Deno.test("config validates the key, stores it, creates the webhook endpoint and
     const [{ types }] = await stack.sql`select payments.stripe_webhook_event_types() as types`;
     assert.deepEqual([...endpoints.data[0].enabled_events].sort(), [...types].sort());
 
-    const status = await call(stack, "GET", "/stripe/status", { token: stack.serviceRoleKey });
+    const status = await call(stack, "GET", "/stripe/status", { token: stack.secretKey });
     assert.equal(status.status, 200);
     const test = status.body.environments.test;
     assert.equal(test.configured, true);
@@ -43,7 +43,7 @@ Deno.test("config refuses keys of the wrong mode or shape with a field error", a
       const secretKey of ["sk_live_abcdefghijkl", "pk_test_abcdefghijkl", "sk_test_abc", "", 42]
     ) {
       const { status, body } = await call(stack, "PUT", "/stripe/test/config", {
-        token: stack.serviceRoleKey,
+        token: stack.secretKey,
         body: { secretKey },
       });
       assert.equal(status, 400);
@@ -58,7 +58,7 @@ Deno.test("admin routes need the service role; users get 403 and strangers 401",
     assert.equal((await call(stack, "GET", "/stripe/status", { token: user })).status, 403);
     assert.equal((await call(stack, "GET", "/stripe/status")).status, 401);
     assert.equal(
-      (await call(stack, "POST", "/stripe/test/sync", { token: stack.anonKey })).status,
+      (await call(stack, "POST", "/stripe/test/sync", { token: stack.publishableKey })).status,
       403,
     );
   });
@@ -74,7 +74,7 @@ Deno.test("sync pages through a few hundred objects and archives what Stripe no 
     }
     const response = await fetch(`${stack.functionsUrl}/stripe/test/sync`, {
       method: "POST",
-      headers: { authorization: `Bearer ${stack.serviceRoleKey}`, accept: "application/x-ndjson" },
+      headers: { authorization: `Bearer ${stack.secretKey}`, accept: "application/x-ndjson" },
     });
     assert.equal(response.status, 200);
     const lines = (await response.text()).trim().split("\n").map((line) => JSON.parse(line));
@@ -88,7 +88,7 @@ Deno.test("sync pages through a few hundred objects and archives what Stripe no 
     await stack
       .sql`insert into payments.stripe_products (environment, product_id, name, stripe_updated_at)
       values ('test', 'prod_gone', 'Gone from Stripe', now() - interval '1 day')`;
-    const again = await call(stack, "POST", "/stripe/test/sync", { token: stack.serviceRoleKey });
+    const again = await call(stack, "POST", "/stripe/test/sync", { token: stack.secretKey });
     assert.equal(again.status, 200);
     assert.equal(again.body.sync.archived.product, 1);
     const [gone] = await stack
@@ -133,16 +133,16 @@ Deno.test("replay reprocesses a failed event once and 404s an unknown one", asyn
     await stack.sql.unsafe("drop trigger refuse on payments.webhook_events");
 
     const replayed = await call(stack, "POST", "/stripe/test/events/evt_replay/replay", {
-      token: stack.serviceRoleKey,
+      token: stack.secretKey,
     });
     assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
     assert.equal(replayed.body.event.status, "processed");
     const twice = await call(stack, "POST", "/stripe/test/events/evt_replay/replay", {
-      token: stack.serviceRoleKey,
+      token: stack.secretKey,
     });
     assert.equal(twice.body.event.status, "duplicate");
     const missing = await call(stack, "POST", "/stripe/test/events/evt_nope/replay", {
-      token: stack.serviceRoleKey,
+      token: stack.secretKey,
     });
     assert.equal(missing.status, 404);
   });
@@ -152,17 +152,17 @@ Deno.test("removing the config deletes the key and the webhook endpoint", async 
   await withStack({}, async (stack) => {
     assert.equal((await stack.connectStripe()).status, 200);
     const removed = await call(stack, "DELETE", "/stripe/test/config", {
-      token: stack.serviceRoleKey,
+      token: stack.secretKey,
     });
     assert.equal(removed.status, 200);
     assert.equal(removed.body.removed, true);
     assert.equal(removed.body.webhookRemoved, true);
     assert.equal((await stack.stripe.webhookEndpoints.list()).data.length, 0);
     const again = await call(stack, "DELETE", "/stripe/test/config", {
-      token: stack.serviceRoleKey,
+      token: stack.secretKey,
     });
     assert.deepEqual(again.body, { environment: "test", removed: false, webhookRemoved: false });
-    const status = await call(stack, "GET", "/stripe/status", { token: stack.serviceRoleKey });
+    const status = await call(stack, "GET", "/stripe/status", { token: stack.secretKey });
     assert.equal(status.body.environments.test.configured, false);
   });
 });
@@ -175,7 +175,7 @@ Deno.test("a key of another Stripe account archives the previous account's rows"
       values ('test', 'prod_old_account', 'Old', now())`;
     await stack.sql`select payments.link_customer('test', 'user', 'someone', 'cus_old_account')`;
     const other = await call(stack, "PUT", "/stripe/test/config", {
-      token: stack.serviceRoleKey,
+      token: stack.secretKey,
       body: { secretKey: "sk_test_anotheraccount999999" },
     });
     assert.equal(other.status, 200, JSON.stringify(other.body));

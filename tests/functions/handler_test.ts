@@ -32,7 +32,7 @@ Deno.test("JWTs: missing, unsigned, wrongly signed and expired tokens are refuse
       .sign(new TextEncoder().encode("another-secret-another-secret-another-secret"));
     const expired = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" })
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(
-        new TextEncoder().encode(stack.jwtSecret),
+        new TextEncoder().encode(stack.jwtSecret!),
       );
     for (const token of [undefined, none, forged, expired, "not-a-jwt"]) {
       const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
@@ -65,7 +65,7 @@ Deno.test("JWTs: asymmetric tokens verify against the configured JWKS, others ar
   );
   try {
     await withStack({ jwksUrl: `http://127.0.0.1:${jwks.addr.port}/jwks.json` }, async (stack) => {
-      const claims = { sub: crypto.randomUUID(), role: "authenticated" };
+      const claims = { sub: crypto.randomUUID(), role: "authenticated", aud: "authenticated" };
       const signed = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "key-1" })
         .setExpirationTime("1h").sign(privateKey);
       const other = await generateKeyPair("ES256");
@@ -89,7 +89,7 @@ Deno.test("JWTs: asymmetric tokens verify against the configured JWKS, others ar
       });
       assert.equal(refused.status, 401);
       const hs256 = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: await stack.userToken(claims.sub),
+        token: await stack.legacyUserToken!(claims.sub),
         body,
       });
       assert.equal(hs256.status, 503, "the project's HS256 secret still works beside the JWKS");
