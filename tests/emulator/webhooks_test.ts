@@ -214,7 +214,11 @@ Deno.test("a delivery that outlasts the timeout fails and is retried", async () 
     const stripe = stripeClient(emulator);
     await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });
     await stripe.customers.create();
-    const records = await waitForDeliveries(emulator.url, (all) => all.length === 2);
+    // A delivery is recorded when it starts: wait for the retry to finish, not just to begin.
+    const records = await waitForDeliveries(
+      emulator.url,
+      (all) => all.length === 2 && all[1].finished_at !== null,
+    );
     assert.equal(records[0].error, "Timed out after 300 ms");
     assert.equal(records[0].status_code, null);
     assert.deepEqual([records[1].attempt, records[1].succeeded], [2, true]);
