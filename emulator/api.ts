@@ -5,6 +5,7 @@
 import { authenticate } from "./auth.ts";
 import { API_VERSION, Context } from "./context.ts";
 import { StripeError } from "./errors.ts";
+import { render } from "./expand.ts";
 import { canonicalForm, decodeForm } from "./form.ts";
 import { newId } from "./ids.ts";
 import { checkParams, ParamReader } from "./params.ts";
@@ -101,7 +102,7 @@ function execute(ctx: Context, method: string, pathname: string, params: ParamRe
       );
     }
     checkParams(params.values, match.route.params);
-    const body = match.route.handler(ctx, params, match.path);
+    const body = render(match.route.handler(ctx, params, match.path), params.expand());
     return { status: 200, body: JSON.stringify(body, null, 2) };
   } catch (error) {
     const stripeError = toStripeError(error);

@@ -1,5 +1,6 @@
 /** What a request handler may reach: its account partition, the public URL, and events. */
 import { unixNow } from "./clock.ts";
+import { render } from "./expand.ts";
 import { newId } from "./ids.ts";
 import type { EmulatorEvent, EventRequest, Partition } from "./store.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
@@ -28,10 +29,10 @@ export class Context {
       created: unixNow(),
       data: previousAttributes
         ? {
-          object: structuredClone(object),
-          previous_attributes: structuredClone(previousAttributes),
+          object: render(object),
+          previous_attributes: render(previousAttributes),
         }
-        : { object: structuredClone(object) },
+        : { object: render(object) },
       livemode: this.partition.livemode,
       pending_webhooks: 0,
       request: { ...this.request },
@@ -48,8 +49,8 @@ export class Context {
    */
   emitUpdated(type: string, before: object, after: object): void {
     const previous: Record<string, unknown> = {};
-    const old = before as Record<string, unknown>;
-    for (const [key, value] of Object.entries(after)) {
+    const old = render(before) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(render(after))) {
       if (JSON.stringify(old[key]) !== JSON.stringify(value)) previous[key] = old[key] ?? null;
     }
     if (Object.keys(previous).length > 0) this.emit(type, after, previous);
