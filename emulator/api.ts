@@ -75,12 +75,24 @@ export function createApiHandler(deps: ApiDependencies) {
         id: requestId,
         idempotency_key: idempotencyKey,
       });
-      const run = () => execute(ctx, request.method, url.pathname, params);
+      const run = async () => {
+        // The latency control holds the request here, as if Stripe were still working on it.
+        const latency = deps.store.latencyMs;
+        if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
+        return execute(ctx, request.method, url.pathname, params);
+      };
       if (!idempotencyKey) {
-        const outcome = run();
+        const outcome = await run();
         return jsonResponse(outcome.status, outcome.body, headers);
       }
-      const { outcome, replayed } = runOnce(partition, idempotencyKey, request, url, params, run);
+      const { outcome, replayed } = await runOnce(
+        partition,
+        idempotencyKey,
+        request,
+        url,
+        params,
+        run,
+      );
       if (replayed) headers["idempotent-replayed"] = "true";
       return jsonResponse(outcome.status, outcome.body, headers);
     } catch (error) {
@@ -112,17 +124,17 @@ function execute(ctx: Context, method: string, pathname: string, params: ParamRe
 
 /**
  * Stripe saves the first response for a key, errors included, and replays it for the same
- * request; the same key with other parameters is an `idempotency_error`. Handlers run
- * synchronously, so no second request can start while the first is running.
+ * request; the same key with other parameters is an `idempotency_error`, and a key whose first
+ * request is still running is a 409 `idempotency_key_in_use` (nothing saved: retry later).
  */
-function runOnce(
+async function runOnce(
   partition: Partition,
   key: string,
   request: Request,
   url: URL,
   params: ParamReader,
-  run: () => Outcome,
-): { outcome: Outcome; replayed: boolean } {
+  run: () => Promise<Outcome>,
+): Promise<{ outcome: Outcome; replayed: boolean }> {
   if (key.length > IDEMPOTENCY_KEY_LIMIT) {
     throw new StripeError(
       400,
@@ -146,9 +158,23 @@ function runOnce(
     }
     return { outcome: saved, replayed: true };
   }
-  const outcome = run();
-  partition.idempotency.set(key, { fingerprint, ...outcome });
-  return { outcome, replayed: false };
+  if (partition.idempotencyInFlight.has(key)) {
+    throw new StripeError(
+      409,
+      "invalid_request_error",
+      `There is currently another in-progress request using this idempotency key ` +
+        `('${key}'). Retry this request once that one has finished.`,
+      "idempotency_key_in_use",
+    );
+  }
+  partition.idempotencyInFlight.add(key);
+  try {
+    const outcome = await run();
+    partition.idempotency.set(key, { fingerprint, ...outcome });
+    return { outcome, replayed: false };
+  } finally {
+    partition.idempotencyInFlight.delete(key);
+  }
 }
 
 /** GET and DELETE carry parameters in the query; POST in a form body (query merged first). */

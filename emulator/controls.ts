@@ -22,6 +22,8 @@ export interface ControlDependencies {
   publicUrl: () => string;
 }
 
+const MAX_LATENCY_MS = 60_000;
+
 type ControlHandler = (request: Request, path: PathParams, url: URL) => Promise<unknown>;
 
 export function createControlHandler(deps: ControlDependencies) {
@@ -83,8 +85,20 @@ export function createControlHandler(deps: ControlDependencies) {
     return Promise.resolve(target.subscription);
   };
 
+  const latency: ControlHandler = async (request) => {
+    const body = await readJson(request);
+    const ms = body.ms;
+    if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > MAX_LATENCY_MS) {
+      throw invalidRequest(`Invalid ms: an integer between 0 and ${MAX_LATENCY_MS}.`, "ms");
+    }
+    deps.store.latencyMs = ms;
+    return { ms };
+  };
+
   const routes = [
     route("POST", "/_emulator/reset", reset),
+    route("POST", "/_emulator/latency", latency),
+    route("GET", "/_emulator/latency", () => Promise.resolve({ ms: deps.store.latencyMs })),
     route("GET", "/_emulator/deliveries", deliveries),
     route("POST", "/_emulator/checkout/sessions/{id}/complete", complete),
     route("POST", "/_emulator/subscriptions/{id}/renew", renew),

@@ -56,6 +56,7 @@ export class Partition {
   readonly webhookEndpoints = new Map<string, WebhookEndpointRecord>();
   readonly events = new Map<string, EmulatorEvent>();
   readonly idempotency = new Map<string, IdempotencyRecord>();
+  readonly idempotencyInFlight = new Set<string>();
 
   // Creation order for list pagination: objects created in one second share `created`.
   private readonly order = new Map<string, number>();
@@ -109,6 +110,8 @@ export class Partition {
 
 export class Store {
   private readonly partitions = new Map<string, Partition>();
+  /** Every `/v1` request waits this long before it runs (the latency control). */
+  latencyMs = 0;
 
   partition(accountId: string, livemode: boolean): Partition {
     const key = `${accountId}:${livemode ? "live" : "test"}`;
@@ -134,5 +137,6 @@ export class Store {
 
   reset(): void {
     this.partitions.clear();
+    this.latencyMs = 0;
   }
 }
