@@ -17,10 +17,12 @@ import { customerRoutes } from "./resources/customers.ts";
 import { eventRoutes } from "./resources/events.ts";
 import { invoiceRoutes } from "./resources/invoices.ts";
 import { paymentIntentRoutes } from "./resources/payment_intents.ts";
+import { paymentMethodRoutes } from "./resources/payment_methods.ts";
 import { priceRoutes } from "./resources/prices.ts";
 import { productRoutes } from "./resources/products.ts";
 import { refundRoutes } from "./resources/refunds.ts";
 import { subscriptionRoutes } from "./resources/subscriptions.ts";
+import { testClockRoutes } from "./resources/test_clocks.ts";
 import { webhookEndpointRoutes } from "./resources/webhook_endpoints.ts";
 import { jsonResponse, toStripeError } from "./responses.ts";
 import { type Endpoint, matchRoute } from "./router.ts";
@@ -37,6 +39,8 @@ const routes: Endpoint[] = [
   ...subscriptionRoutes,
   ...invoiceRoutes,
   ...paymentIntentRoutes,
+  ...paymentMethodRoutes,
+  ...testClockRoutes,
   ...chargeRoutes,
   ...refundRoutes,
   ...webhookEndpointRoutes,

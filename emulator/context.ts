@@ -16,6 +16,27 @@ export class Context {
     private readonly request: EventRequest = { id: null, idempotency_key: null },
   ) {}
 
+  /**
+   * The time objects are stamped with: a test clock's frozen time while its objects are being
+   * worked on (see `atTime`), the wall clock otherwise.
+   */
+  private frozenTime: number | null = null;
+
+  now(): number {
+    return this.frozenTime ?? unixNow();
+  }
+
+  /** Runs `fn` with `now()` fixed to `time` (a test clock's moment); `null` is the wall clock. */
+  atTime<T>(time: number | null, fn: () => T): T {
+    const saved = this.frozenTime;
+    this.frozenTime = time;
+    try {
+      return fn();
+    } finally {
+      this.frozenTime = saved;
+    }
+  }
+
   get livemode(): boolean {
     return this.partition.livemode;
   }

@@ -3,9 +3,11 @@
  * real buyer or a real month would do — complete a Checkout Session, renew a subscription,
  * decline a renewal payment.
  */
+import { authenticatePayment } from "./authentication.ts";
 import { failRenewal, renewSubscription } from "./billing.ts";
+import { cardByNumber, cardByToken, DEFAULT_TEST_CARD, type TestCard } from "./cards.ts";
 import { Context } from "./context.ts";
-import { invalidRequest, noSuch } from "./errors.ts";
+import { invalidRequest, noSuch, StripeError } from "./errors.ts";
 import {
   CHECKOUT_OUTCOMES,
   type CheckoutOutcome,
@@ -66,16 +68,40 @@ export function createControlHandler(deps: ControlDependencies) {
         "outcome",
       );
     }
-    completeCheckoutSession(contextFor(found.partition), found.value, outcome as CheckoutOutcome, {
+    const card = body.card === undefined ? DEFAULT_TEST_CARD : testCard(body.card);
+    const authenticate = body.authenticate ?? "approve";
+    if (!["approve", "fail", "leave"].includes(authenticate as string)) {
+      throw invalidRequest(
+        "Invalid authenticate: must be one of approve, fail, leave",
+        "authenticate",
+      );
+    }
+    const ctx = contextFor(found.partition);
+    const attempt = completeCheckoutSession(ctx, found.value, outcome as CheckoutOutcome, {
       email: typeof body.email === "string" ? body.email : null,
       name: typeof body.name === "string" ? body.name : null,
-    });
+    }, card);
+    if (attempt.status === "declined") {
+      throw new StripeError(402, "card_error", attempt.message, "card_declined");
+    }
+    if (attempt.status === "requires_action" && authenticate !== "leave") {
+      const paymentIntentId = attempt.url.slice(attempt.url.lastIndexOf("/") + 1);
+      const result = authenticatePayment(ctx, paymentIntentId, authenticate === "approve");
+      if (!result.succeeded) {
+        throw new StripeError(
+          402,
+          "card_error",
+          found.value.lastError ?? "Authentication failed.",
+          "payment_intent_authentication_failure",
+        );
+      }
+    }
     return found.value.session;
   };
 
   const renew: ControlHandler = (_request, path) => {
     const target = subscription(path.id);
-    renewSubscription(target.ctx, target.subscription);
+    renewSubscription(target.ctx, target.subscription, "paid");
     return Promise.resolve(target.subscription);
   };
 
@@ -115,6 +141,18 @@ export function createControlHandler(deps: ControlDependencies) {
       return jsonResponse(stripeError.status, stripeError.toJSON());
     }
   };
+}
+
+/** A test card number (`4000 0000 0000 0002`) or test PaymentMethod (`pm_card_visa`). */
+function testCard(value: unknown): TestCard {
+  const card = typeof value === "string" ? cardByNumber(value) ?? cardByToken(value) : undefined;
+  if (!card) {
+    throw invalidRequest(
+      "Invalid card: a test card number or a test PaymentMethod such as pm_card_visa.",
+      "card",
+    );
+  }
+  return card;
 }
 
 /** An empty body is an empty object, so `curl -X POST` alone works. */

@@ -6,6 +6,7 @@
 import type Stripe from "stripe";
 import { Context } from "./context.ts";
 import { noSuch } from "./errors.ts";
+import { authenticatePayment } from "./authentication.ts";
 import { completeCheckoutSession } from "./resources/checkout_sessions.ts";
 import { cancelSubscriptionNow } from "./resources/subscriptions.ts";
 import { htmlResponse, redirect, toStripeError } from "./responses.ts";
@@ -83,7 +84,36 @@ export function createPageHandler(deps: PageDependencies) {
     return redirect(`${ctx.publicUrl}/billing_portal/${session.id}`);
   };
 
+  const paymentIntent = (id: string) => {
+    const found = deps.store.locate((partition) => partition.paymentIntents, id);
+    if (!found) throw noSuch("payment_intent", id);
+    return { ctx: contextFor(found.partition), paymentIntent: found.value };
+  };
+
+  const showAuthentication: PageHandler = (_request, path) => {
+    const { paymentIntent: intent } = paymentIntent(path.id);
+    return htmlResponse(200, authenticationPage(intent));
+  };
+
+  const authenticate = (approved: boolean): PageHandler => (_request, path) => {
+    const { ctx, paymentIntent: intent } = paymentIntent(path.id);
+    const result = authenticatePayment(ctx, intent.id, approved);
+    if (result.redirect) return redirect(result.redirect);
+    return htmlResponse(
+      200,
+      layout(
+        "Authentication",
+        `<p id="status-message" data-status="${approved ? "succeeded" : "failed"}">${
+          approved ? "Authentication complete." : "Authentication failed."
+        } You can close this page.</p>`,
+      ),
+    );
+  };
+
   const routes = [
+    route("GET", "/authenticate/{id}", showAuthentication),
+    route("POST", "/authenticate/{id}/approve", authenticate(true)),
+    route("POST", "/authenticate/{id}/fail", authenticate(false)),
     route("GET", "/checkout/{id}", showCheckout),
     route("POST", "/checkout/{id}/pay", payCheckout),
     route("POST", "/checkout/{id}/cancel", cancelCheckout),
@@ -215,6 +245,26 @@ function subscriptionRow(
       <span class="items">${items}</span> <span class="status">${escape(subscription.status)}</span>
       ${action}
     </li>`;
+}
+
+/** Stripe's test 3-D Secure page: the buyer approves or fails the challenge. */
+function authenticationPage(paymentIntent: Stripe.PaymentIntent): string {
+  const waiting = paymentIntent.status === "requires_action";
+  const body = waiting
+    ? `<p>${money(paymentIntent.amount, paymentIntent.currency)} · ${escape(paymentIntent.id)}</p>
+    <p>This is a test 3-D Secure page. A real bank would ask the buyer to confirm here.</p>
+    <div class="actions">
+      <form method="post" action="${escape(paymentIntent.id)}/approve">
+        <button type="submit" id="authenticate-approve" data-testid="authenticate-approve">Complete authentication</button>
+      </form>
+      <form method="post" action="${escape(paymentIntent.id)}/fail">
+        <button type="submit" id="authenticate-fail" data-testid="authenticate-fail" class="secondary">Fail authentication</button>
+      </form>
+    </div>`
+    : `<p id="status-message" data-status="${escape(paymentIntent.status)}">This payment is ${
+      escape(paymentIntent.status)
+    }; there is nothing to authenticate.</p>`;
+  return layout("3D Secure 2 test page", body);
 }
 
 function money(amount: number, currency: string): string {

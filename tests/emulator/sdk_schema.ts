@@ -221,11 +221,20 @@ export function checkObject(value: Json, path = String(value.object)): Problem[]
   if (candidates.length === 0) {
     return [{ path, message: `no SDK type declares object '${String(value.object)}'` }];
   }
-  return best(candidates.map((candidate) => checkInterface(candidate, value, path)));
+  return best(
+    candidates.filter((candidate) => matchesDeletion(candidate, value))
+      .map((candidate) => checkInterface(candidate, value, path)),
+  );
+}
+
+/** `Deleted*` interfaces declare `deleted: true`; the live ones `deleted?: void` or nothing. */
+function matchesDeletion(candidate: Interface, value: Json): boolean {
+  return (candidate.fields.get("deleted")?.type === "true") === (value.deleted === true);
 }
 
 /** Of several possible declarations, the one the value fits best. */
 function best(results: Problem[][]): Problem[] {
+  if (results.length === 0) return [{ path: "", message: "no declaration fits" }];
   return results.reduce((a, b) => (b.length < a.length ? b : a));
 }
 
@@ -271,7 +280,9 @@ function checkValue(scope: Interface, type: string, value: unknown, path: string
     }
     if (!/^[A-Z][\w.]*$/.test(option)) continue;
     const declared = resolve(scope, option);
-    if (declared) results.push(checkInterface(declared, value as Json, path));
+    if (declared && matchesDeletion(declared, value as Json)) {
+      results.push(checkInterface(declared, value as Json, path));
+    }
   }
   return results.length > 0 ? best(results) : [];
 }
