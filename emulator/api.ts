@@ -6,7 +6,7 @@ import { authenticate } from "./auth.ts";
 import { API_VERSION, Context } from "./context.ts";
 import { StripeError } from "./errors.ts";
 import { render } from "./expand.ts";
-import { canonicalForm, decodeForm } from "./form.ts";
+import { canonicalForm, decodeForm, type FormObject } from "./form.ts";
 import { newId } from "./ids.ts";
 import { checkParams, ParamReader } from "./params.ts";
 import { accountRoutes } from "./resources/account.ts";
@@ -104,6 +104,25 @@ export function createApiHandler(deps: ApiDependencies) {
       return jsonResponse(stripeError.status, stripeError.toJSON(), headers);
     }
   };
+}
+
+/**
+ * Runs one `/v1` request inside the emulator, as the SDK would send it (the trigger fixtures
+ * drive real flows this way), and returns the response body or throws its Stripe error.
+ */
+export function callApi(
+  ctx: Context,
+  method: string,
+  pathname: string,
+  params: FormObject = {},
+): Record<string, unknown> {
+  const outcome = execute(ctx, method, pathname, new ParamReader(params));
+  const body = JSON.parse(outcome.body);
+  if (outcome.status !== 200) {
+    const error = body.error ?? {};
+    throw new StripeError(outcome.status, error.type, error.message, error.code, error.param);
+  }
+  return body;
 }
 
 function execute(ctx: Context, method: string, pathname: string, params: ParamReader): Outcome {

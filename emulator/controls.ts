@@ -3,6 +3,7 @@
  * real buyer or a real month would do — complete a Checkout Session, renew a subscription,
  * decline a renewal payment.
  */
+import { authenticate } from "./auth.ts";
 import { authenticatePayment } from "./authentication.ts";
 import { failRenewal, renewSubscription } from "./billing.ts";
 import { cardByNumber, cardByToken, DEFAULT_TEST_CARD, type TestCard } from "./cards.ts";
@@ -16,6 +17,7 @@ import {
 import { jsonResponse, toStripeError } from "./responses.ts";
 import { matchRoute, type PathParams, route } from "./router.ts";
 import type { Partition, Store } from "./store.ts";
+import { runTrigger, TRIGGERS } from "./trigger.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
 
 export interface ControlDependencies {
@@ -121,8 +123,54 @@ export function createControlHandler(deps: ControlDependencies) {
     return { ms };
   };
 
+  /**
+   * The account a trigger runs in: the one `api_key` names, else the only test-mode account
+   * with a webhook endpoint (the one a developer's app listens on).
+   */
+  const triggerPartition = (apiKey: unknown): Partition => {
+    if (apiKey !== undefined) {
+      if (typeof apiKey !== "string") throw invalidRequest("Invalid api_key.", "api_key");
+      const { accountId, livemode } = authenticate(`Bearer ${apiKey}`);
+      return deps.store.partition(accountId, livemode);
+    }
+    const test = deps.store.all().filter((partition) => !partition.livemode);
+    const listening = test.filter((partition) => partition.webhookEndpoints.size > 0);
+    const candidates = listening.length > 0 ? listening : test;
+    if (candidates.length === 1) return candidates[0];
+    throw invalidRequest(
+      candidates.length === 0
+        ? "No test-mode account has been used yet: pass api_key (an sk_test_ key)."
+        : "Several test-mode accounts could take this trigger: pass api_key to choose one.",
+      "api_key",
+    );
+  };
+
+  const trigger: ControlHandler = async (request, path) => {
+    if (!Object.hasOwn(TRIGGERS, path.event)) {
+      throw new StripeError(
+        404,
+        "invalid_request_error",
+        `No trigger for '${path.event}'. Triggers: ${Object.keys(TRIGGERS).join(", ")}.`,
+        "resource_missing",
+        "event",
+      );
+    }
+    const body = await readJson(request);
+    return runTrigger(contextFor(triggerPartition(body.api_key)), path.event);
+  };
+
+  const triggers: ControlHandler = () =>
+    Promise.resolve(
+      Object.entries(TRIGGERS).map(([event, fixture]) => ({
+        event,
+        description: fixture.description,
+      })),
+    );
+
   const routes = [
     route("POST", "/_emulator/reset", reset),
+    route("GET", "/_emulator/triggers", triggers),
+    route("POST", "/_emulator/trigger/{event}", trigger),
     route("POST", "/_emulator/latency", latency),
     route("GET", "/_emulator/latency", () => Promise.resolve({ ms: deps.store.latencyMs })),
     route("GET", "/_emulator/deliveries", deliveries),

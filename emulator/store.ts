@@ -167,6 +167,11 @@ export class Store {
     return undefined;
   }
 
+  /** Every account and mode that has been used so far. */
+  all(): Partition[] {
+    return [...this.partitions.values()];
+  }
+
   reset(): void {
     this.partitions.clear();
     this.latencyMs = 0;
