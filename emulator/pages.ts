@@ -121,8 +121,8 @@ export function createPageHandler(deps: PageDependencies) {
   };
 
   const showAuthentication: PageHandler = (_request, path) => {
-    const { paymentIntent: intent } = paymentIntent(path.id);
-    return htmlResponse(200, authenticationPage(intent));
+    const { ctx, paymentIntent: intent } = paymentIntent(path.id);
+    return htmlResponse(200, authenticationPage(ctx.publicUrl, intent));
   };
 
   const authenticate = (approved: boolean): PageHandler => (_request, path) => {
@@ -333,7 +333,9 @@ function checkoutPage(ctx: Context, record: CheckoutSessionRecord, form: CardFor
   return layout(
     session.mode === "subscription" ? "Subscribe" : "Pay",
     `<div class="checkout">${summary}
-    <section class="payment" aria-label="Payment">${checkoutActions(session, form, total)}</section>
+    <section class="payment" aria-label="Payment">${
+      checkoutActions(`${ctx.publicUrl}/checkout/${session.id}`, session, form, total)
+    }</section>
     </div>`,
   );
 }
@@ -346,7 +348,16 @@ function customerEmail(ctx: Context, session: Stripe.Checkout.Session): string {
   return session.customer_details?.email ?? session.customer_email ?? customer?.email ?? "";
 }
 
-function checkoutActions(session: Stripe.Checkout.Session, form: CardForm, total: string): string {
+/**
+ * `base` is the page's own absolute URL: forms post to absolute URLs, because the page is also
+ * served as the answer to a POST (after a decline), from another path.
+ */
+function checkoutActions(
+  base: string,
+  session: Stripe.Checkout.Session,
+  form: CardForm,
+  total: string,
+): string {
   if (session.status === "complete") {
     return `<p id="status-message" data-status="complete">This Checkout Session is complete (payment ${
       escape(session.payment_status)
@@ -362,7 +373,7 @@ function checkoutActions(session: Stripe.Checkout.Session, form: CardForm, total
   }
   const label = session.mode === "subscription" ? "Subscribe" : "Pay";
   return `
-      <form id="pay-form" method="post" action="${escape(session.id)}/pay" novalidate>
+      <form id="pay-form" method="post" action="${escape(base)}/pay" novalidate>
         <h2>Contact information</h2>
         <label for="email">Email</label>
         <input type="email" name="email" value="${
@@ -377,7 +388,7 @@ function checkoutActions(session: Stripe.Checkout.Session, form: CardForm, total
         <button type="submit" id="pay" data-testid="pay" class="pay">${label}</button>
         <p class="total-note">${escape(total)} · test card 4242 4242 4242 4242</p>
       </form>
-      <form id="cancel-form" method="post" action="${escape(session.id)}/cancel">
+      <form id="cancel-form" method="post" action="${escape(base)}/cancel">
         <button type="submit" id="cancel" data-testid="cancel" class="secondary">Cancel</button>
       </form>`;
 }
@@ -417,16 +428,17 @@ function cardFields(form: CardForm): string {
 }
 
 /** Stripe's test 3-D Secure page: the buyer approves or fails the challenge. */
-function authenticationPage(paymentIntent: Stripe.PaymentIntent): string {
+function authenticationPage(publicUrl: string, paymentIntent: Stripe.PaymentIntent): string {
+  const base = `${publicUrl}/authenticate/${paymentIntent.id}`;
   const waiting = paymentIntent.status === "requires_action";
   const body = waiting
     ? `<p class="amount-due">${money(paymentIntent.amount, paymentIntent.currency)}</p>
     <p>This is a test 3-D Secure page: a real bank would ask the buyer to confirm here.</p>
     <div class="actions">
-      <form method="post" action="${escape(paymentIntent.id)}/approve">
+      <form method="post" action="${escape(base)}/approve">
         <button type="submit" id="authenticate-approve" data-testid="authenticate-approve" class="pay">Complete authentication</button>
       </form>
-      <form method="post" action="${escape(paymentIntent.id)}/fail">
+      <form method="post" action="${escape(base)}/fail">
         <button type="submit" id="authenticate-fail" data-testid="authenticate-fail" class="secondary">Fail authentication</button>
       </form>
     </div>
@@ -485,7 +497,12 @@ function paymentMethodSection(
   customer: Stripe.Customer | undefined,
   cardForm: CardForm | null,
 ): string {
-  const id = customer?.invoice_settings.default_payment_method;
+  // The customer's default, else the card a live subscription charges (Checkout saves it there).
+  const live = [...ctx.partition.subscriptions.values()].reverse().find((subscription) =>
+    subscription.customer === session.customer && CANCELABLE.includes(subscription.status) &&
+    typeof subscription.default_payment_method === "string"
+  );
+  const id = customer?.invoice_settings.default_payment_method ?? live?.default_payment_method;
   const method = typeof id === "string" ? ctx.partition.paymentMethods.get(id) : undefined;
   const card = method?.paymentMethod.card;
   const current = card
@@ -501,13 +518,17 @@ function paymentMethodSection(
   };
   return `${current}
   <form id="update-card-form" method="post" action="${
-    escape(session.id)
+    escape(portalBase(ctx, session))
   }/payment_method" novalidate>
     ${cardFields(form)}
     <label for="name">Name on card</label>
     <input type="text" name="name" value="${escape(form.name)}" id="name" autocomplete="cc-name">
     <button type="submit" id="update-card" data-testid="update-card">Update card</button>
   </form>`;
+}
+
+function portalBase(ctx: Context, session: Stripe.BillingPortal.Session): string {
+  return `${ctx.publicUrl}/billing_portal/${session.id}`;
 }
 
 function invoiceTable(ctx: Context, customerId: string): string {
@@ -542,7 +563,7 @@ function subscriptionRow(
   }).join(", ");
   const live = CANCELABLE.includes(subscription.status);
   const action = (path: string, text: string, className: string) =>
-    `<form method="post" action="${escape(session.id)}/subscriptions/${
+    `<form method="post" action="${escape(portalBase(ctx, session))}/subscriptions/${
       escape(subscription.id)
     }/${path}">
         <button type="submit" class="${className}" data-testid="${className}" data-subscription-id="${
@@ -561,7 +582,7 @@ function subscriptionRow(
     const options = plansFor(ctx, subscription).filter((price) => price.id !== current);
     if (options.length > 0) {
       actions.push(
-        `<form method="post" action="${escape(session.id)}/subscriptions/${
+        `<form method="post" action="${escape(portalBase(ctx, session))}/subscriptions/${
           escape(subscription.id)
         }/switch" class="switch">
         <select name="price" aria-label="New plan" data-testid="plan-select">${
@@ -640,7 +661,7 @@ function layout(title: string, body: string): string {
   .session-id { color: #a3acb9; font-size: 0.75rem; }
   table { width: 100%; border-collapse: collapse; margin: 0.5rem 0; table-layout: fixed; }
   th, td { text-align: left; padding: 0.4rem 0.25rem; border-bottom: 1px solid #e3e8ee; vertical-align: top; }
-  th:nth-child(3), td.quantity { width: 3rem; }
+  #line-items th:nth-child(3), td.quantity { width: 3rem; }
   label { display: block; margin: 0.75rem 0 0.25rem; color: #30313d; font-size: 0.9rem; }
   input, select { font: inherit; padding: 0.6rem 0.75rem; width: 100%; max-width: 100%; border: 1px solid #e0e0e6; border-radius: 6px; }
   input[aria-invalid="true"] { border-color: #df1b41; color: #df1b41; }
