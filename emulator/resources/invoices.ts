@@ -116,6 +116,7 @@ export function insertInvoice(ctx: Context, input: InvoiceInput): Stripe.Invoice
       payment_method_options: null,
       payment_method_types: null,
     },
+    confirmation_secret: null,
     payments: {
       object: "list",
       data: [],
@@ -240,6 +241,11 @@ export function attachPayment(
   };
   for (const previous of invoice.payments?.data ?? []) previous.is_default = false;
   invoice.payments?.data.unshift(payment);
+  // What a front end confirms the invoice's payment with (Stripe.js `confirmPayment`).
+  invoice.confirmation_secret = {
+    client_secret: paymentIntent.client_secret ?? "",
+    type: "payment_intent",
+  };
 }
 
 export function markInvoicePaid(ctx: Context, invoice: Stripe.Invoice): void {

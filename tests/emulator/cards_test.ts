@@ -251,7 +251,15 @@ Deno.test("subscriptions.create pays its first invoice with the customer's defau
       customer: noCard.id,
       items: [{ price: price.id }],
       payment_behavior: "default_incomplete",
+      expand: ["latest_invoice.confirmation_secret"],
     });
     assert.equal(unpaid.status, "incomplete");
+    const secret = (unpaid.latest_invoice as Stripe.Invoice).confirmation_secret;
+    assert.equal(secret?.type, "payment_intent");
+    assert.match(secret?.client_secret ?? "", /^pi_\w+_secret_\w+$/);
+    const plainInvoice = await stripe.invoices.retrieve(
+      (unpaid.latest_invoice as Stripe.Invoice).id,
+    );
+    assert.ok(!("confirmation_secret" in plainInvoice));
   });
 });
