@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createPrice, stripeClient, stripeError, withEmulator } from "./helpers.ts";
+import { createPrice, postJson, stripeClient, stripeError, withEmulator } from "./helpers.ts";
 
 async function typesSince(stripe: Stripe, eventId: string | undefined): Promise<string[]> {
   const events = await stripe.events.list({ limit: 100, ending_before: eventId });
@@ -261,5 +261,46 @@ Deno.test("subscriptions.create pays its first invoice with the customer's defau
       (unpaid.latest_invoice as Stripe.Invoice).id,
     );
     assert.ok(!("confirmation_secret" in plainInvoice));
+  });
+});
+
+Deno.test("a subscription Checkout declined by its card is paid by the next card", async () => {
+  await withEmulator(async (emulator) => {
+    const stripe = stripeClient(emulator);
+    const price = await createPrice(stripe, { unitAmount: 1100 });
+    const session = await stripe.checkout.sessions.create({
+      mode: "subscription",
+      line_items: [{ price: price.id, quantity: 1 }],
+    });
+    const control = `${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`;
+    const declined = await postJson(control, { card: "4000 0000 0000 0341" });
+    assert.equal(declined.status, 402);
+    assert.equal((await declined.json()).error.type, "card_error");
+    const open = await stripe.checkout.sessions.retrieve(session.id, {
+      expand: ["subscription"],
+    });
+    assert.equal(open.status, "open");
+    assert.equal((open.subscription as Stripe.Subscription).status, "incomplete");
+
+    const paid = await postJson(control, { card: "pm_card_mastercard" });
+    assert.equal(paid.status, 200);
+    await paid.body?.cancel();
+    const done = await stripe.checkout.sessions.retrieve(session.id, {
+      expand: ["subscription", "invoice.payments"],
+    });
+    assert.equal(done.status, "complete");
+    const subscription = done.subscription as Stripe.Subscription;
+    assert.equal(subscription.status, "active");
+    const invoice = done.invoice as Stripe.Invoice;
+    assert.equal(invoice.status, "paid");
+    assert.deepEqual(invoice.payments?.data.map((payment) => payment.status), ["paid", "open"]);
+    const method = await stripe.paymentMethods.retrieve(
+      subscription.default_payment_method as string,
+    );
+    assert.equal(method.card?.brand, "mastercard");
+
+    const unknown = await postJson(control, { card: "1234" });
+    assert.equal(unknown.status, 400);
+    assert.equal((await unknown.json()).error.param, "card");
   });
 });
