@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createPrice, stripeClient, stripeError, withEmulator } from "./helpers.ts";
+import { createPrice, postJson, stripeClient, stripeError, withEmulator } from "./helpers.ts";
 
 const DAY = 24 * 60 * 60;
 const START = Date.UTC(2031, 0, 15, 12) / 1000;
@@ -189,5 +189,51 @@ Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Ch
     assert.equal(gone.deleted, true);
     const missing = await stripeError(stripe.testHelpers.testClocks.retrieve(clock.id));
     assert.equal(missing.statusCode, 404);
+  });
+});
+
+Deno.test("a trial on 4000 0000 0000 0341 ends past_due; a Checkout trial on the clock too", async () => {
+  await withEmulator(async (emulator) => {
+    const stripe = stripeClient(emulator);
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
+    const price = await createPrice(stripe, { unitAmount: 2500 });
+    const customer = await stripe.customers.create({
+      test_clock: clock.id,
+      payment_method: "pm_card_chargeCustomerFail",
+      invoice_settings: { default_payment_method: "pm_card_chargeCustomerFail" },
+    });
+    const trialing = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 14,
+    });
+    assert.equal(trialing.status, "trialing");
+
+    const session = await stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: customer.id,
+      line_items: [{ price: price.id, quantity: 1 }],
+      subscription_data: { trial_period_days: 14 },
+    });
+    const completed = await postJson(
+      `${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`,
+      { card: "4000 0000 0000 0341" },
+    );
+    assert.equal(completed.status, 200, "a trial charges nothing, so the card is only attached");
+    await completed.body?.cancel();
+    const fromCheckout = (await stripe.checkout.sessions.retrieve(session.id)).subscription;
+
+    const mark = await lastEventId(stripe);
+    await advance(stripe, clock.id, START + 15 * DAY);
+    const types = await typesSince(stripe, mark);
+    assert.equal(types.filter((type) => type === "invoice.payment_failed").length, 2);
+    for (const id of [trialing.id, fromCheckout as string]) {
+      const ended = await stripe.subscriptions.retrieve(id, { expand: ["latest_invoice"] });
+      assert.equal(ended.status, "past_due");
+      const invoice = ended.latest_invoice as Stripe.Invoice;
+      assert.equal(invoice.amount_due, 2500);
+      assert.equal(invoice.status, "open");
+      assert.equal(invoice.created, START + 14 * DAY);
+    }
   });
 });
