@@ -434,7 +434,7 @@ function readCancellationDetails(
 }
 
 const LIST_PARAMS: ParamSpec = {
-  read: [...PAGINATION, "customer", "price", "status"],
+  read: [...PAGINATION, "customer", "price", "status", "test_clock"],
   ignored: [
     "automatic_tax",
     "collection_method",
@@ -443,7 +443,6 @@ const LIST_PARAMS: ParamSpec = {
     "current_period_start",
     "customer_account",
     "plan",
-    "test_clock",
   ],
 };
 
@@ -451,8 +450,10 @@ function listSubscriptions(ctx: Context, params: ParamReader) {
   const status = params.oneOf("status", STATUSES);
   const customer = params.string("customer");
   const price = params.string("price");
+  const clock = params.string("test_clock");
   const subscriptions = [...ctx.partition.subscriptions.values()].filter((subscription) =>
     matchesStatus(subscription.status, status) &&
+    (clock === undefined || subscription.test_clock === clock) &&
     (customer === undefined || subscription.customer === customer) &&
     (price === undefined || subscription.items.data.some((item) => item.price.id === price))
   );

@@ -116,6 +116,9 @@ Deno.test("advancing a test clock renews with the card on file, then a failing c
     assert.equal(pastDue.status, "past_due");
     assert.equal((pastDue.latest_invoice as Stripe.Invoice).status, "open");
 
+    const onClock = await stripe.subscriptions.list({ test_clock: clock.id });
+    assert.deepEqual(onClock.data.map((item) => item.id), [subscription.id]);
+    assert.equal((await stripe.subscriptions.list({ test_clock: "clock_other" })).data.length, 0);
     const listed = await stripe.testHelpers.testClocks.list();
     assert.deepEqual(listed.data.map((item) => item.id), [clock.id]);
     const backwards = await stripeError(
