@@ -8,7 +8,8 @@ export type Command =
   | { name: "config remove" }
   | { name: "sync" }
   | { name: "webhooks configure" }
-  | { name: "events replay"; eventId: string };
+  | { name: "events replay"; eventId: string }
+  | { name: "trigger"; event: string };
 
 export interface Options {
   url?: string;
@@ -17,6 +18,9 @@ export interface Options {
   environment?: Environment;
   functionName: string;
   json: boolean;
+  /** `trigger` only: the Stripe emulator, and the API key naming the account to run in. */
+  emulatorUrl?: string;
+  apiKey?: string;
 }
 
 export type Parsed =
@@ -43,6 +47,8 @@ Commands:
                                       recent payments, showing progress page by page
   webhooks configure                  Create or repair the managed webhook endpoint
   events replay <event id>            Process a stored webhook event again
+  trigger <event>                     Run the flow that emits <event> on the local Stripe
+                                      emulator (checkout.session.completed, invoice.paid, ...)
 
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
@@ -51,13 +57,25 @@ Options:
                                       then the legacy $SUPABASE_SERVICE_ROLE_KEY)
       --function-name <name>          Edge function name (default: payments)
       --json                          Print the API's JSON (NDJSON for sync) for scripts
+      --emulator-url <url>            trigger: the emulator (default: http://127.0.0.1:12111)
+      --api-key <sk_test_...>         trigger: the emulator account to run in
   -h, --help                          Show this help
 
 Exit codes: 0 success, 1 the server, the network or the webhook endpoint failed,
 2 the command line is wrong.
 Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
-const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {
+type ValueFlag =
+  | "url"
+  | "serviceRoleKey"
+  | "environment"
+  | "functionName"
+  | "emulatorUrl"
+  | "apiKey";
+
+const VALUE_FLAGS: Record<string, ValueFlag> = {
+  "--emulator-url": "emulatorUrl",
+  "--api-key": "apiKey",
   "--url": "url",
   "--secret-key": "serviceRoleKey",
   // The legacy name of the same credential.
@@ -69,8 +87,7 @@ const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "fu
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
-  const values: Partial<Record<"url" | "serviceRoleKey" | "environment" | "functionName", string>> =
-    {};
+  const values: Partial<Record<ValueFlag, string>> = {};
   let json = false;
   let help = false;
 
@@ -136,6 +153,8 @@ export function parseArgs(argv: string[]): Parsed {
       environment,
       functionName,
       json,
+      emulatorUrl: values.emulatorUrl,
+      apiKey: values.apiKey,
     },
   };
 }
@@ -185,6 +204,12 @@ function parseCommand(words: string[]): Command {
       }
       extra(2);
       return { name: "events replay", eventId: rest[1] };
+    case "trigger":
+      if (rest.length < 1) {
+        throw new UsageError("trigger needs an event type: payments stripe trigger invoice.paid");
+      }
+      extra(1);
+      return { name: "trigger", event: rest[0] };
     default:
       throw unknown();
   }

@@ -14,6 +14,7 @@ import type {
 import { type Command, type Options, parseArgs, USAGE, UsageError } from "./args.ts";
 import { runInstall } from "./install.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
+import { DEFAULT_EMULATOR_URL, trigger } from "./trigger.ts";
 import { progressLine, statusTable, syncSummary, webhookFailure, webhookLine } from "./format.ts";
 
 interface Io {
@@ -33,6 +34,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     options = parsed.options;
+    if (parsed.command.name === "trigger") {
+      await trigger(parsed.command.event, {
+        emulatorUrl: options.emulatorUrl ?? io.env("STRIPE_EMULATOR_URL") ?? DEFAULT_EMULATOR_URL,
+        apiKey: options.apiKey,
+        json: options.json,
+      }, io.out);
+      return 0;
+    }
     const api = connection(options, io);
     await execute(parsed.command, options, api, io);
     return 0;

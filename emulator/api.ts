@@ -5,7 +5,8 @@
 import { authenticate } from "./auth.ts";
 import { API_VERSION, Context } from "./context.ts";
 import { StripeError } from "./errors.ts";
-import { canonicalForm, decodeForm } from "./form.ts";
+import { render } from "./expand.ts";
+import { canonicalForm, decodeForm, type FormObject } from "./form.ts";
 import { newId } from "./ids.ts";
 import { checkParams, ParamReader } from "./params.ts";
 import { accountRoutes } from "./resources/account.ts";
@@ -16,10 +17,12 @@ import { customerRoutes } from "./resources/customers.ts";
 import { eventRoutes } from "./resources/events.ts";
 import { invoiceRoutes } from "./resources/invoices.ts";
 import { paymentIntentRoutes } from "./resources/payment_intents.ts";
+import { paymentMethodRoutes } from "./resources/payment_methods.ts";
 import { priceRoutes } from "./resources/prices.ts";
 import { productRoutes } from "./resources/products.ts";
 import { refundRoutes } from "./resources/refunds.ts";
 import { subscriptionRoutes } from "./resources/subscriptions.ts";
+import { testClockRoutes } from "./resources/test_clocks.ts";
 import { webhookEndpointRoutes } from "./resources/webhook_endpoints.ts";
 import { jsonResponse, toStripeError } from "./responses.ts";
 import { type Endpoint, matchRoute } from "./router.ts";
@@ -36,6 +39,8 @@ const routes: Endpoint[] = [
   ...subscriptionRoutes,
   ...invoiceRoutes,
   ...paymentIntentRoutes,
+  ...paymentMethodRoutes,
+  ...testClockRoutes,
   ...chargeRoutes,
   ...refundRoutes,
   ...webhookEndpointRoutes,
@@ -74,12 +79,24 @@ export function createApiHandler(deps: ApiDependencies) {
         id: requestId,
         idempotency_key: idempotencyKey,
       });
-      const run = () => execute(ctx, request.method, url.pathname, params);
+      const run = async () => {
+        // The latency control holds the request here, as if Stripe were still working on it.
+        const latency = deps.store.latencyMs;
+        if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
+        return execute(ctx, request.method, url.pathname, params);
+      };
       if (!idempotencyKey) {
-        const outcome = run();
+        const outcome = await run();
         return jsonResponse(outcome.status, outcome.body, headers);
       }
-      const { outcome, replayed } = runOnce(partition, idempotencyKey, request, url, params, run);
+      const { outcome, replayed } = await runOnce(
+        partition,
+        idempotencyKey,
+        request,
+        url,
+        params,
+        run,
+      );
       if (replayed) headers["idempotent-replayed"] = "true";
       return jsonResponse(outcome.status, outcome.body, headers);
     } catch (error) {
@@ -87,6 +104,25 @@ export function createApiHandler(deps: ApiDependencies) {
       return jsonResponse(stripeError.status, stripeError.toJSON(), headers);
     }
   };
+}
+
+/**
+ * Runs one `/v1` request inside the emulator, as the SDK would send it (the trigger fixtures
+ * drive real flows this way), and returns the response body or throws its Stripe error.
+ */
+export function callApi(
+  ctx: Context,
+  method: string,
+  pathname: string,
+  params: FormObject = {},
+): Record<string, unknown> {
+  const outcome = execute(ctx, method, pathname, new ParamReader(params));
+  const body = JSON.parse(outcome.body);
+  if (outcome.status !== 200) {
+    const error = body.error ?? {};
+    throw new StripeError(outcome.status, error.type, error.message, error.code, error.param);
+  }
+  return body;
 }
 
 function execute(ctx: Context, method: string, pathname: string, params: ParamReader): Outcome {
@@ -101,7 +137,7 @@ function execute(ctx: Context, method: string, pathname: string, params: ParamRe
       );
     }
     checkParams(params.values, match.route.params);
-    const body = match.route.handler(ctx, params, match.path);
+    const body = render(match.route.handler(ctx, params, match.path), params.expand());
     return { status: 200, body: JSON.stringify(body, null, 2) };
   } catch (error) {
     const stripeError = toStripeError(error);
@@ -111,17 +147,17 @@ function execute(ctx: Context, method: string, pathname: string, params: ParamRe
 
 /**
  * Stripe saves the first response for a key, errors included, and replays it for the same
- * request; the same key with other parameters is an `idempotency_error`. Handlers run
- * synchronously, so no second request can start while the first is running.
+ * request; the same key with other parameters is an `idempotency_error`, and a key whose first
+ * request is still running is a 409 `idempotency_key_in_use` (nothing saved: retry later).
  */
-function runOnce(
+async function runOnce(
   partition: Partition,
   key: string,
   request: Request,
   url: URL,
   params: ParamReader,
-  run: () => Outcome,
-): { outcome: Outcome; replayed: boolean } {
+  run: () => Promise<Outcome>,
+): Promise<{ outcome: Outcome; replayed: boolean }> {
   if (key.length > IDEMPOTENCY_KEY_LIMIT) {
     throw new StripeError(
       400,
@@ -145,9 +181,23 @@ function runOnce(
     }
     return { outcome: saved, replayed: true };
   }
-  const outcome = run();
-  partition.idempotency.set(key, { fingerprint, ...outcome });
-  return { outcome, replayed: false };
+  if (partition.idempotencyInFlight.has(key)) {
+    throw new StripeError(
+      409,
+      "invalid_request_error",
+      `There is currently another in-progress request using this idempotency key ` +
+        `('${key}'). Retry this request once that one has finished.`,
+      "idempotency_key_in_use",
+    );
+  }
+  partition.idempotencyInFlight.add(key);
+  try {
+    const outcome = await run();
+    partition.idempotency.set(key, { fingerprint, ...outcome });
+    return { outcome, replayed: false };
+  } finally {
+    partition.idempotencyInFlight.delete(key);
+  }
 }
 
 /** GET and DELETE carry parameters in the query; POST in a form body (query merged first). */

@@ -1,5 +1,6 @@
 /** What a request handler may reach: its account partition, the public URL, and events. */
 import { unixNow } from "./clock.ts";
+import { render } from "./expand.ts";
 import { newId } from "./ids.ts";
 import type { EmulatorEvent, EventRequest, Partition } from "./store.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
@@ -15,6 +16,27 @@ export class Context {
     private readonly request: EventRequest = { id: null, idempotency_key: null },
   ) {}
 
+  /**
+   * The time objects are stamped with: a test clock's frozen time while its objects are being
+   * worked on (see `atTime`), the wall clock otherwise.
+   */
+  private frozenTime: number | null = null;
+
+  now(): number {
+    return this.frozenTime ?? unixNow();
+  }
+
+  /** Runs `fn` with `now()` fixed to `time` (a test clock's moment); `null` is the wall clock. */
+  atTime<T>(time: number | null, fn: () => T): T {
+    const saved = this.frozenTime;
+    this.frozenTime = time;
+    try {
+      return fn();
+    } finally {
+      this.frozenTime = saved;
+    }
+  }
+
   get livemode(): boolean {
     return this.partition.livemode;
   }
@@ -28,10 +50,10 @@ export class Context {
       created: unixNow(),
       data: previousAttributes
         ? {
-          object: structuredClone(object),
-          previous_attributes: structuredClone(previousAttributes),
+          object: render(object),
+          previous_attributes: render(previousAttributes),
         }
-        : { object: structuredClone(object) },
+        : { object: render(object) },
       livemode: this.partition.livemode,
       pending_webhooks: 0,
       request: { ...this.request },
@@ -48,8 +70,8 @@ export class Context {
    */
   emitUpdated(type: string, before: object, after: object): void {
     const previous: Record<string, unknown> = {};
-    const old = before as Record<string, unknown>;
-    for (const [key, value] of Object.entries(after)) {
+    const old = render(before) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(render(after))) {
       if (JSON.stringify(old[key]) !== JSON.stringify(value)) previous[key] = old[key] ?? null;
     }
     if (Object.keys(previous).length > 0) this.emit(type, after, previous);

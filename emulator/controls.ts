@@ -3,9 +3,12 @@
  * real buyer or a real month would do — complete a Checkout Session, renew a subscription,
  * decline a renewal payment.
  */
+import { authenticate } from "./auth.ts";
+import { authenticatePayment } from "./authentication.ts";
 import { failRenewal, renewSubscription } from "./billing.ts";
+import { cardByNumber, cardByToken, DEFAULT_TEST_CARD, type TestCard } from "./cards.ts";
 import { Context } from "./context.ts";
-import { invalidRequest, noSuch } from "./errors.ts";
+import { invalidRequest, noSuch, StripeError } from "./errors.ts";
 import {
   CHECKOUT_OUTCOMES,
   type CheckoutOutcome,
@@ -14,6 +17,7 @@ import {
 import { jsonResponse, toStripeError } from "./responses.ts";
 import { matchRoute, type PathParams, route } from "./router.ts";
 import type { Partition, Store } from "./store.ts";
+import { runTrigger, TRIGGERS } from "./trigger.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
 
 export interface ControlDependencies {
@@ -21,6 +25,8 @@ export interface ControlDependencies {
   webhooks: WebhookDispatcher;
   publicUrl: () => string;
 }
+
+const MAX_LATENCY_MS = 60_000;
 
 type ControlHandler = (request: Request, path: PathParams, url: URL) => Promise<unknown>;
 
@@ -64,16 +70,40 @@ export function createControlHandler(deps: ControlDependencies) {
         "outcome",
       );
     }
-    completeCheckoutSession(contextFor(found.partition), found.value, outcome as CheckoutOutcome, {
+    const card = body.card === undefined ? DEFAULT_TEST_CARD : testCard(body.card);
+    const authenticate = body.authenticate ?? "approve";
+    if (!["approve", "fail", "leave"].includes(authenticate as string)) {
+      throw invalidRequest(
+        "Invalid authenticate: must be one of approve, fail, leave",
+        "authenticate",
+      );
+    }
+    const ctx = contextFor(found.partition);
+    const attempt = completeCheckoutSession(ctx, found.value, outcome as CheckoutOutcome, {
       email: typeof body.email === "string" ? body.email : null,
       name: typeof body.name === "string" ? body.name : null,
-    });
+    }, card);
+    if (attempt.status === "declined") {
+      throw new StripeError(402, "card_error", attempt.message, "card_declined");
+    }
+    if (attempt.status === "requires_action" && authenticate !== "leave") {
+      const paymentIntentId = attempt.url.slice(attempt.url.lastIndexOf("/") + 1);
+      const result = authenticatePayment(ctx, paymentIntentId, authenticate === "approve");
+      if (!result.succeeded) {
+        throw new StripeError(
+          402,
+          "card_error",
+          found.value.lastError ?? "Authentication failed.",
+          "payment_intent_authentication_failure",
+        );
+      }
+    }
     return found.value.session;
   };
 
   const renew: ControlHandler = (_request, path) => {
     const target = subscription(path.id);
-    renewSubscription(target.ctx, target.subscription);
+    renewSubscription(target.ctx, target.subscription, "paid");
     return Promise.resolve(target.subscription);
   };
 
@@ -83,8 +113,66 @@ export function createControlHandler(deps: ControlDependencies) {
     return Promise.resolve(target.subscription);
   };
 
+  const latency: ControlHandler = async (request) => {
+    const body = await readJson(request);
+    const ms = body.ms;
+    if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > MAX_LATENCY_MS) {
+      throw invalidRequest(`Invalid ms: an integer between 0 and ${MAX_LATENCY_MS}.`, "ms");
+    }
+    deps.store.latencyMs = ms;
+    return { ms };
+  };
+
+  /**
+   * The account a trigger runs in: the one `api_key` names, else the only test-mode account
+   * with a webhook endpoint (the one a developer's app listens on).
+   */
+  const triggerPartition = (apiKey: unknown): Partition => {
+    if (apiKey !== undefined) {
+      if (typeof apiKey !== "string") throw invalidRequest("Invalid api_key.", "api_key");
+      const { accountId, livemode } = authenticate(`Bearer ${apiKey}`);
+      return deps.store.partition(accountId, livemode);
+    }
+    const test = deps.store.all().filter((partition) => !partition.livemode);
+    const listening = test.filter((partition) => partition.webhookEndpoints.size > 0);
+    const candidates = listening.length > 0 ? listening : test;
+    if (candidates.length === 1) return candidates[0];
+    throw invalidRequest(
+      candidates.length === 0
+        ? "No test-mode account has been used yet: pass api_key (an sk_test_ key)."
+        : "Several test-mode accounts could take this trigger: pass api_key to choose one.",
+      "api_key",
+    );
+  };
+
+  const trigger: ControlHandler = async (request, path) => {
+    if (!Object.hasOwn(TRIGGERS, path.event)) {
+      throw new StripeError(
+        404,
+        "invalid_request_error",
+        `No trigger for '${path.event}'. Triggers: ${Object.keys(TRIGGERS).join(", ")}.`,
+        "resource_missing",
+        "event",
+      );
+    }
+    const body = await readJson(request);
+    return runTrigger(contextFor(triggerPartition(body.api_key)), path.event);
+  };
+
+  const triggers: ControlHandler = () =>
+    Promise.resolve(
+      Object.entries(TRIGGERS).map(([event, fixture]) => ({
+        event,
+        description: fixture.description,
+      })),
+    );
+
   const routes = [
     route("POST", "/_emulator/reset", reset),
+    route("GET", "/_emulator/triggers", triggers),
+    route("POST", "/_emulator/trigger/{event}", trigger),
+    route("POST", "/_emulator/latency", latency),
+    route("GET", "/_emulator/latency", () => Promise.resolve({ ms: deps.store.latencyMs })),
     route("GET", "/_emulator/deliveries", deliveries),
     route("POST", "/_emulator/checkout/sessions/{id}/complete", complete),
     route("POST", "/_emulator/subscriptions/{id}/renew", renew),
@@ -101,6 +189,18 @@ export function createControlHandler(deps: ControlDependencies) {
       return jsonResponse(stripeError.status, stripeError.toJSON());
     }
   };
+}
+
+/** A test card number (`4000 0000 0000 0002`) or test PaymentMethod (`pm_card_visa`). */
+function testCard(value: unknown): TestCard {
+  const card = typeof value === "string" ? cardByNumber(value) ?? cardByToken(value) : undefined;
+  if (!card) {
+    throw invalidRequest(
+      "Invalid card: a test card number or a test PaymentMethod such as pm_card_visa.",
+      "card",
+    );
+  }
+  return card;
 }
 
 /** An empty body is an empty object, so `curl -X POST` alone works. */

@@ -13,13 +13,19 @@ export class StripeError extends Error {
     message: string,
     readonly code?: string,
     readonly param?: string,
+    /** More of Stripe's error fields: `decline_code`, `payment_intent`, ... */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "StripeError";
   }
 
-  toJSON(): { error: Record<string, string> } {
-    const error: Record<string, string> = { type: this.type, message: this.message };
+  toJSON(): { error: Record<string, unknown> } {
+    const error: Record<string, unknown> = {
+      type: this.type,
+      message: this.message,
+      ...this.extra,
+    };
     if (this.code) {
       error.code = this.code;
       error.doc_url = `https://stripe.com/docs/error-codes/${this.code.replaceAll("_", "-")}`;

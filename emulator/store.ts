@@ -3,13 +3,32 @@
  * live objects and two accounts never see each other's objects.
  */
 import type Stripe from "stripe";
+import type { TestCard } from "./cards.ts";
 
 /** What Checkout needs to remember beyond the public session object. */
 export interface CheckoutSessionRecord {
   session: Stripe.Checkout.Session;
   lineItems: Stripe.LineItem[];
-  subscriptionData: { metadata: Stripe.Metadata; description: string | null };
+  subscriptionData: {
+    metadata: Stripe.Metadata;
+    description: string | null;
+    trialPeriodDays: number | null;
+  };
   paymentIntentData: { metadata: Stripe.Metadata; description: string | null };
+  /** What the hosted page shows after a declined card or a failed 3-D Secure step. */
+  lastError: string | null;
+}
+
+/** A PaymentMethod and the test card behind it (none for bank debits). */
+export interface PaymentMethodRecord {
+  paymentMethod: Stripe.PaymentMethod;
+  card: TestCard | null;
+}
+
+/** What a PaymentIntent waiting for 3-D Secure belongs to. */
+export interface PendingAuthentication {
+  kind: "invoice" | "checkout" | "payment_intent";
+  id: string;
 }
 
 /** The signing secret is kept beside the endpoint: Stripe returns it only on create. */
@@ -53,9 +72,16 @@ export class Partition {
   readonly paymentIntents = new Map<string, Stripe.PaymentIntent>();
   readonly charges = new Map<string, Stripe.Charge>();
   readonly refunds = new Map<string, Stripe.Refund>();
+  readonly paymentMethods = new Map<string, PaymentMethodRecord>();
+  readonly testClocks = new Map<string, Stripe.TestHelpers.TestClock>();
+  /** Trialing subscriptions already warned with `customer.subscription.trial_will_end`. */
+  readonly trialWarnings = new Set<string>();
   readonly webhookEndpoints = new Map<string, WebhookEndpointRecord>();
   readonly events = new Map<string, EmulatorEvent>();
   readonly idempotency = new Map<string, IdempotencyRecord>();
+  /** PaymentIntents waiting for 3-D Secure, and what their success completes. */
+  readonly authentications = new Map<string, PendingAuthentication>();
+  readonly idempotencyInFlight = new Set<string>();
 
   // Creation order for list pagination: objects created in one second share `created`.
   private readonly order = new Map<string, number>();
@@ -91,12 +117,19 @@ export class Partition {
         return this.subscriptions.get(id);
       case "in":
         return this.invoices.get(id);
+      case "inpay":
+        return [...this.invoices.values()].flatMap((invoice) => invoice.payments?.data ?? [])
+          .find((payment) => payment.id === id);
       case "pi":
         return this.paymentIntents.get(id);
       case "ch":
         return this.charges.get(id);
       case "re":
         return this.refunds.get(id);
+      case "clock":
+        return this.testClocks.get(id);
+      case "pm":
+        return this.paymentMethods.get(id)?.paymentMethod;
       case "we":
         return this.webhookEndpoints.get(id)?.endpoint;
       case "evt":
@@ -109,6 +142,8 @@ export class Partition {
 
 export class Store {
   private readonly partitions = new Map<string, Partition>();
+  /** Every `/v1` request waits this long before it runs (the latency control). */
+  latencyMs = 0;
 
   partition(accountId: string, livemode: boolean): Partition {
     const key = `${accountId}:${livemode ? "live" : "test"}`;
@@ -132,7 +167,13 @@ export class Store {
     return undefined;
   }
 
+  /** Every account and mode that has been used so far. */
+  all(): Partition[] {
+    return [...this.partitions.values()];
+  }
+
   reset(): void {
     this.partitions.clear();
+    this.latencyMs = 0;
   }
 }

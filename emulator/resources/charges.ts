@@ -1,6 +1,6 @@
 /** Charges: retrieve and list; charges are created by PaymentIntents, never directly. */
 import type Stripe from "stripe";
-import { unixNow } from "../clock.ts";
+import type { Decline } from "../cards.ts";
 import type { Context } from "../context.ts";
 import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
@@ -21,9 +21,12 @@ export function insertCharge(
   ctx: Context,
   paymentIntent: Stripe.PaymentIntent,
   status: ChargeStatus,
-  paymentMethodType: "card" | "us_bank_account",
+  decline?: Decline,
 ): Stripe.Charge {
   const id = newId("ch");
+  const method = typeof paymentIntent.payment_method === "string"
+    ? ctx.partition.paymentMethods.get(paymentIntent.payment_method)?.paymentMethod
+    : undefined;
   const charge: Stripe.Charge = {
     id,
     object: "charge",
@@ -36,14 +39,14 @@ export function insertCharge(
     balance_transaction: null,
     billing_details: {
       address: null,
-      email: paymentIntent.receipt_email,
-      name: null,
+      email: method?.billing_details.email ?? paymentIntent.receipt_email,
+      name: method?.billing_details.name ?? null,
       phone: null,
       tax_id: null,
     },
     calculated_statement_descriptor: "STRIPE EMULATOR",
     captured: false,
-    created: unixNow(),
+    created: ctx.now(),
     currency: paymentIntent.currency,
     customer: paymentIntent.customer,
     description: paymentIntent.description,
@@ -61,7 +64,7 @@ export function insertCharge(
     payment_method: typeof paymentIntent.payment_method === "string"
       ? paymentIntent.payment_method
       : null,
-    payment_method_details: paymentMethodDetails(paymentMethodType),
+    payment_method_details: paymentMethodDetails(method),
     receipt_email: paymentIntent.receipt_email,
     receipt_number: null,
     receipt_url: null,
@@ -77,64 +80,80 @@ export function insertCharge(
     transfer_data: null,
     transfer_group: null,
   };
-  setChargeStatus(charge, status);
+  setChargeStatus(charge, status, decline);
   return ctx.partition.insert(ctx.partition.charges, id, charge);
 }
 
 /** Moves a charge to its final state (a pending bank debit settles later). */
-export function setChargeStatus(charge: Stripe.Charge, status: ChargeStatus): void {
+export function setChargeStatus(
+  charge: Stripe.Charge,
+  status: ChargeStatus,
+  decline?: Decline,
+): void {
+  const failed = status === "failed";
   charge.status = status;
   charge.paid = status === "succeeded";
   charge.captured = status === "succeeded";
   charge.amount_captured = status === "succeeded" ? charge.amount : 0;
   charge.balance_transaction = status === "succeeded" ? newId("txn") : null;
-  charge.failure_code = status === "failed" ? "card_declined" : null;
-  charge.failure_message = status === "failed" ? "Your card was declined." : null;
+  charge.failure_code = failed ? decline?.code ?? "card_declined" : null;
+  charge.failure_message = failed ? decline?.message ?? "Your card was declined." : null;
   charge.outcome = {
     advice_code: null,
     network_advice_code: null,
     network_decline_code: null,
-    network_status: status === "failed" ? "declined_by_network" : "approved_by_network",
-    reason: status === "failed" ? "generic_decline" : null,
+    network_status: failed ? "declined_by_network" : "approved_by_network",
+    reason: failed ? decline?.declineCode ?? "generic_decline" : null,
     risk_level: "normal",
     risk_score: 20,
-    seller_message: status === "failed"
-      ? "The bank did not return any further details."
+    seller_message: failed
+      ? "The bank did not return any further details with this decline."
       : "Payment complete.",
-    type: status === "failed" ? "issuer_declined" : "authorized",
+    type: failed ? "issuer_declined" : "authorized",
   };
 }
 
+/** What the charge records of the PaymentMethod it used. */
 function paymentMethodDetails(
-  type: "card" | "us_bank_account",
+  method: Stripe.PaymentMethod | undefined,
 ): Stripe.Charge.PaymentMethodDetails {
-  if (type === "us_bank_account") {
+  if (method?.us_bank_account) {
+    const bank = method.us_bank_account;
     return {
-      type,
+      type: "us_bank_account",
       us_bank_account: {
-        account_holder_type: "individual",
-        account_type: "checking",
-        bank_name: "STRIPE TEST BANK",
-        fingerprint: "emulatorbank0001",
-        last4: "6789",
-        routing_number: "110000000",
+        account_holder_type: bank.account_holder_type,
+        account_type: bank.account_type,
+        bank_name: bank.bank_name,
+        fingerprint: bank.fingerprint,
+        last4: bank.last4,
+        payment_reference: null,
+        routing_number: bank.routing_number,
       },
     } as Stripe.Charge.PaymentMethodDetails;
   }
+  const card = method?.card;
   return {
-    type,
+    type: "card",
     card: {
       amount_authorized: null,
-      brand: "visa",
-      checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: "pass" },
-      country: "US",
-      exp_month: 12,
-      exp_year: 2034,
-      fingerprint: "emulatorcard0001",
-      funding: "credit",
-      last4: "4242",
-      network: "visa",
+      authorization_code: null,
+      brand: card?.brand ?? "visa",
+      checks: card?.checks ?? null,
+      country: card?.country ?? "US",
+      electronic_commerce_indicator: null,
+      exp_month: card?.exp_month ?? 12,
+      exp_year: card?.exp_year ?? 2034,
+      fingerprint: card?.fingerprint ?? null,
+      funding: card?.funding ?? "credit",
+      installments: null,
+      last4: card?.last4 ?? "4242",
+      mandate: null,
+      network: card?.brand ?? "visa",
+      network_transaction_id: null,
+      regulated_status: card?.regulated_status ?? null,
       three_d_secure: null,
+      transaction_link_id: null,
       wallet: null,
     },
   } as Stripe.Charge.PaymentMethodDetails;

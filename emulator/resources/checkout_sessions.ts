@@ -3,8 +3,14 @@
  * and completion, which creates what Stripe creates when a buyer pays.
  */
 import type Stripe from "stripe";
-import { settleFirstPayment, startSubscription } from "../billing.ts";
-import { unixNow } from "../clock.ts";
+import {
+  BANK_DEBIT_FAILED,
+  collectInvoice,
+  invoicePaymentAuthenticated,
+  settleFirstPayment,
+  startSubscription,
+} from "../billing.ts";
+import { attachDecline, DEFAULT_TEST_CARD, type TestCard } from "../cards.ts";
 import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
@@ -16,12 +22,20 @@ import type { CheckoutSessionRecord } from "../store.ts";
 import { buildPrice, buildProduct, INLINE_RECURRING_PARAMS, unitAmountOf } from "./catalog.ts";
 import { findCustomer, insertCustomer } from "./customers.ts";
 import {
+  confirmPaymentIntent,
+  type ConfirmResult,
   failPaymentIntent,
   findPaymentIntent,
   openPaymentIntent,
-  processPaymentIntent,
   succeedPaymentIntent,
 } from "./payment_intents.ts";
+import {
+  attachPaymentMethod,
+  insertBankPaymentMethod,
+  insertCardPaymentMethod,
+} from "./payment_methods.ts";
+import { setSubscriptionStatus } from "./subscriptions.ts";
+import { clockTimeOf } from "./test_clocks.ts";
 import { findPrice } from "./prices.ts";
 
 export const CHECKOUT_OUTCOMES = [
@@ -41,6 +55,7 @@ export interface Buyer {
 const MIN_LIFETIME_SECONDS = 30 * 60;
 const MAX_LIFETIME_SECONDS = 24 * 60 * 60;
 const FALLBACK_EMAIL = "buyer@example.com";
+const DAY_SECONDS = 24 * 60 * 60;
 
 function findCheckoutSession(
   ctx: Context,
@@ -106,7 +121,7 @@ const CREATE_PARAMS: ParamSpec = {
       ],
     },
     subscription_data: {
-      read: ["description", "metadata"],
+      read: ["description", "metadata", "trial_period_days"],
       ignored: [
         "application_fee_percent",
         "billing_cycle_anchor",
@@ -119,7 +134,6 @@ const CREATE_PARAMS: ParamSpec = {
         "proration_behavior",
         "transfer_data",
         "trial_end",
-        "trial_period_days",
         "trial_settings",
       ],
     },
@@ -177,7 +191,7 @@ function createSession(ctx: Context, params: ParamReader) {
       "parameters_exclusive",
     );
   }
-  if (customerId) findCustomer(ctx, customerId, "customer");
+  const customer = customerId ? findCustomer(ctx, customerId, "customer") : null;
   const customerCreation = params.oneOf("customer_creation", ["always", "if_required"] as const);
   if (customerCreation && mode !== "payment") {
     throw invalidRequest(
@@ -188,8 +202,41 @@ function createSession(ctx: Context, params: ParamReader) {
   const paymentIntentData = modeOnly(params, "payment_intent_data", mode, "payment");
   const subscriptionData = modeOnly(params, "subscription_data", mode, "subscription");
   const lineItems = readLineItems(ctx, params, mode);
+  // A session for a customer on a test clock lives on the clock's time.
+  return ctx.atTime(
+    clockTimeOf(ctx, customer),
+    () =>
+      insertSession(ctx, params, {
+        mode,
+        customerId,
+        customerEmail,
+        customerCreation,
+        lineItems,
+        paymentIntentData,
+        subscriptionData,
+      }),
+  );
+}
 
-  const now = unixNow();
+function insertSession(ctx: Context, params: ParamReader, input: {
+  mode: "payment" | "subscription";
+  customerId: string | null;
+  customerEmail: string | null;
+  customerCreation: "always" | "if_required" | undefined;
+  lineItems: Stripe.LineItem[];
+  paymentIntentData: ParamReader | undefined;
+  subscriptionData: ParamReader | undefined;
+}) {
+  const {
+    mode,
+    customerId,
+    customerEmail,
+    customerCreation,
+    lineItems,
+    paymentIntentData,
+    subscriptionData,
+  } = input;
+  const now = ctx.now();
   const expiresAt = params.integer("expires_at") ?? now + MAX_LIFETIME_SECONDS;
   if (expiresAt < now + MIN_LIFETIME_SECONDS || expiresAt > now + MAX_LIFETIME_SECONDS) {
     throw invalidRequest(
@@ -297,11 +344,13 @@ function createSession(ctx: Context, params: ParamReader) {
     subscriptionData: {
       metadata: subscriptionData?.metadata() ?? {},
       description: subscriptionData?.nullableString("description") ?? null,
+      trialPeriodDays: subscriptionData?.integer("trial_period_days", 1, 730) ?? null,
     },
     paymentIntentData: {
       metadata: paymentIntentData?.metadata() ?? {},
       description: paymentIntentData?.nullableString("description") ?? null,
     },
+    lastError: null,
   };
   ctx.partition.insert(ctx.partition.checkoutSessions, id, record);
   return present(ctx, record, params.expand());
@@ -497,66 +546,205 @@ function expireSession(ctx: Context, params: ParamReader, path: PathParams) {
         `\`${record.session.status}\`.`,
     );
   }
-  record.session.status = "expired";
-  ctx.emit("checkout.session.expired", record.session);
+  expireCheckoutSession(ctx, record);
   return present(ctx, record, params.expand());
 }
 
+/** An open session expires: by request, or when a test clock passes `expires_at`. */
+export function expireCheckoutSession(ctx: Context, record: CheckoutSessionRecord): void {
+  record.session.status = "expired";
+  record.session.url = null;
+  ctx.emit("checkout.session.expired", record.session);
+}
+
+/** What paying on the hosted page (or through the control) came to. */
+export type PaymentAttempt =
+  | { status: "complete" }
+  | { status: "requires_action"; url: string }
+  | { status: "declined"; message: string };
+
 /**
- * Completes a session as a buyer would. `paid` pays at once; the `async_*` outcomes use a
- * delayed payment method: `completed` arrives unpaid, then the payment succeeds or fails.
- * A session left unpaid by `async_pending` can later take `async_succeeded` or `async_failed`.
+ * Completes a session as a buyer would. `paid` pays with `card` (4242 4242 4242 4242 unless
+ * given): a declined card leaves the session open, a 3-D Secure card waits for the hosted
+ * authentication page. The `async_*` outcomes use a delayed payment method: `completed`
+ * arrives unpaid, then the payment succeeds or fails. A session left unpaid by
+ * `async_pending` can later take `async_succeeded` or `async_failed`.
  */
 export function completeCheckoutSession(
   ctx: Context,
   record: CheckoutSessionRecord,
   outcome: CheckoutOutcome,
   buyer: Buyer = {},
-): void {
+  card: TestCard = DEFAULT_TEST_CARD,
+): PaymentAttempt {
   const { session } = record;
-  const settling = outcome === "async_succeeded" || outcome === "async_failed";
-  if (session.status === "open") {
-    pay(ctx, record, outcome === "paid" ? "paid" : "pending", buyer);
-  } else if (!(settling && session.status === "complete" && session.payment_status === "unpaid")) {
-    throw invalidRequest(
-      `Checkout Session ${session.id} is ${session.status} (payment ${session.payment_status}); ` +
-        `it cannot take the outcome \`${outcome}\`.`,
-    );
-  }
-  if (settling) settle(ctx, record, outcome === "async_succeeded");
+  const customer = session.customer
+    ? ctx.partition.customers.get(session.customer as string)
+    : undefined;
+  return ctx.atTime(clockTimeOf(ctx, customer), () => {
+    const settling = outcome === "async_succeeded" || outcome === "async_failed";
+    if (session.status === "open") {
+      if (outcome === "paid") return payWithCard(ctx, record, card, buyer);
+      payByBankDebit(ctx, record, buyer);
+    } else if (
+      !(settling && session.status === "complete" && session.payment_status === "unpaid")
+    ) {
+      throw invalidRequest(
+        `Checkout Session ${session.id} is ${session.status} (payment ` +
+          `${session.payment_status}); it cannot take the outcome \`${outcome}\`.`,
+      );
+    }
+    if (settling) settle(ctx, record, outcome === "async_succeeded");
+    return { status: "complete" };
+  });
 }
 
-function pay(
-  ctx: Context,
-  record: CheckoutSessionRecord,
-  outcome: "paid" | "pending",
-  buyer: Buyer,
-): void {
+/** The buyer's details, and their customer: found, created, or none for a guest. */
+function identifyBuyer(ctx: Context, record: CheckoutSessionRecord, buyer: Buyer) {
   const { session } = record;
   const customer = resolveCustomer(ctx, record, buyer);
   const email = buyer.email || customer?.email || session.customer_email || FALLBACK_EMAIL;
+  const name = buyer.name || customer?.name || null;
   session.customer = customer?.id ?? null;
-  session.customer_details = customerDetails(email, buyer.name || customer?.name || null);
+  session.customer_details = customerDetails(email, name);
   session.collected_information = {
     business_name: null,
     individual_name: null,
     shipping_details: null,
   };
+  return { customer, email, name };
+}
 
+function payWithCard(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  card: TestCard,
+  buyer: Buyer,
+): PaymentAttempt {
+  const { session } = record;
+  const { customer, email, name } = identifyBuyer(ctx, record, buyer);
+  const method = insertCardPaymentMethod(ctx, card, { email, name });
+  let result: ConfirmResult;
+  let paymentIntentId: string;
+  if (session.mode === "payment") {
+    const previous = session.payment_intent
+      ? ctx.partition.paymentIntents.get(session.payment_intent as string)
+      : undefined;
+    const paymentIntent = previous ?? openPaymentIntent(ctx, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? "usd",
+      customer: session.customer as string | null,
+      metadata: record.paymentIntentData.metadata,
+      description: record.paymentIntentData.description,
+      receiptEmail: email,
+      paymentMethod: null,
+    });
+    paymentIntent.payment_method = method.paymentMethod.id;
+    session.payment_intent = paymentIntent.id;
+    result = confirmPaymentIntent(ctx, paymentIntent, {
+      offSession: false,
+      returnUrl: session.success_url ?? session.return_url ?? null,
+    });
+    paymentIntentId = paymentIntent.id;
+  } else {
+    if (!customer) throw invalidRequest(`Checkout Session ${session.id} has no customer.`);
+    const decline = attachDecline(card);
+    if (decline) return { status: "declined", message: decline.message };
+    attachPaymentMethod(ctx, method, customer);
+    const existing = session.subscription
+      ? ctx.partition.subscriptions.get(session.subscription as string)
+      : undefined;
+    if (existing) {
+      // A retry after a declined card: the open first invoice is charged to the new card.
+      existing.default_payment_method = method.paymentMethod.id;
+      const invoice = ctx.partition.invoices.get(session.invoice as string);
+      if (!invoice) throw invalidRequest(`Checkout Session ${session.id} has no invoice.`);
+      result = collectInvoice(ctx, invoice, method.paymentMethod.id, { offSession: false });
+      if (result.status === "succeeded") setSubscriptionStatus(ctx, existing, "active");
+    } else {
+      const started = startSubscription(ctx, {
+        customer,
+        lines: record.lineItems.map((item) => ({
+          price: item.price as Stripe.Price,
+          quantity: item.quantity ?? 1,
+        })),
+        metadata: record.subscriptionData.metadata,
+        description: record.subscriptionData.description,
+        paymentMethod: method.paymentMethod.id,
+        saveAsDefault: true,
+        trialEnd: trialEndOf(ctx, record),
+      });
+      session.subscription = started.subscription.id;
+      session.invoice = started.invoice.id;
+      result = started.result ?? { status: "succeeded" };
+    }
+    const payment = ctx.partition.invoices.get(session.invoice as string)?.payments?.data[0];
+    paymentIntentId = String(payment?.payment.payment_intent ?? "");
+  }
+  switch (result.status) {
+    case "succeeded":
+      record.lastError = null;
+      finishCheckout(ctx, record, "paid");
+      return { status: "complete" };
+    case "requires_action":
+      ctx.partition.authentications.set(paymentIntentId, { kind: "checkout", id: session.id });
+      return { status: "requires_action", url: `${ctx.publicUrl}/authenticate/${paymentIntentId}` };
+    case "failed":
+      record.lastError = result.decline.message;
+      return { status: "declined", message: result.decline.message };
+    case "processing":
+      finishCheckout(ctx, record, "unpaid");
+      return { status: "complete" };
+  }
+}
+
+function trialEndOf(ctx: Context, record: CheckoutSessionRecord): number | null {
+  const days = record.subscriptionData.trialPeriodDays;
+  return days ? ctx.now() + days * DAY_SECONDS : null;
+}
+
+/** The buyer passed 3-D Secure on the hosted page: the payment is made, the session done. */
+export function completeAfterAuthentication(ctx: Context, record: CheckoutSessionRecord): void {
+  const { session } = record;
+  if (session.mode === "subscription") {
+    const invoice = ctx.partition.invoices.get(session.invoice as string);
+    if (invoice) invoicePaymentAuthenticated(ctx, invoice);
+  }
+  record.lastError = null;
+  finishCheckout(ctx, record, "paid");
+}
+
+function finishCheckout(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  paymentStatus: "paid" | "unpaid",
+): void {
+  const { session } = record;
+  session.status = "complete";
+  session.payment_status = paymentStatus;
+  session.url = null;
+  ctx.emit("checkout.session.completed", session);
+}
+
+/** A US bank account debit: the session completes unpaid and settles later. */
+function payByBankDebit(ctx: Context, record: CheckoutSessionRecord, buyer: Buyer): void {
+  const { session } = record;
+  const { customer, email, name } = identifyBuyer(ctx, record, buyer);
+  const method = insertBankPaymentMethod(ctx, { email, name });
   if (session.mode === "payment") {
     const paymentIntent = openPaymentIntent(ctx, {
       amount: session.amount_total ?? 0,
       currency: session.currency ?? "usd",
-      customer: session.customer,
+      customer: session.customer as string | null,
       metadata: record.paymentIntentData.metadata,
       description: record.paymentIntentData.description,
       receiptEmail: email,
-      paymentMethodType: outcome === "paid" ? "card" : "us_bank_account",
+      paymentMethod: method.paymentMethod.id,
     });
     session.payment_intent = paymentIntent.id;
-    if (outcome === "paid") succeedPaymentIntent(ctx, paymentIntent);
-    else processPaymentIntent(ctx, paymentIntent);
+    confirmPaymentIntent(ctx, paymentIntent, { offSession: false });
   } else if (customer) {
+    attachPaymentMethod(ctx, method, customer);
     const { subscription, invoice } = startSubscription(ctx, {
       customer,
       lines: record.lineItems.map((item) => ({
@@ -565,14 +753,14 @@ function pay(
       })),
       metadata: record.subscriptionData.metadata,
       description: record.subscriptionData.description,
-      outcome,
+      paymentMethod: method.paymentMethod.id,
+      saveAsDefault: true,
+      trialEnd: trialEndOf(ctx, record),
     });
     session.subscription = subscription.id;
     session.invoice = invoice.id;
   }
-  session.status = "complete";
-  session.payment_status = outcome === "paid" ? "paid" : "unpaid";
-  ctx.emit("checkout.session.completed", session);
+  finishCheckout(ctx, record, "unpaid");
 }
 
 /**
@@ -606,7 +794,7 @@ function settle(ctx: Context, record: CheckoutSessionRecord, succeeded: boolean)
   if (session.mode === "payment") {
     const paymentIntent = findPaymentIntent(ctx, session.payment_intent as string);
     if (succeeded) succeedPaymentIntent(ctx, paymentIntent);
-    else failPaymentIntent(ctx, paymentIntent);
+    else failPaymentIntent(ctx, paymentIntent, BANK_DEBIT_FAILED);
   } else {
     const subscription = ctx.partition.subscriptions.get(session.subscription as string);
     const invoice = ctx.partition.invoices.get(session.invoice as string);

@@ -1,14 +1,21 @@
 /** Customers: create, retrieve, update, delete, list (`email`). */
 import type Stripe from "stripe";
-import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
-import { noSuch } from "../errors.ts";
+import { attachDecline } from "../cards.ts";
+import { invalidRequest, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
+import {
+  attachPaymentMethod,
+  cardError,
+  findPaymentMethod,
+  resolvePaymentMethod,
+} from "./payment_methods.ts";
 import { cancelSubscriptionNow } from "./subscriptions.ts";
+import { findTestClock } from "./test_clocks.ts";
 
 export interface CustomerInput {
   email: string | null;
@@ -18,6 +25,7 @@ export interface CustomerInput {
   metadata: Stripe.Metadata;
   address?: Stripe.Address | null;
   preferredLocales?: string[];
+  testClock?: string | null;
 }
 
 export function findCustomer(ctx: Context, id: string, param = "id"): Stripe.Customer {
@@ -33,7 +41,7 @@ export function insertCustomer(ctx: Context, input: CustomerInput): Stripe.Custo
     object: "customer",
     address: input.address ?? null,
     balance: 0,
-    created: unixNow(),
+    created: ctx.now(),
     currency: null,
     default_source: null,
     delinquent: false,
@@ -55,7 +63,7 @@ export function insertCustomer(ctx: Context, input: CustomerInput): Stripe.Custo
     preferred_locales: input.preferredLocales ?? [],
     shipping: null,
     tax_exempt: "none",
-    test_clock: null,
+    test_clock: input.testClock ?? null,
   };
   return ctx.partition.insert(ctx.partition.customers, customer.id, customer);
 }
@@ -72,7 +80,6 @@ const IGNORED_CUSTOMER_PARAMS = [
   "coupon",
   "individual_name",
   "invoice_prefix",
-  "invoice_settings",
   "next_invoice_sequence",
   "promotion_code",
   "shipping",
@@ -82,24 +89,76 @@ const IGNORED_CUSTOMER_PARAMS = [
   "validate",
 ];
 
+/** `invoice_settings[default_payment_method]`: the card invoices and subscriptions charge. */
+const INVOICE_SETTINGS_PARAMS: ParamSpec = {
+  read: ["default_payment_method"],
+  ignored: ["custom_fields", "footer", "rendering_options"],
+};
+
 const CREATE_PARAMS: ParamSpec = {
-  read: ["description", "email", "metadata", "name", "phone", "preferred_locales"],
-  nested: { address: ADDRESS_PARAMS },
-  ignored: [...IGNORED_CUSTOMER_PARAMS, "payment_method", "tax_id_data", "test_clock"],
+  read: [
+    "description",
+    "email",
+    "metadata",
+    "name",
+    "payment_method",
+    "phone",
+    "preferred_locales",
+    "test_clock",
+  ],
+  nested: { address: ADDRESS_PARAMS, invoice_settings: INVOICE_SETTINGS_PARAMS },
+  ignored: [...IGNORED_CUSTOMER_PARAMS, "tax_id_data"],
 };
 
 function createCustomer(ctx: Context, params: ParamReader) {
-  const customer = insertCustomer(ctx, {
-    email: params.nullableString("email") ?? null,
-    name: params.nullableString("name") ?? null,
-    phone: params.nullableString("phone") ?? null,
-    description: params.nullableString("description") ?? null,
-    metadata: params.metadata() ?? {},
-    address: readAddress(params),
-    preferredLocales: params.strings("preferred_locales"),
+  const clockId = params.nullableString("test_clock") ?? null;
+  const clock = clockId ? findTestClock(ctx, clockId, "test_clock") : undefined;
+  const methodId = params.nullableString("payment_method");
+  const method = methodId ? resolvePaymentMethod(ctx, methodId, "payment_method") : undefined;
+  // A card the issuer refuses fails the whole request, before anything exists.
+  const decline = method?.card ? attachDecline(method.card) : null;
+  if (decline) throw cardError(decline, { param: "payment_method" });
+  const defaultId = params.object("invoice_settings")?.nullableString("default_payment_method");
+  const param = "invoice_settings[default_payment_method]";
+  if (defaultId && defaultId !== methodId && defaultId !== method?.paymentMethod.id) {
+    throw invalidRequest(
+      `No such PaymentMethod: '${defaultId}'; a new customer's default must be the ` +
+        `\`payment_method\` attached with it.`,
+      param,
+    );
+  }
+  return ctx.atTime(clock?.frozen_time ?? null, () => {
+    const customer = insertCustomer(ctx, {
+      email: params.nullableString("email") ?? null,
+      name: params.nullableString("name") ?? null,
+      phone: params.nullableString("phone") ?? null,
+      description: params.nullableString("description") ?? null,
+      metadata: params.metadata() ?? {},
+      address: readAddress(params),
+      preferredLocales: params.strings("preferred_locales"),
+      testClock: clock?.id ?? null,
+    });
+    if (defaultId && method) {
+      customer.invoice_settings.default_payment_method = method.paymentMethod.id;
+    }
+    ctx.emit("customer.created", customer);
+    if (method) attachPaymentMethod(ctx, method, customer);
+    return expand(ctx.partition, customer, params.expand());
   });
-  ctx.emit("customer.created", customer);
-  return expand(ctx.partition, customer, params.expand());
+}
+
+/** A PaymentMethod saved on the customer, for `invoice_settings[default_payment_method]`. */
+function savedMethod(ctx: Context, customer: Stripe.Customer, id: string): string {
+  const param = "invoice_settings[default_payment_method]";
+  const record = findPaymentMethod(ctx, id, param);
+  if (record.paymentMethod.customer !== customer.id) {
+    throw invalidRequest(
+      `The customer does not have a payment method with the ID ${id}. The payment method ` +
+        `must be attached to the customer.`,
+      param,
+    );
+  }
+  return record.paymentMethod.id;
 }
 
 /** `GET /v1/customers/{id}`: only `expand`. */
@@ -113,7 +172,7 @@ function retrieveCustomer(ctx: Context, params: ParamReader, path: PathParams) {
 
 const UPDATE_PARAMS: ParamSpec = {
   read: ["description", "email", "metadata", "name", "phone", "preferred_locales"],
-  nested: { address: ADDRESS_PARAMS },
+  nested: { address: ADDRESS_PARAMS, invoice_settings: INVOICE_SETTINGS_PARAMS },
   ignored: [
     ...IGNORED_CUSTOMER_PARAMS,
     "bank_account",
@@ -135,6 +194,12 @@ function updateCustomer(ctx: Context, params: ParamReader, path: PathParams) {
   customer.metadata = params.metadata(customer.metadata) ?? customer.metadata;
   customer.address = readAddress(params) ?? customer.address;
   customer.preferred_locales = params.strings("preferred_locales") ?? customer.preferred_locales;
+  const defaultId = params.object("invoice_settings")?.nullableString("default_payment_method");
+  if (defaultId !== undefined) {
+    customer.invoice_settings.default_payment_method = defaultId === null
+      ? null
+      : savedMethod(ctx, customer, defaultId);
+  }
   ctx.emitUpdated("customer.updated", before, customer);
   return expand(ctx.partition, customer, params.expand());
 }
@@ -158,14 +223,16 @@ function deleteCustomer(ctx: Context, _params: ParamReader, path: PathParams) {
 }
 
 const LIST_PARAMS: ParamSpec = {
-  read: [...PAGINATION, "email"],
-  ignored: ["created", "test_clock"],
+  read: [...PAGINATION, "email", "test_clock"],
+  ignored: ["created"],
 };
 
 function listCustomers(ctx: Context, params: ParamReader) {
   const email = params.string("email");
+  const clock = params.string("test_clock");
   const customers = [...ctx.partition.customers.values()].filter((customer) =>
-    email === undefined || customer.email === email
+    (email === undefined || customer.email === email) &&
+    (clock === undefined || customer.test_clock === clock)
   );
   const list = paginate(customers, params, "/v1/customers", newestFirst(ctx.partition));
   return expand(ctx.partition, list, params.expand());

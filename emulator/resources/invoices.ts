@@ -3,7 +3,6 @@
  * draft → open (finalized) → paid, or a failed payment attempt that leaves it open.
  */
 import type Stripe from "stripe";
-import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
@@ -18,6 +17,8 @@ export interface InvoiceLine {
   quantity: number;
   /** Set for recurring lines; one-time prices bought with a subscription have none. */
   subscriptionItem: Stripe.SubscriptionItem | null;
+  /** A trial bills its recurring prices at zero. */
+  free: boolean;
 }
 
 export interface InvoiceInput {
@@ -40,7 +41,7 @@ function findInvoice(ctx: Context, id: string, param = "id"): Stripe.Invoice {
 /** Stores a draft invoice and makes it the subscription's latest; the caller emits. */
 export function insertInvoice(ctx: Context, input: InvoiceInput): Stripe.Invoice {
   const id = newId("in");
-  const now = unixNow();
+  const now = ctx.now();
   const { customer, subscription } = input;
   const lines = input.lines.map((line) => buildLine(ctx, id, subscription, line, now));
   const total = lines.reduce((sum, line) => sum + line.amount, 0);
@@ -115,6 +116,7 @@ export function insertInvoice(ctx: Context, input: InvoiceInput): Stripe.Invoice
       payment_method_options: null,
       payment_method_types: null,
     },
+    confirmation_secret: null,
     payments: {
       object: "list",
       data: [],
@@ -140,7 +142,7 @@ export function insertInvoice(ctx: Context, input: InvoiceInput): Stripe.Invoice
     },
     subtotal: total,
     subtotal_excluding_tax: total,
-    test_clock: null,
+    test_clock: subscription.test_clock,
     total,
     total_discount_amounts: [],
     total_excluding_tax: total,
@@ -159,7 +161,7 @@ function buildLine(
   line: InvoiceLine,
   now: number,
 ): Stripe.InvoiceLineItem {
-  const amount = unitAmountOf(line.price) * line.quantity;
+  const amount = line.free ? 0 : unitAmountOf(line.price) * line.quantity;
   const item = line.subscriptionItem;
   const product = ctx.partition.products.get(line.price.product as string);
   return {
@@ -167,7 +169,9 @@ function buildLine(
     object: "line_item",
     amount,
     currency: line.price.currency,
-    description: `${line.quantity} × ${product?.name ?? "Item"}`,
+    description: line.free
+      ? `Trial period for ${product?.name ?? "Item"}`
+      : `${line.quantity} × ${product?.name ?? "Item"}`,
     discount_amounts: [],
     discountable: true,
     discounts: [],
@@ -207,7 +211,7 @@ export function finalizeInvoice(ctx: Context, invoice: Stripe.Invoice): void {
   const customer = ctx.partition.customers.get(invoice.customer as string);
   const sequence = customer?.next_invoice_sequence ?? 1;
   if (customer) customer.next_invoice_sequence = sequence + 1;
-  const now = unixNow();
+  const now = ctx.now();
   invoice.status = "open";
   invoice.number = `${customer?.invoice_prefix ?? "EMU"}-${String(sequence).padStart(4, "0")}`;
   invoice.effective_at = now;
@@ -226,7 +230,7 @@ export function attachPayment(
     object: "invoice_payment",
     amount_paid: null,
     amount_requested: invoice.amount_remaining,
-    created: unixNow(),
+    created: ctx.now(),
     currency: invoice.currency,
     invoice: invoice.id,
     is_default: true,
@@ -237,15 +241,21 @@ export function attachPayment(
   };
   for (const previous of invoice.payments?.data ?? []) previous.is_default = false;
   invoice.payments?.data.unshift(payment);
+  // What a front end confirms the invoice's payment with (Stripe.js `confirmPayment`).
+  invoice.confirmation_secret = {
+    client_secret: paymentIntent.client_secret ?? "",
+    type: "payment_intent",
+  };
 }
 
 export function markInvoicePaid(ctx: Context, invoice: Stripe.Invoice): void {
-  const now = unixNow();
+  const now = ctx.now();
   const payment = invoice.payments?.data[0];
   if (payment) {
     payment.status = "paid";
     payment.amount_paid = payment.amount_requested;
     payment.status_transitions.paid_at = now;
+    ctx.emit("invoice_payment.paid", payment);
   }
   invoice.status = "paid";
   invoice.attempted = true;
@@ -258,10 +268,17 @@ export function markInvoicePaid(ctx: Context, invoice: Stripe.Invoice): void {
   ctx.emit("invoice.payment_succeeded", invoice);
 }
 
+/** The payment needs the buyer's 3-D Secure step before it can go on. */
+export function markInvoiceActionRequired(ctx: Context, invoice: Stripe.Invoice): void {
+  invoice.attempted = true;
+  invoice.attempt_count += 1;
+  ctx.emit("invoice.payment_action_required", invoice);
+}
+
 export function markInvoicePaymentFailed(ctx: Context, invoice: Stripe.Invoice): void {
   invoice.attempted = true;
   invoice.attempt_count += 1;
-  invoice.next_payment_attempt = unixNow() + RETRY_AFTER_SECONDS;
+  invoice.next_payment_attempt = ctx.now() + RETRY_AFTER_SECONDS;
   ctx.emit("invoice.payment_failed", invoice);
 }
 
@@ -298,7 +315,48 @@ function listInvoices(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, list, params.expand());
 }
 
+/** Every invoice payment, newest invoice first, newest payment first within an invoice. */
+function allInvoicePayments(ctx: Context): Stripe.InvoicePayment[] {
+  return [...ctx.partition.invoices.values()].reverse()
+    .flatMap((invoice) => invoice.payments?.data ?? []);
+}
+
+export function findInvoicePayment(ctx: Context, id: string): Stripe.InvoicePayment | undefined {
+  return allInvoicePayments(ctx).find((payment) => payment.id === id);
+}
+
+const PAYMENT_LIST_PARAMS: ParamSpec = {
+  read: [...PAGINATION, "invoice", "status"],
+  nested: { payment: { read: ["payment_intent", "type"], ignored: ["payment_record"] } },
+  ignored: ["created"],
+};
+
+function listInvoicePayments(ctx: Context, params: ParamReader) {
+  const invoice = params.string("invoice");
+  const status = params.oneOf("status", ["canceled", "open", "paid"] as const);
+  const paymentIntent = params.object("payment")?.string("payment_intent");
+  const payments = allInvoicePayments(ctx).filter((payment) =>
+    (invoice === undefined || payment.invoice === invoice) &&
+    (status === undefined || payment.status === status) &&
+    (paymentIntent === undefined || payment.payment.payment_intent === paymentIntent)
+  );
+  const order = new Map(payments.map((payment, index) => [payment.id, index]));
+  const list = paginate(payments, params, "/v1/invoice_payments", (id) => order.get(id));
+  return expand(ctx.partition, list, params.expand());
+}
+
+/** `GET /v1/invoice_payments/{id}`: only `expand`. */
+const PAYMENT_RETRIEVE_PARAMS: ParamSpec = {};
+
+function retrieveInvoicePayment(ctx: Context, params: ParamReader, path: PathParams) {
+  const payment = findInvoicePayment(ctx, path.id);
+  if (!payment) throw noSuch("invoice_payment", path.id);
+  return expand(ctx.partition, payment, params.expand());
+}
+
 export const invoiceRoutes = [
+  endpoint("GET", "/v1/invoice_payments", PAYMENT_LIST_PARAMS, listInvoicePayments),
+  endpoint("GET", "/v1/invoice_payments/{id}", PAYMENT_RETRIEVE_PARAMS, retrieveInvoicePayment),
   endpoint("GET", "/v1/invoices", LIST_PARAMS, listInvoices),
   endpoint("GET", "/v1/invoices/{id}", RETRIEVE_PARAMS, retrieveInvoice),
 ];

@@ -1,17 +1,22 @@
 /**
- * PaymentIntents: retrieve and list, plus the state changes Checkout and invoices drive
- * (processing → succeeded or failed), each with the events Stripe emits.
+ * PaymentIntents: create, confirm, cancel, retrieve, list; and the state changes Checkout and
+ * invoices drive. Confirming charges the PaymentMethod's test card (cards.ts): it succeeds,
+ * is declined (`charge.failed`, `payment_intent.payment_failed`), or needs 3-D Secure
+ * (`requires_action`, approved or failed on the hosted `/authenticate/{id}` page); a bank
+ * debit stays `processing` until it settles.
  */
 import type Stripe from "stripe";
-import { unixNow } from "../clock.ts";
+import { AUTHENTICATION_FAILED, chargeCard, type Decline } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
 import { insertCharge, setChargeStatus } from "./charges.ts";
+import { findCustomer } from "./customers.ts";
+import { cardError, resolvePaymentMethod } from "./payment_methods.ts";
 
 export interface PaymentIntentInput {
   amount: number;
@@ -20,8 +25,7 @@ export interface PaymentIntentInput {
   metadata: Stripe.Metadata;
   description: string | null;
   receiptEmail: string | null;
-  /** Cards settle at once; a US bank account debit stays `processing` first. */
-  paymentMethodType: "card" | "us_bank_account";
+  paymentMethod: string | null;
 }
 
 export function findPaymentIntent(ctx: Context, id: string, param = "id"): Stripe.PaymentIntent {
@@ -30,9 +34,12 @@ export function findPaymentIntent(ctx: Context, id: string, param = "id"): Strip
   return paymentIntent;
 }
 
-/** Stores a confirmed PaymentIntent and emits `payment_intent.created`. */
+/** Stores a PaymentIntent and emits `payment_intent.created`. */
 export function openPaymentIntent(ctx: Context, input: PaymentIntentInput): Stripe.PaymentIntent {
   const id = newId("pi");
+  const method = input.paymentMethod
+    ? ctx.partition.paymentMethods.get(input.paymentMethod)?.paymentMethod
+    : undefined;
   const paymentIntent: Stripe.PaymentIntent = {
     id,
     object: "payment_intent",
@@ -49,7 +56,7 @@ export function openPaymentIntent(ctx: Context, input: PaymentIntentInput): Stri
     capture_method: "automatic",
     client_secret: `${id}_secret_${randomToken(25)}`,
     confirmation_method: "automatic",
-    created: unixNow(),
+    created: ctx.now(),
     currency: input.currency,
     customer: input.customer,
     customer_account: null,
@@ -62,10 +69,10 @@ export function openPaymentIntent(ctx: Context, input: PaymentIntentInput): Stri
     metadata: { ...input.metadata },
     next_action: null,
     on_behalf_of: null,
-    payment_method: newId("pm"),
+    payment_method: input.paymentMethod,
     payment_method_configuration_details: null,
     payment_method_options: {},
-    payment_method_types: [input.paymentMethodType],
+    payment_method_types: [method?.type ?? "card"],
     payment_record: null,
     processing: null,
     receipt_email: input.receiptEmail,
@@ -75,7 +82,7 @@ export function openPaymentIntent(ctx: Context, input: PaymentIntentInput): Stri
     source: null,
     statement_descriptor: null,
     statement_descriptor_suffix: null,
-    status: "requires_confirmation",
+    status: input.paymentMethod ? "requires_confirmation" : "requires_payment_method",
     transfer_data: null,
     transfer_group: null,
   };
@@ -84,13 +91,89 @@ export function openPaymentIntent(ctx: Context, input: PaymentIntentInput): Stri
   return paymentIntent;
 }
 
-function methodType(paymentIntent: Stripe.PaymentIntent): "card" | "us_bank_account" {
-  return paymentIntent.payment_method_types[0] === "us_bank_account" ? "us_bank_account" : "card";
+export type ConfirmResult =
+  | { status: "succeeded" | "processing" | "requires_action" }
+  | { status: "failed"; decline: Decline };
+
+export interface ConfirmOptions {
+  /** The buyer is away: renewals, `off_session: true`. */
+  offSession: boolean;
+  /** The buyer just passed the 3-D Secure step for this payment. */
+  authenticated?: boolean;
+  /** Where the 3-D Secure page sends the buyer back. */
+  returnUrl?: string | null;
+}
+
+/** Charges the PaymentIntent's PaymentMethod and moves the PaymentIntent on, with its events. */
+export function confirmPaymentIntent(
+  ctx: Context,
+  paymentIntent: Stripe.PaymentIntent,
+  options: ConfirmOptions,
+): ConfirmResult {
+  const id = paymentIntent.payment_method;
+  const record = typeof id === "string" ? ctx.partition.paymentMethods.get(id) : undefined;
+  if (!record) {
+    throw invalidRequest(
+      "You cannot confirm this PaymentIntent because it's missing a payment method.",
+      "payment_method",
+      "payment_intent_unexpected_state",
+    );
+  }
+  if (!record.card) {
+    processPaymentIntent(ctx, paymentIntent);
+    return { status: "processing" };
+  }
+  const attempt = chargeCard(record.card, {
+    offSession: options.offSession,
+    authenticated: options.authenticated ?? false,
+    saved: record.paymentMethod.customer !== null,
+  });
+  switch (attempt.result) {
+    case "succeeded":
+      succeedPaymentIntent(ctx, paymentIntent);
+      return { status: "succeeded" };
+    case "requires_action":
+      requireAction(ctx, paymentIntent, options.returnUrl ?? null);
+      return { status: "requires_action" };
+    case "declined":
+      failPaymentIntent(ctx, paymentIntent, attempt.decline);
+      return { status: "failed", decline: attempt.decline };
+  }
+}
+
+/** 3-D Secure: the buyer is sent to the hosted authentication page. */
+function requireAction(
+  ctx: Context,
+  paymentIntent: Stripe.PaymentIntent,
+  returnUrl: string | null,
+): void {
+  paymentIntent.status = "requires_action";
+  paymentIntent.next_action = {
+    type: "redirect_to_url",
+    redirect_to_url: {
+      return_url: returnUrl,
+      url: `${ctx.publicUrl}/authenticate/${paymentIntent.id}`,
+    },
+  };
+  ctx.emit("payment_intent.requires_action", paymentIntent);
+}
+
+/** The buyer failed 3-D Secure: no charge, the PaymentIntent needs another method. */
+export function failAuthentication(ctx: Context, paymentIntent: Stripe.PaymentIntent): void {
+  paymentIntent.status = "requires_payment_method";
+  paymentIntent.next_action = null;
+  paymentIntent.last_payment_error = lastPaymentError(
+    ctx,
+    AUTHENTICATION_FAILED,
+    null,
+    paymentIntent,
+  );
+  ctx.emit("payment_intent.payment_failed", paymentIntent);
 }
 
 /** A delayed payment method: a pending charge, and the PaymentIntent `processing`. */
 export function processPaymentIntent(ctx: Context, paymentIntent: Stripe.PaymentIntent): void {
-  const charge = insertCharge(ctx, paymentIntent, "pending", methodType(paymentIntent));
+  const charge = insertCharge(ctx, paymentIntent, "pending");
   paymentIntent.latest_charge = charge.id;
   paymentIntent.status = "processing";
   ctx.emit("charge.pending", charge);
@@ -105,24 +188,45 @@ export function succeedPaymentIntent(
   paymentIntent.status = "succeeded";
   paymentIntent.amount_received = paymentIntent.amount;
   paymentIntent.last_payment_error = null;
+  paymentIntent.next_action = null;
   ctx.emit("charge.succeeded", charge);
   ctx.emit("payment_intent.succeeded", paymentIntent);
   return charge;
 }
 
-export function failPaymentIntent(ctx: Context, paymentIntent: Stripe.PaymentIntent): void {
-  const charge = settleCharge(ctx, paymentIntent, "failed");
+export function failPaymentIntent(
+  ctx: Context,
+  paymentIntent: Stripe.PaymentIntent,
+  decline: Decline,
+): void {
+  const charge = settleCharge(ctx, paymentIntent, "failed", decline);
   paymentIntent.status = "requires_payment_method";
-  paymentIntent.last_payment_error = {
-    charge: charge.id,
-    code: "card_declined",
-    decline_code: "generic_decline",
-    doc_url: "https://stripe.com/docs/error-codes/card-declined",
-    message: "Your card was declined.",
-    type: "card_error",
-  } as Stripe.PaymentIntent.LastPaymentError;
+  paymentIntent.next_action = null;
+  paymentIntent.last_payment_error = lastPaymentError(ctx, decline, charge.id, paymentIntent);
   ctx.emit("charge.failed", charge);
   ctx.emit("payment_intent.payment_failed", paymentIntent);
+}
+
+function lastPaymentError(
+  ctx: Context,
+  decline: Decline,
+  chargeId: string | null,
+  paymentIntent: Stripe.PaymentIntent,
+): Stripe.PaymentIntent.LastPaymentError {
+  const method = typeof paymentIntent.payment_method === "string"
+    ? ctx.partition.paymentMethods.get(paymentIntent.payment_method)?.paymentMethod
+    : undefined;
+  return {
+    ...(chargeId ? { charge: chargeId } : {}),
+    code: decline.code,
+    ...(decline.declineCode ? { decline_code: decline.declineCode } : {}),
+    doc_url: `https://stripe.com/docs/error-codes/${decline.code.replaceAll("_", "-")}`,
+    message: decline.message,
+    ...(method ? { payment_method: method } : {}),
+    type: decline.code === "payment_intent_authentication_failure"
+      ? "invalid_request_error"
+      : "card_error",
+  } as Stripe.PaymentIntent.LastPaymentError;
 }
 
 /** Settles the pending charge of a delayed payment, or makes a new charge for a card. */
@@ -130,17 +234,191 @@ function settleCharge(
   ctx: Context,
   paymentIntent: Stripe.PaymentIntent,
   status: "succeeded" | "failed",
+  decline?: Decline,
 ): Stripe.Charge {
   const pending = typeof paymentIntent.latest_charge === "string"
     ? ctx.partition.charges.get(paymentIntent.latest_charge)
     : undefined;
   if (pending?.status === "pending") {
-    setChargeStatus(pending, status);
+    setChargeStatus(pending, status, decline);
     return pending;
   }
-  const charge = insertCharge(ctx, paymentIntent, status, methodType(paymentIntent));
+  const charge = insertCharge(ctx, paymentIntent, status, decline);
   paymentIntent.latest_charge = charge.id;
   return charge;
+}
+
+/** A declined confirmation answers 402 with the PaymentIntent, as Stripe does. */
+function throwIfDeclined(
+  ctx: Context,
+  paymentIntent: Stripe.PaymentIntent,
+  result: ConfirmResult,
+  params: ParamReader,
+): void {
+  if (result.status !== "failed") return;
+  const shown = expand(ctx.partition, paymentIntent, params.expand());
+  const method = ctx.partition.paymentMethods.get(paymentIntent.payment_method as string);
+  throw cardError(result.decline, {
+    ...(paymentIntent.latest_charge ? { charge: paymentIntent.latest_charge } : {}),
+    payment_intent: structuredClone(shown),
+    ...(method ? { payment_method: structuredClone(method.paymentMethod) } : {}),
+  });
+}
+
+const CREATE_PARAMS: ParamSpec = {
+  read: [
+    "amount",
+    "confirm",
+    "currency",
+    "customer",
+    "description",
+    "metadata",
+    "off_session",
+    "payment_method",
+    "receipt_email",
+    "return_url",
+  ],
+  // Capture, fees, mandates, shipping and method choice are not emulated: cards only.
+  ignored: [
+    "amount_details",
+    "application_fee_amount",
+    "automatic_payment_methods",
+    "capture_method",
+    "confirmation_method",
+    "confirmation_token",
+    "customer_account",
+    "error_on_requires_action",
+    "excluded_payment_method_types",
+    "hooks",
+    "mandate",
+    "mandate_data",
+    "on_behalf_of",
+    "payment_details",
+    "payment_method_configuration",
+    "payment_method_data",
+    "payment_method_options",
+    "payment_method_types",
+    "radar_options",
+    "setup_future_usage",
+    "shipping",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "transfer_data",
+    "transfer_group",
+    "use_stripe_sdk",
+  ],
+};
+
+function createPaymentIntent(ctx: Context, params: ParamReader) {
+  const amount = params.integer("amount", 1);
+  if (amount === undefined) throw missingParam("amount");
+  const currency = params.string("currency");
+  if (!currency) throw missingParam("currency");
+  const customerId = params.nullableString("customer") ?? null;
+  if (customerId) findCustomer(ctx, customerId, "customer");
+  const methodId = params.nullableString("payment_method");
+  const method = methodId ? resolvePaymentMethod(ctx, methodId, "payment_method") : undefined;
+  if (
+    method && typeof method.paymentMethod.customer === "string" &&
+    method.paymentMethod.customer !== customerId
+  ) {
+    throw invalidRequest(
+      `The provided PaymentMethod belongs to another customer; pass that customer.`,
+      "payment_method",
+    );
+  }
+  const paymentIntent = openPaymentIntent(ctx, {
+    amount,
+    currency: currency.toLowerCase(),
+    customer: customerId,
+    metadata: params.metadata() ?? {},
+    description: params.nullableString("description") ?? null,
+    receiptEmail: params.nullableString("receipt_email") ?? null,
+    paymentMethod: method?.paymentMethod.id ?? null,
+  });
+  if (params.boolean("confirm")) {
+    const result = confirm(ctx, paymentIntent, params);
+    throwIfDeclined(ctx, paymentIntent, result, params);
+  } else if (params.has("off_session")) {
+    throw invalidRequest("`off_session` can only be used with `confirm: true`.", "off_session");
+  }
+  return expand(ctx.partition, paymentIntent, params.expand());
+}
+
+function confirm(
+  ctx: Context,
+  paymentIntent: Stripe.PaymentIntent,
+  params: ParamReader,
+): ConfirmResult {
+  const offSession = params.string("off_session");
+  return confirmPaymentIntent(ctx, paymentIntent, {
+    offSession: offSession !== undefined && offSession !== "false",
+    returnUrl: params.nullableString("return_url") ?? null,
+  });
+}
+
+const CONFIRM_PARAMS: ParamSpec = {
+  read: ["off_session", "payment_method", "receipt_email", "return_url"],
+  ignored: [
+    "capture_method",
+    "confirmation_token",
+    "error_on_requires_action",
+    "mandate",
+    "mandate_data",
+    "payment_details",
+    "payment_method_data",
+    "payment_method_options",
+    "payment_method_types",
+    "radar_options",
+    "setup_future_usage",
+    "shipping",
+    "use_stripe_sdk",
+  ],
+};
+
+const CONFIRMABLE = ["requires_payment_method", "requires_confirmation", "requires_action"];
+
+function confirmEndpoint(ctx: Context, params: ParamReader, path: PathParams) {
+  const paymentIntent = findPaymentIntent(ctx, path.id);
+  if (!CONFIRMABLE.includes(paymentIntent.status)) {
+    throw invalidRequest(
+      `This PaymentIntent's status is ${paymentIntent.status}; it cannot be confirmed.`,
+      undefined,
+      "payment_intent_unexpected_state",
+    );
+  }
+  const methodId = params.nullableString("payment_method");
+  if (methodId) {
+    paymentIntent.payment_method =
+      resolvePaymentMethod(ctx, methodId, "payment_method").paymentMethod.id;
+  }
+  const receiptEmail = params.nullableString("receipt_email");
+  if (receiptEmail !== undefined) paymentIntent.receipt_email = receiptEmail;
+  const result = confirm(ctx, paymentIntent, params);
+  throwIfDeclined(ctx, paymentIntent, result, params);
+  return expand(ctx.partition, paymentIntent, params.expand());
+}
+
+const CANCEL_PARAMS: ParamSpec = { read: ["cancellation_reason"] };
+
+const CANCELLATION_REASONS = ["abandoned", "duplicate", "fraudulent", "requested_by_customer"];
+
+function cancelPaymentIntent(ctx: Context, params: ParamReader, path: PathParams) {
+  const paymentIntent = findPaymentIntent(ctx, path.id);
+  if (["succeeded", "canceled", "processing"].includes(paymentIntent.status)) {
+    throw invalidRequest(
+      `You cannot cancel this PaymentIntent because it has a status of ${paymentIntent.status}.`,
+      undefined,
+      "payment_intent_unexpected_state",
+    );
+  }
+  paymentIntent.status = "canceled";
+  paymentIntent.canceled_at = ctx.now();
+  paymentIntent.next_action = null;
+  paymentIntent.cancellation_reason = (params.oneOf("cancellation_reason", CANCELLATION_REASONS) ??
+    null) as Stripe.PaymentIntent.CancellationReason | null;
+  ctx.emit("payment_intent.canceled", paymentIntent);
+  return expand(ctx.partition, paymentIntent, params.expand());
 }
 
 /** `GET /v1/payment_intents/{id}`. */
@@ -170,6 +448,9 @@ function listPaymentIntents(ctx: Context, params: ParamReader) {
 }
 
 export const paymentIntentRoutes = [
+  endpoint("POST", "/v1/payment_intents", CREATE_PARAMS, createPaymentIntent),
   endpoint("GET", "/v1/payment_intents", LIST_PARAMS, listPaymentIntents),
   endpoint("GET", "/v1/payment_intents/{id}", RETRIEVE_PARAMS, retrievePaymentIntent),
+  endpoint("POST", "/v1/payment_intents/{id}/confirm", CONFIRM_PARAMS, confirmEndpoint),
+  endpoint("POST", "/v1/payment_intents/{id}/cancel", CANCEL_PARAMS, cancelPaymentIntent),
 ];

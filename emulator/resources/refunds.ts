@@ -1,6 +1,5 @@
 /** Refunds: create (full or partial, by charge or PaymentIntent), retrieve, list. */
 import type Stripe from "stripe";
-import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
@@ -75,7 +74,7 @@ function createRefund(ctx: Context, params: ParamReader) {
     amount,
     balance_transaction: newId("txn"),
     charge: charge.id,
-    created: unixNow(),
+    created: ctx.now(),
     currency: charge.currency,
     customer: charge.customer,
     customer_account: null,

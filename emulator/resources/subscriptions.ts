@@ -3,22 +3,29 @@
  * helpers Checkout and billing use to create them and move them between states.
  */
 import type Stripe from "stripe";
-import { addInterval, unixNow } from "../clock.ts";
+import { addInterval } from "../clock.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
+import { startSubscription } from "../billing.ts";
+import { findCustomer } from "./customers.ts";
+import { cardError } from "./payment_methods.ts";
+import { findPrice } from "./prices.ts";
+import { clockTimeOf } from "./test_clocks.ts";
 
 export interface SubscriptionInput {
-  customer: string;
+  customer: Stripe.Customer;
   /** Recurring prices only; they share one billing interval. */
   lines: { price: Stripe.Price; quantity: number }[];
   metadata: Stripe.Metadata;
   description: string | null;
   status: Stripe.Subscription.Status;
+  defaultPaymentMethod: string | null;
+  trialEnd: number | null;
 }
 
 const STATUSES = [
@@ -61,15 +68,18 @@ function findSubscription(ctx: Context, id: string, param = "id"): Stripe.Subscr
 /** Stores a subscription whose first period starts now; the caller emits. */
 export function insertSubscription(ctx: Context, input: SubscriptionInput): Stripe.Subscription {
   const id = newId("sub");
-  const now = unixNow();
-  const items = input.lines.map((line) => buildItem(id, line.price, line.quantity, now));
+  const now = ctx.now();
+  // A trial is the first period: billing starts when it ends.
+  const items = input.lines.map((line) =>
+    buildItem(id, line.price, line.quantity, now, input.trialEnd)
+  );
   const subscription: Stripe.Subscription = {
     id,
     object: "subscription",
     application: null,
     application_fee_percent: null,
     automatic_tax: { disabled_reason: null, enabled: false, liability: null },
-    billing_cycle_anchor: now,
+    billing_cycle_anchor: input.trialEnd ?? now,
     billing_cycle_anchor_config: null,
     billing_mode: { flexible: null, type: "classic" },
     billing_schedules: [],
@@ -81,10 +91,10 @@ export function insertSubscription(ctx: Context, input: SubscriptionInput): Stri
     collection_method: "charge_automatically",
     created: now,
     currency: input.lines[0].price.currency,
-    customer: input.customer,
+    customer: input.customer.id,
     customer_account: null,
     days_until_due: null,
-    default_payment_method: null,
+    default_payment_method: input.defaultPaymentMethod,
     default_source: null,
     default_tax_rates: [],
     description: input.description,
@@ -121,13 +131,13 @@ export function insertSubscription(ctx: Context, input: SubscriptionInput): Stri
     schedule: null,
     start_date: now,
     status: input.status,
-    test_clock: null,
+    test_clock: input.customer.test_clock ?? null,
     transfer_data: null,
-    trial_end: null,
+    trial_end: input.trialEnd,
     trial_settings: {
       end_behavior: { billing_cycle_anchor: null, missing_payment_method: "create_invoice" },
     },
-    trial_start: null,
+    trial_start: input.trialEnd === null ? null : now,
   };
   return ctx.partition.insert(ctx.partition.subscriptions, id, subscription);
 }
@@ -137,6 +147,7 @@ function buildItem(
   price: Stripe.Price,
   quantity: number,
   start: number,
+  periodEnd: number | null = null,
 ): Stripe.SubscriptionItem {
   const recurring = price.recurring;
   if (!recurring) throw invalidRequest(`Price ${price.id} is not recurring.`, "price");
@@ -145,7 +156,8 @@ function buildItem(
     object: "subscription_item",
     billing_thresholds: null,
     created: start,
-    current_period_end: addInterval(start, recurring.interval, recurring.interval_count),
+    current_period_end: periodEnd ??
+      addInterval(start, recurring.interval, recurring.interval_count),
     current_period_start: start,
     current_trial: null,
     discounts: [],
@@ -206,8 +218,9 @@ export function cancelSubscriptionNow(
   ctx: Context,
   subscription: Stripe.Subscription,
   details: CancellationInput = {},
+  reason: Stripe.Subscription.CancellationDetails.Reason = "cancellation_requested",
 ): void {
-  const now = unixNow();
+  const now = ctx.now();
   subscription.status = "canceled";
   subscription.canceled_at = subscription.canceled_at ?? now;
   subscription.ended_at = now;
@@ -216,7 +229,7 @@ export function cancelSubscriptionNow(
     comment: details.comment ?? subscription.cancellation_details?.comment ?? null,
     feedback: details.feedback ?? subscription.cancellation_details?.feedback ?? null,
     feedback_option: subscription.cancellation_details?.feedback_option ?? null,
-    reason: "cancellation_requested",
+    reason,
   };
   ctx.emit("customer.subscription.deleted", subscription);
 }
@@ -233,10 +246,23 @@ const CANCELLATION_DETAILS_PARAMS: ParamSpec = {
   ignored: ["feedback_option"],
 };
 
+const ITEM_PARAMS: ParamSpec = {
+  read: ["deleted", "id", "price", "quantity"],
+  ignored: ["billing_thresholds", "discounts", "metadata", "plan", "price_data", "tax_rates"],
+};
+
 const UPDATE_PARAMS: ParamSpec = {
-  read: ["cancel_at_period_end", "description", "metadata"],
-  nested: { cancellation_details: CANCELLATION_DETAILS_PARAMS },
-  // Items, proration, trials, discounts, taxes and payment settings are not emulated.
+  read: [
+    "cancel_at_period_end",
+    "default_payment_method",
+    "description",
+    "items",
+    "metadata",
+    "proration_behavior",
+  ],
+  nested: { cancellation_details: CANCELLATION_DETAILS_PARAMS, items: { each: ITEM_PARAMS } },
+  // Proration, trials, discounts, taxes and payment settings are not emulated: a new price
+  // applies from the next period.
   ignored: [
     "add_invoice_items",
     "application_fee_percent",
@@ -248,12 +274,10 @@ const UPDATE_PARAMS: ParamSpec = {
     "collection_method",
     "coupon",
     "days_until_due",
-    "default_payment_method",
     "default_source",
     "default_tax_rates",
     "discounts",
     "invoice_settings",
-    "items",
     "off_session",
     "on_behalf_of",
     "pause_collection",
@@ -261,7 +285,6 @@ const UPDATE_PARAMS: ParamSpec = {
     "payment_settings",
     "pending_invoice_item_interval",
     "promotion_code",
-    "proration_behavior",
     "proration_date",
     "transfer_data",
     "trial_end",
@@ -275,26 +298,113 @@ function updateSubscription(ctx: Context, params: ParamReader, path: PathParams)
   const before = structuredClone(subscription);
   const cancelAtPeriodEnd = params.boolean("cancel_at_period_end");
   const metadata = params.metadata(subscription.metadata);
-  if (subscription.status === "canceled" && (cancelAtPeriodEnd !== undefined)) {
+  const changesBilling = cancelAtPeriodEnd !== undefined || params.has("items") ||
+    params.has("default_payment_method");
+  if (ENDED.includes(subscription.status) && changesBilling) {
     throw invalidRequest(
       "A canceled subscription can only update its cancellation_details and metadata.",
     );
   }
+  params.oneOf("proration_behavior", ["always_invoice", "create_prorations", "none"] as const);
   if (cancelAtPeriodEnd !== undefined) {
-    subscription.cancel_at_period_end = cancelAtPeriodEnd;
-    subscription.cancel_at = cancelAtPeriodEnd ? currentPeriodEnd(subscription) : null;
-    subscription.canceled_at = cancelAtPeriodEnd ? unixNow() : null;
-    subscription.cancellation_details = {
-      ...readCancellationDetails(params, subscription),
-      feedback_option: null,
-      reason: cancelAtPeriodEnd ? "cancellation_requested" : null,
-    };
+    setCancelAtPeriodEnd(
+      ctx,
+      subscription,
+      cancelAtPeriodEnd,
+      readCancellationDetails(params, subscription),
+    );
+  }
+  for (const item of params.objects("items") ?? []) updateItem(ctx, subscription, item);
+  const methodId = params.nullableString("default_payment_method");
+  if (methodId !== undefined) {
+    subscription.default_payment_method = methodId === null
+      ? null
+      : customerPaymentMethod(ctx, subscription, methodId, "default_payment_method");
   }
   subscription.metadata = metadata ?? subscription.metadata;
   const description = params.nullableString("description");
   if (description !== undefined) subscription.description = description;
   ctx.emitUpdated("customer.subscription.updated", before, subscription);
   return expand(ctx.partition, subscription, params.expand());
+}
+
+/** Schedules the end of the subscription at its period end, or takes that back (resume). */
+export function setCancelAtPeriodEnd(
+  ctx: Context,
+  subscription: Stripe.Subscription,
+  cancel: boolean,
+  details: CancellationInput = {},
+): void {
+  subscription.cancel_at_period_end = cancel;
+  subscription.cancel_at = cancel ? currentPeriodEnd(subscription) : null;
+  subscription.canceled_at = cancel ? ctx.now() : null;
+  subscription.cancellation_details = {
+    comment: details.comment ?? null,
+    feedback: details.feedback ?? null,
+    feedback_option: null,
+    reason: cancel ? "cancellation_requested" : null,
+  };
+}
+
+/** A PaymentMethod the subscription's customer has saved. */
+function customerPaymentMethod(
+  ctx: Context,
+  subscription: Stripe.Subscription,
+  id: string,
+  param: string,
+): string {
+  const record = ctx.partition.paymentMethods.get(id);
+  if (!record) throw noSuch("payment_method", id, param);
+  if (record.paymentMethod.customer !== subscription.customer) {
+    throw invalidRequest(
+      `The customer does not have a payment method with the ID ${id}. The payment method ` +
+        `must be attached to the customer.`,
+      param,
+    );
+  }
+  return id;
+}
+
+/**
+ * `items[i]`: `id` + `price` switches an item's plan (the new price bills from the next period,
+ * with no proration), `deleted` removes it, no `id` adds one.
+ */
+function updateItem(ctx: Context, subscription: Stripe.Subscription, item: ParamReader): void {
+  const id = item.nullableString("id");
+  const priceId = item.nullableString("price");
+  const quantity = item.integer("quantity", 1);
+  const existing = id
+    ? subscription.items.data.find((candidate) => candidate.id === id)
+    : undefined;
+  if (id && !existing) throw noSuch("subscription_item", id, item.name("id"));
+  if (existing && item.boolean("deleted")) {
+    if (subscription.items.data.length === 1) {
+      throw invalidRequest("A subscription must keep at least one item.", item.name("deleted"));
+    }
+    subscription.items.data = subscription.items.data.filter((candidate) => candidate !== existing);
+    return;
+  }
+  const price = priceId ? findPrice(ctx, priceId, item.name("price")) : undefined;
+  if (price && !price.recurring) {
+    throw invalidRequest(`The price ${price.id} is not recurring.`, item.name("price"));
+  }
+  if (existing) {
+    if (price) switchItemPrice(existing, price);
+    if (quantity !== undefined) existing.quantity = quantity;
+    return;
+  }
+  if (!price) throw missingParam(item.name("price"));
+  const first = subscription.items.data[0];
+  const added = buildItem(subscription.id, price, quantity ?? 1, first.current_period_start);
+  added.current_period_end = first.current_period_end;
+  subscription.items.data.push(added);
+}
+
+/** Moves an item to another price; the current period stays as it is. */
+export function switchItemPrice(item: Stripe.SubscriptionItem, price: Stripe.Price): void {
+  const fresh = buildItem(item.subscription, price, item.quantity ?? 1, item.created);
+  item.price = fresh.price;
+  item.plan = fresh.plan;
 }
 
 const CANCEL_PARAMS: ParamSpec = {
@@ -324,7 +434,7 @@ function readCancellationDetails(
 }
 
 const LIST_PARAMS: ParamSpec = {
-  read: [...PAGINATION, "customer", "price", "status"],
+  read: [...PAGINATION, "customer", "price", "status", "test_clock"],
   ignored: [
     "automatic_tax",
     "collection_method",
@@ -333,7 +443,6 @@ const LIST_PARAMS: ParamSpec = {
     "current_period_start",
     "customer_account",
     "plan",
-    "test_clock",
   ],
 };
 
@@ -341,8 +450,10 @@ function listSubscriptions(ctx: Context, params: ParamReader) {
   const status = params.oneOf("status", STATUSES);
   const customer = params.string("customer");
   const price = params.string("price");
+  const clock = params.string("test_clock");
   const subscriptions = [...ctx.partition.subscriptions.values()].filter((subscription) =>
     matchesStatus(subscription.status, status) &&
+    (clock === undefined || subscription.test_clock === clock) &&
     (customer === undefined || subscription.customer === customer) &&
     (price === undefined || subscription.items.data.some((item) => item.price.id === price))
   );
@@ -358,7 +469,151 @@ function matchesStatus(status: string, filter: (typeof STATUSES)[number] | undef
   return status === filter;
 }
 
+const CREATE_ITEM_PARAMS: ParamSpec = {
+  read: ["price", "quantity"],
+  ignored: ["billing_thresholds", "discounts", "metadata", "plan", "price_data", "tax_rates"],
+};
+
+const PAYMENT_BEHAVIORS = [
+  "allow_incomplete",
+  "default_incomplete",
+  "error_if_incomplete",
+  "pending_if_incomplete",
+] as const;
+
+const MAX_TRIAL_DAYS = 730;
+const DAY_SECONDS = 24 * 60 * 60;
+
+const CREATE_PARAMS: ParamSpec = {
+  read: [
+    "cancel_at_period_end",
+    "customer",
+    "default_payment_method",
+    "description",
+    "items",
+    "metadata",
+    "off_session",
+    "payment_behavior",
+    "trial_end",
+    "trial_period_days",
+  ],
+  nested: { items: { each: CREATE_ITEM_PARAMS } },
+  // Invoice items, proration, discounts, taxes, Connect and schedules are not emulated.
+  ignored: [
+    "add_invoice_items",
+    "application_fee_percent",
+    "automatic_tax",
+    "backdate_start_date",
+    "billing_cycle_anchor",
+    "billing_cycle_anchor_config",
+    "billing_mode",
+    "billing_schedules",
+    "billing_thresholds",
+    "cancel_at",
+    "collection_method",
+    "currency",
+    "customer_account",
+    "days_until_due",
+    "default_source",
+    "default_tax_rates",
+    "discounts",
+    "invoice_settings",
+    "on_behalf_of",
+    "payment_settings",
+    "pending_invoice_item_interval",
+    "proration_behavior",
+    "transfer_data",
+    "trial_from_plan",
+    "trial_settings",
+  ],
+};
+
+/**
+ * `POST /v1/subscriptions`: bills the first invoice at once with `default_payment_method` or
+ * the customer's default card; `default_incomplete` leaves it for the caller to confirm.
+ */
+function createSubscription(ctx: Context, params: ParamReader) {
+  const customer = findCustomer(ctx, params.requireString("customer"), "customer");
+  const entries = params.objects("items");
+  if (!entries || entries.length === 0) throw missingParam("items");
+  const lines = entries.map((entry) => {
+    const price = findPrice(ctx, entry.requireString("price"), entry.name("price"));
+    if (!price.recurring) {
+      throw invalidRequest(`The price ${price.id} is not recurring.`, entry.name("price"));
+    }
+    if (!price.active) {
+      throw invalidRequest(`The price ${price.id} is inactive.`, entry.name("price"));
+    }
+    return { price, quantity: entry.integer("quantity", 1) ?? 1 };
+  });
+  const intervals = new Set(
+    lines.map(({ price }) =>
+      `${price.recurring?.interval_count} ${price.recurring?.interval} ${price.currency}`
+    ),
+  );
+  if (intervals.size > 1) {
+    throw invalidRequest(
+      "All prices on a subscription must share one currency and billing interval.",
+      "items",
+    );
+  }
+  const behavior = params.oneOf("payment_behavior", PAYMENT_BEHAVIORS) ?? "allow_incomplete";
+  const methodId = params.nullableString("default_payment_method") ?? null;
+  if (methodId) {
+    const record = ctx.partition.paymentMethods.get(methodId);
+    if (!record) throw noSuch("payment_method", methodId, "default_payment_method");
+    if (record.paymentMethod.customer !== customer.id) {
+      throw invalidRequest(
+        `The customer does not have a payment method with the ID ${methodId}. The payment ` +
+          `method must be attached to the customer.`,
+        "default_payment_method",
+      );
+    }
+  }
+  const fallback = customer.invoice_settings.default_payment_method;
+  const charged = methodId ?? (typeof fallback === "string" ? fallback : null);
+  return ctx.atTime(clockTimeOf(ctx, customer), () => {
+    const trialEnd = readTrialEnd(ctx, params);
+    const started = startSubscription(ctx, {
+      customer,
+      lines,
+      metadata: params.metadata() ?? {},
+      description: params.nullableString("description") ?? null,
+      paymentMethod: charged,
+      saveAsDefault: methodId !== null,
+      trialEnd,
+      attemptPayment: behavior !== "default_incomplete",
+    });
+    const { subscription } = started;
+    if (params.boolean("cancel_at_period_end")) {
+      setCancelAtPeriodEnd(ctx, subscription, true);
+    }
+    const result = started.result;
+    if (behavior === "error_if_incomplete" && result?.status === "failed") {
+      throw cardError(result.decline, { subscription: subscription.id });
+    }
+    return expand(ctx.partition, subscription, params.expand());
+  });
+}
+
+function readTrialEnd(ctx: Context, params: ParamReader): number | null {
+  const days = params.integer("trial_period_days", 0, MAX_TRIAL_DAYS);
+  const end = params.string("trial_end");
+  if (days !== undefined && end !== undefined) {
+    throw invalidRequest(
+      "You may only specify one of these parameters: trial_end, trial_period_days.",
+      "trial_end",
+      "parameters_exclusive",
+    );
+  }
+  if (days) return ctx.now() + days * DAY_SECONDS;
+  if (end === undefined || end === "now") return null;
+  const timestamp = params.integer("trial_end", ctx.now() + 1);
+  return timestamp ?? null;
+}
+
 export const subscriptionRoutes = [
+  endpoint("POST", "/v1/subscriptions", CREATE_PARAMS, createSubscription),
   endpoint("GET", "/v1/subscriptions", LIST_PARAMS, listSubscriptions),
   endpoint("GET", "/v1/subscriptions/{id}", RETRIEVE_PARAMS, retrieveSubscription),
   endpoint("POST", "/v1/subscriptions/{id}", UPDATE_PARAMS, updateSubscription),

@@ -1,7 +1,8 @@
 // The walkthrough in a real browser: Debian's Chromium driven by playwright-core clicks through the
 // demo app that `npm start` serves — subscribe, pay on the emulator's Checkout, see the team's
 // subscription active, open the Billing Portal, cancel, come back and see it canceled; and a
-// one-time purchase whose order the seed's fulfillment trigger marks paid. Every page is saved
+// one-time purchase, declined once, then paid with the 3-D Secure card, whose order the seed's
+// fulfillment trigger marks paid. Checkout is also checked on a phone-sized screen. Every page is saved
 // as a screenshot under test-output/screenshots/.
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -100,6 +101,17 @@ Deno.test({
           await shot("03-checkout-subscription.png");
         });
 
+        await t.step("Checkout fits a phone screen without sideways scrolling", async () => {
+          await page.setViewportSize({ width: 375, height: 740 });
+          // A string, run in the page: the test itself is type-checked without the DOM library.
+          const overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+          );
+          assert.equal(overflow, 0);
+          await shot("03b-checkout-phone.png");
+          await page.setViewportSize({ width: 1000, height: 720 });
+        });
+
         await t.step(
           "Pay returns to the success page, which shows the subscription active",
           async () => {
@@ -144,8 +156,24 @@ Deno.test({
           await shot("08-checkout-payment.png");
         });
 
-        await t.step("Pay returns to the success page, which shows the order paid", async () => {
+        await t.step(
+          "a declined card is shown inline and the buyer stays on Checkout",
+          async () => {
+            await page.fill("#card-number", "4000 0000 0000 0002");
+            await page.click("#pay");
+            await page.locator("#card-error").waitFor();
+            assert.match(await page.locator("#card-error").innerText(), /Your card was declined\./);
+            assert.match(page.url(), /\/checkout\/cs_test_/);
+            await shot("08b-checkout-declined.png");
+          },
+        );
+
+        await t.step("the 3-D Secure card asks to authenticate; approving pays", async () => {
+          await page.fill("#card-number", "4000 0025 0000 3155");
           await page.click("#pay");
+          await page.waitForURL(/\/authenticate\/pi_/);
+          await shot("08c-authenticate.png");
+          await page.click("#authenticate-approve");
           await page.waitForURL((url) => url.pathname === "/success");
           const orderId = new URL(page.url()).searchParams.get("order");
           assert.ok(orderId, "the success URL names the order");

@@ -171,7 +171,7 @@ Deno.test("completing a subscription session creates subscription, invoice and p
     assert.equal(done.payment_status, "paid");
     assert.equal(done.payment_intent, null);
     const subscription = await stripe.subscriptions.retrieve(done.subscription as string, {
-      expand: ["latest_invoice"],
+      expand: ["latest_invoice.payments"],
     });
     assert.equal(subscription.status, "active");
     assert.equal(subscription.customer, done.customer);
@@ -210,14 +210,17 @@ Deno.test("completing a subscription session creates subscription, invoice and p
 
     assert.deepEqual(await typesSince(stripe, before), [
       "customer.created",
+      "payment_method.attached",
       "customer.subscription.created",
       "invoice.created",
       "invoice.finalized",
       "payment_intent.created",
       "charge.succeeded",
       "payment_intent.succeeded",
+      "invoice_payment.paid",
       "invoice.paid",
       "invoice.payment_succeeded",
+      "customer.subscription.updated",
       "checkout.session.completed",
     ]);
   });

@@ -33,7 +33,7 @@ Deno.test("a subscription bought on the hosted Checkout page reaches a webhook r
       });
       assert.ok(session.url);
 
-      const response = await submitForm(session.url, { buttonText: "Pay" });
+      const response = await submitForm(session.url, { buttonText: "Subscribe" });
       assert.equal(response.status, 303);
       assert.equal(
         response.headers.get("location"),

@@ -147,10 +147,10 @@ export async function submitForm(
   if (!form) throw new Error(`No matching form on ${pageUrl}`);
   const action = /action="([^"]*)"/.exec(form[1])?.[1] ?? "";
   const values = new URLSearchParams();
-  for (
-    const input of form[2].matchAll(/<input\b[^>]*name="([^"]*)"[^>]*?(?:value="([^"]*)")?[^>]*>/g)
-  ) {
-    values.set(input[1], input[2] ?? "");
+  for (const input of form[2].matchAll(/<(?:input|select)\b([^>]*)>/g)) {
+    const name = /\bname="([^"]*)"/.exec(input[1])?.[1];
+    const value = /\bvalue="([^"]*)"/.exec(input[1])?.[1] ?? "";
+    if (name) values.set(name, value.replaceAll("&amp;", "&").replaceAll("&quot;", '"'));
   }
   for (const [name, value] of Object.entries(fields)) values.set(name, value);
   return await fetch(new URL(action.replaceAll("&amp;", "&"), pageUrl), {

@@ -1,6 +1,6 @@
 /** Idempotency keys and cursor pagination. */
 import assert from "node:assert/strict";
-import { stripeClient, stripeError, TEST_KEY, withEmulator } from "./helpers.ts";
+import { postJson, stripeClient, stripeError, TEST_KEY, withEmulator } from "./helpers.ts";
 
 /** The SDK's `lastResponse.headers` is typed as a record but may be a `Headers` object. */
 function header(response: { headers: unknown }, name: string): string | null {
@@ -148,5 +148,39 @@ Deno.test("bracket-notation arrays also decode from curl's empty-bracket form", 
     const endpoint = await create.json();
     assert.deepEqual(endpoint.enabled_events, ["invoice.paid", "charge.refunded"]);
     assert.deepEqual(endpoint.metadata, { team: "billing" });
+  });
+});
+
+Deno.test("a key whose first request is still running is a 409 idempotency_key_in_use", async () => {
+  await withEmulator(async (emulator) => {
+    const stripe = stripeClient(emulator);
+    const hold = await postJson(`${emulator.url}/_emulator/latency`, { ms: 300 });
+    assert.equal(hold.status, 200);
+    await hold.body?.cancel();
+    const first = stripe.customers.create(
+      { email: "slow@example.com" },
+      { idempotencyKey: "in-flight" },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const conflict = await stripeError(
+      stripe.customers.create({ email: "slow@example.com" }, { idempotencyKey: "in-flight" }),
+    );
+    assert.equal(conflict.statusCode, 409);
+    assert.equal(conflict.code, "idempotency_key_in_use");
+    const created = await first;
+    assert.equal(header(created.lastResponse, "idempotent-replayed"), null);
+
+    await (await postJson(`${emulator.url}/_emulator/latency`, { ms: 0 })).body?.cancel();
+    const replay = await stripe.customers.create(
+      { email: "slow@example.com" },
+      { idempotencyKey: "in-flight" },
+    );
+    assert.equal(replay.id, created.id);
+    assert.equal(header(replay.lastResponse, "idempotent-replayed"), "true");
+    assert.equal((await stripe.customers.list()).data.length, 1);
+
+    const invalid = await postJson(`${emulator.url}/_emulator/latency`, { ms: -1 });
+    assert.equal(invalid.status, 400);
+    assert.equal((await invalid.json()).error.param, "ms");
   });
 });

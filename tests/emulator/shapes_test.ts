@@ -3,6 +3,7 @@
  * (tests/fixtures/stripe/current.json), read from the raw JSON the emulator sends.
  */
 import assert from "node:assert/strict";
+import { INCLUDABLE } from "../../emulator/expand.ts";
 import type { RunningEmulator } from "../../emulator/server.ts";
 import { completeSession, stripeClient, TEST_KEY, withEmulator } from "./helpers.ts";
 
@@ -13,9 +14,12 @@ const fixtures: Record<string, Record<string, unknown>> = JSON.parse(
 /**
  * Keys the emulator leaves out on purpose. `invoice.subscription` was removed from the API
  * (use `parent.subscription_details.subscription`); the fixture still carries a stale copy.
+ * The fixtures show includable fields (`charge.refunds`) filled in; the API returns them only
+ * when expanded.
  */
-const OMITTED: Record<string, string[]> = {
-  invoice: ["subscription"],
+const OMITTED: Record<string, readonly string[]> = {
+  ...INCLUDABLE,
+  invoice: ["subscription", ...INCLUDABLE.invoice],
 };
 
 async function raw(

@@ -63,6 +63,8 @@ Deno.test("cancel_at_period_end is set and cleared with customer.subscription.up
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
     const subscription = await subscribe(emulator, stripe);
+    const updatesBefore = (await stripe.events.list({ type: "customer.subscription.updated" }))
+      .data.length;
     const periodEnd = subscription.items.data[0].current_period_end;
     const scheduled = await stripe.subscriptions.update(subscription.id, {
       cancel_at_period_end: true,
@@ -82,7 +84,7 @@ Deno.test("cancel_at_period_end is set and cleared with customer.subscription.up
     assert.equal(resumed.cancel_at, null);
     assert.equal(
       (await stripe.events.list({ type: "customer.subscription.updated" })).data.length,
-      2,
+      updatesBefore + 2,
     );
   });
 });
@@ -132,8 +134,17 @@ Deno.test("renew bills the next period with a paid invoice", async () => {
     assert.equal(invoice.period_end, item.current_period_end);
     assert.match(invoice.number ?? "", /-0002$/);
     const types = await typesAfter(stripe, mark);
-    assert.ok(types.includes("invoice.paid"));
-    assert.equal(types.at(-1), "customer.subscription.updated");
+    assert.deepEqual(types, [
+      "customer.subscription.updated",
+      "invoice.created",
+      "invoice.finalized",
+      "payment_intent.created",
+      "charge.succeeded",
+      "payment_intent.succeeded",
+      "invoice_payment.paid",
+      "invoice.paid",
+      "invoice.payment_succeeded",
+    ]);
     assert.equal(
       (await stripe.invoices.list({ subscription: subscription.id })).data.length,
       2,

@@ -1,0 +1,135 @@
+/**
+ * The events each flow emits, in order — the sequences emulator/README.md documents. Each
+ * test reads them back with `stripe.events.list`, oldest first.
+ */
+import assert from "node:assert/strict";
+import type Stripe from "stripe";
+import { completeSession, createPrice, stripeClient, withEmulator } from "./helpers.ts";
+
+async function typesSince(stripe: Stripe, eventId: string | undefined): Promise<string[]> {
+  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
+  return events.data.map((event) => event.type).reverse();
+}
+
+async function lastEventId(stripe: Stripe): Promise<string | undefined> {
+  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
+}
+
+Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async () => {
+  await withEmulator(async (emulator) => {
+    const stripe = stripeClient(emulator);
+    const price = await createPrice(stripe, { recurring: false });
+    const session = () =>
+      stripe.checkout.sessions.create({
+        mode: "payment",
+        line_items: [{ price: price.id, quantity: 1 }],
+      });
+
+    let mark = await lastEventId(stripe);
+    await completeSession(emulator, (await session()).id);
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "payment_intent.created",
+      "charge.succeeded",
+      "payment_intent.succeeded",
+      "checkout.session.completed",
+    ]);
+
+    const pending = await session();
+    mark = await lastEventId(stripe);
+    await completeSession(emulator, pending.id, "async_pending");
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "payment_intent.created",
+      "charge.pending",
+      "payment_intent.processing",
+      "checkout.session.completed",
+    ]);
+    mark = await lastEventId(stripe);
+    await completeSession(emulator, pending.id, "async_succeeded");
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "charge.succeeded",
+      "payment_intent.succeeded",
+      "checkout.session.async_payment_succeeded",
+    ]);
+
+    mark = await lastEventId(stripe);
+    await completeSession(emulator, (await session()).id, "async_failed");
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "payment_intent.created",
+      "charge.pending",
+      "payment_intent.processing",
+      "checkout.session.completed",
+      "charge.failed",
+      "payment_intent.payment_failed",
+      "checkout.session.async_payment_failed",
+    ]);
+  });
+});
+
+Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund and a cancel", async () => {
+  await withEmulator(async (emulator) => {
+    const stripe = stripeClient(emulator);
+    const price = await createPrice(stripe);
+    const session = (trial?: number) =>
+      stripe.checkout.sessions.create({
+        mode: "subscription",
+        line_items: [{ price: price.id, quantity: 1 }],
+        ...(trial ? { subscription_data: { trial_period_days: trial } } : {}),
+      });
+
+    const delayed = await session();
+    let mark = await lastEventId(stripe);
+    await completeSession(emulator, delayed.id, "async_pending");
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "customer.created",
+      "payment_method.attached",
+      "customer.subscription.created",
+      "invoice.created",
+      "invoice.finalized",
+      "payment_intent.created",
+      "charge.pending",
+      "payment_intent.processing",
+      "checkout.session.completed",
+    ]);
+    mark = await lastEventId(stripe);
+    await completeSession(emulator, delayed.id, "async_failed");
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "charge.failed",
+      "payment_intent.payment_failed",
+      "invoice.payment_failed",
+      "customer.subscription.updated",
+      "checkout.session.async_payment_failed",
+    ]);
+
+    mark = await lastEventId(stripe);
+    await completeSession(emulator, (await session(14)).id);
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "customer.created",
+      "payment_method.attached",
+      "customer.subscription.created",
+      "invoice.created",
+      "invoice.finalized",
+      "invoice.paid",
+      "invoice.payment_succeeded",
+      "checkout.session.completed",
+    ]);
+
+    const paid = await session();
+    await completeSession(emulator, paid.id);
+    const done = await stripe.checkout.sessions.retrieve(paid.id, {
+      expand: ["invoice.payments.data.payment.payment_intent"],
+    });
+    const invoice = done.invoice as Stripe.Invoice;
+    const paymentIntent = invoice.payments?.data[0].payment.payment_intent as Stripe.PaymentIntent;
+    mark = await lastEventId(stripe);
+    await stripe.refunds.create({ charge: paymentIntent.latest_charge as string });
+    assert.deepEqual(await typesSince(stripe, mark), ["refund.created", "charge.refunded"]);
+
+    mark = await lastEventId(stripe);
+    await stripe.subscriptions.update(done.subscription as string, { cancel_at_period_end: true });
+    await stripe.subscriptions.cancel(done.subscription as string);
+    assert.deepEqual(await typesSince(stripe, mark), [
+      "customer.subscription.updated",
+      "customer.subscription.deleted",
+    ]);
+  });
+});
