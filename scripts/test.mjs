@@ -12,7 +12,7 @@
 // failure and on Ctrl-C. With TEST_DATABASE_URL=postgres://... the suite uses that server
 // instead: it creates a database `payments_test_<random>` there and drops only that one at the
 // end. Either way the database gets `create extension pgtap` and the migrations (sql/compat/,
-// then sql/migrations/ through dbmate).
+// then supabase/migrations/ through dbmate).
 //
 // Deno tests receive DATABASE_URL (the migrated test database) and TEST_ADMIN_DATABASE_URL (a
 // database on the same server, for tests that create databases of their own). Against a
@@ -21,7 +21,7 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { startCluster } from "./lib/cluster.mjs";
@@ -212,6 +212,7 @@ async function prepareDatabase(plan, sqlFiles) {
   console.log(
     `Migrated ${database}: ${applied.length} of ${total} migration(s) applied (sql/compat first)`,
   );
+  if (plan.sql && sqlFiles.length > 0) await loadSqlTestHelpers(testUrl);
   return { testUrl, adminUrl };
 }
 
@@ -238,6 +239,24 @@ function parsePgProve(output) {
     result.failedFiles.add(match[1]);
   }
   return result;
+}
+
+// The pgTAP helpers (tests/sql/helpers/) and the Stripe fixtures go into the database once, so
+// the test files neither repeat helpers nor read files relative to a working directory.
+async function loadSqlTestHelpers(testUrl) {
+  const helperDir = join(SQL_TEST_DIR, "helpers");
+  for (const name of readdirSync(helperDir).filter((n) => n.endsWith(".sql")).sort()) {
+    await psql(testUrl, { file: join(helperDir, name) });
+  }
+  const fixtureDir = join(ROOT, "tests", "fixtures", "stripe");
+  for (const name of readdirSync(fixtureDir).filter((n) => n.endsWith(".json")).sort()) {
+    const text = readFileSync(join(fixtureDir, name), "utf8");
+    const api = name.replace(/\.json$/, "");
+    if (text.includes("$fixture$")) throw new Error(`${name} contains the quote tag $fixture$`);
+    await psql(testUrl, {
+      sql: `insert into tests.stripe_fixtures (api, objects) values ('${api}', $fixture$${text}$fixture$)`,
+    });
+  }
 }
 
 async function runPgTap(testUrl, sqlFiles) {

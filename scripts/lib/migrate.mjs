@@ -1,4 +1,4 @@
-// Applies sql/compat/ and then the dbmate migrations in sql/migrations/ to a database.
+// Applies sql/compat/ and then the dbmate migrations in supabase/migrations/ to a database.
 //
 //   import { migrate } from "./lib/migrate.mjs";
 //   const { applied, total } = await migrate(url, { quiet: true });
@@ -6,7 +6,8 @@
 // Steps, all idempotent:
 //   1. check that the server answers (a DatabaseError "cannot connect to ..." otherwise);
 //   2. run every file of sql/compat/ in name order with psql (Supabase roles and auth.*);
-//   3. create schema `payments` (dbmate keeps its table payments.schema_migrations there);
+//   3. create schema `payments_private` (dbmate keeps its table payments_private.schema_migrations
+//      there, out of `payments`, which an app may expose through its API);
 //   4. `dbmate up` with --no-dump-schema; the URL reaches dbmate through its environment,
 //      never its command line.
 
@@ -19,7 +20,7 @@ import { DatabaseError, psql } from "./postgres_tools.mjs";
 import { run } from "./process.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const MIGRATIONS_TABLE = "payments.schema_migrations";
+export const MIGRATIONS_TABLE = "payments_private.schema_migrations";
 const URL_VARIABLE = "PGPAYMENTS_DBMATE_URL";
 
 export { DatabaseError };
@@ -30,7 +31,7 @@ export function databaseUrlFromEnv(env = process.env) {
 }
 
 /** Migration files (`*.sql`) in a directory, sorted by name. */
-export function migrationFiles(dir = join(ROOT, "sql", "migrations")) {
+export function migrationFiles(dir = join(ROOT, "supabase", "migrations")) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((name) => name.endsWith(".sql")).sort();
 }
@@ -69,12 +70,12 @@ export async function migrate(url, options = {}) {
   for (const name of compatFiles) {
     await psql(url, { file: join(compatDir, name) });
   }
-  await psql(url, { sql: "create schema if not exists payments" });
+  await psql(url, { sql: "create schema if not exists payments_private" });
 
-  const migrationsDir = join(root, "sql", "migrations");
+  const migrationsDir = join(root, "supabase", "migrations");
   const files = migrationFiles(migrationsDir);
   if (files.length === 0) {
-    say(`db:migrate: no migrations in sql/migrations; ${where} has the compat layer only`);
+    say(`db:migrate: no migrations in supabase/migrations; ${where} has the compat layer only`);
     return { applied: [], total: 0 };
   }
   const before = await appliedVersions(url);

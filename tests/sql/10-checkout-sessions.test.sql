@@ -14,8 +14,7 @@ create temporary table ids (name text primary key, id uuid);
 grant select, insert on ids to authenticated, service_role;
 
 -- as alice
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 
 insert into ids select 'plain', (payments.create_checkout_session('test', :'payment')).id;
 select results_eq(
@@ -88,8 +87,7 @@ select throws_ok($$select payments.record_checkout_session_failure(gen_random_uu
 reset role;
 
 -- as bob
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"22222222-2222-2222-2222-222222222222","role":"authenticated"}', true);
+select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select isnt((payments.create_checkout_session('test', :'keyed_other')).id, (select id from ids where name = 'keyed'),
   'Idempotency keys are per caller: Bob''s order-1 is not Alice''s.');
 reset role;
@@ -109,8 +107,7 @@ select throws_ok($$select payments.create_checkout_session('test', '{}')$$, '425
 reset role;
 
 -- as the service role (the edge function after calling Stripe)
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select results_eq(
   format($$select status, checkout_session_id, url, customer_id, expires_at > now()
     from payments.record_checkout_session_result(%L, '{"id":"cs_1","url":"https://checkout.stripe.test/cs_1","expires_at":4102444800,"customer":"cus_1","status":"open"}')$$,
@@ -122,15 +119,13 @@ select is((payments.restart_checkout_session((select id from ids where name = 'k
 reset role;
 
 -- as alice, retrying
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select results_eq($$select status, url from payments.create_checkout_session('test', '{"idempotencyKey":"order-1","mode":"payment","lineItems":[{"priceId":"price_a","quantity":1}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no","metadata":{"order_id":"o1"}}')$$,
   $$values ('open', 'https://checkout.stripe.test/cs_1')$$,
   'A retry with the same key returns the open session as it is.');
 reset role;
 
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select payments.record_checkout_session_result((select id from ids where name = 'keyed'),
   '{"id":"cs_1","url":"https://checkout.stripe.test/cs_1","expires_at":946684800}');
 select results_eq(format($$select status, attempt, checkout_session_id, url, expires_at from payments.restart_checkout_session(%L)$$, (select id from ids where name = 'keyed')),
