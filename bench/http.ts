@@ -58,7 +58,7 @@ try {
   console.error(
     `bench: ${machine}; ${EVENTS} events per webhook measurement, ${CHECKOUTS} checkouts`,
   );
-  await stack.sql`select payments.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
+  await stack.sql`select payments_private.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
   await stack
     .sql`create table public.bench_raw (id bigint generated always as identity primary key, payload jsonb not null)`;
 

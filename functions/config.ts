@@ -24,5 +24,6 @@ export function depsFromEnv(env: { get(name: string): string | undefined } = Den
     stripe: stripeFactory(env.get("STRIPE_API_BASE")),
     publicUrl: env.get("PUBLIC_URL") ?? supabaseUrl,
     log: (message) => console.error(`[payments] ${message}`),
+    now: () => new Date(),
   };
 }

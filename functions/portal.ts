@@ -1,10 +1,10 @@
 // POST /stripe/{environment}/customer-portal-sessions
 import { authenticate } from "./auth.ts";
-import { asServer, asUser } from "./db.ts";
+import { readJson } from "./body.ts";
+import { asUser, mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import { callStripe, type Environment, stripeFor } from "./stripe.ts";
-import { parsePortalRequest, readJson } from "./validate.ts";
 
 interface PortalRow {
   id: string;
@@ -15,6 +15,7 @@ interface PortalRow {
   portal_session_id: string | null;
   url: string | null;
   return_url: string | null;
+  configuration_id: string | null;
   created_at: Date;
 }
 
@@ -24,7 +25,7 @@ export async function createCustomerPortalSession(
   environment: Environment,
 ): Promise<Response> {
   const claims = await authenticate(request, deps.jwt, "authenticated");
-  const body = parsePortalRequest(await readJson(request));
+  const body = await readJson(request);
 
   // Refuse before writing anything when Stripe is not configured for this environment.
   const stripe = await stripeFor(deps, environment);
@@ -44,19 +45,19 @@ export async function createCustomerPortalSession(
         stripe.billingPortal.sessions.create(
           {
             customer: row.customer_id,
-            ...(body.returnUrl ? { return_url: body.returnUrl } : {}),
-            ...(body.configurationId ? { configuration: body.configurationId } : {}),
+            ...(row.return_url ? { return_url: row.return_url } : {}),
+            ...(row.configuration_id ? { configuration: row.configuration_id } : {}),
           },
           { idempotencyKey: `payments-portal-${portalId}` },
         ),
     );
-    [row] = await asServer(deps.sql<PortalRow[]>`
+    [row] = await mapDatabaseErrors(deps.sql<PortalRow[]>`
       select * from payments.record_customer_portal_session_result(${portalId}, ${
       deps.sql.json(session as never)
     })`);
   } catch (error) {
     if (error instanceof PaymentsError && error.code === "stripe_error") {
-      await asServer(
+      await mapDatabaseErrors(
         deps
           .sql`select payments.record_customer_portal_session_failure(${portalId}, ${error.message})`,
       );

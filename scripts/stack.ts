@@ -112,6 +112,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stripe: stripeFactory(options.stripeSecretKey ? options.stripeApiBase : emulator.url),
       publicUrl: undefined,
       log,
+      now: () => new Date(),
     };
     const handler = createHandler(deps);
     const server = await listening(

@@ -254,7 +254,8 @@ async function loadSqlTestHelpers(testUrl) {
     const api = name.replace(/\.json$/, "");
     if (text.includes("$fixture$")) throw new Error(`${name} contains the quote tag $fixture$`);
     await psql(testUrl, {
-      sql: `insert into tests.stripe_fixtures (api, objects) values ('${api}', $fixture$${text}$fixture$)`,
+      sql:
+        `insert into tests.stripe_fixtures (api, objects) values ('${api}', $fixture$${text}$fixture$)`,
     });
   }
 }
