@@ -118,6 +118,42 @@ $$;
 comment on function payments_private.require_environment(text) is 'Checks an environment name (test or live), raising PT400 otherwise.';
 revoke execute on function payments_private.require_environment(text) from public;
 
+-- security definer: the request rules live in payments_private, which API roles cannot use;
+-- this pure function (it reads no table) is their one door, for the user-side session functions
+-- (security invoker) and for apps that check a request before sending it.
+create function payments.validate_session_request(p_session text, p_environment text, p_request jsonb)
+returns void
+language plpgsql
+immutable
+security definer
+set search_path = ''
+as $$
+begin
+  perform payments_private.require_environment(p_environment);
+  perform payments_private.raise_invalid(case p_session
+    when 'checkout' then payments_private.checkout_request_errors(p_request)
+    when 'portal' then payments_private.portal_request_errors(p_request)
+    else payments_private.field_error('session', 'must be checkout or portal.')
+  end);
+end;
+$$;
+comment on function payments.validate_session_request(text, text, jsonb) is 'Checks a checkout or portal (p_session) request: PT400 for an unknown environment, else PT400 listing every invalid field (DETAIL: JSON list of {field, message}); nothing for a valid request.';
+revoke execute on function payments.validate_session_request(text, text, jsonb) from public;
+grant execute on function payments.validate_session_request(text, text, jsonb) to authenticated, service_role;
+
+create function payments_private.raise_not_found(p_what text, p_id uuid, p_table text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception using errcode = 'PT404', message = format('%s %s not found.', p_what, p_id),
+    hint = format('Pass the id of a %s row.', p_table);
+end;
+$$;
+comment on function payments_private.raise_not_found(text, uuid, text) is 'Raises PT404 for a row id that names no row.';
+revoke execute on function payments_private.raise_not_found(text, uuid, text) from public;
+
 -- The subject a request bills, {type, id}; omitted, it is the calling user (when allowed).
 create function payments_private.subject_errors(p_subject jsonb, p_required boolean)
 returns jsonb

@@ -110,10 +110,8 @@ begin
   where t.deleted_at is null and excluded.stripe_updated_at >= t.stripe_updated_at
   returning t.id into v_id;
 
-  if v_id is null and p_synced_at is not null then
-    -- Seen by sync although the row holds newer state: it still exists in Stripe.
-    update payments.stripe_products t set last_synced_at = p_synced_at, archived_at = null
-    where t.environment = p_environment and t.product_id = p_product ->> 'id';
+  if v_id is null then
+    perform payments_private.mark_seen_by_sync('product', p_environment, p_product ->> 'id', p_synced_at);
   end if;
   return v_id is not null;
 end;
@@ -155,9 +153,8 @@ begin
   where t.deleted_at is null and excluded.stripe_updated_at >= t.stripe_updated_at
   returning t.id into v_id;
 
-  if v_id is null and p_synced_at is not null then
-    update payments.stripe_prices t set last_synced_at = p_synced_at, archived_at = null
-    where t.environment = p_environment and t.price_id = p_price ->> 'id';
+  if v_id is null then
+    perform payments_private.mark_seen_by_sync('price', p_environment, p_price ->> 'id', p_synced_at);
   end if;
   return v_id is not null;
 end;

@@ -79,10 +79,7 @@ begin
   returning t.id into v_id;
 
   if v_id is null then
-    if p_synced_at is not null then
-      update payments.customers t set last_synced_at = p_synced_at, archived_at = null
-      where t.environment = p_environment and t.customer_id = p_customer ->> 'id';
-    end if;
+    perform payments_private.mark_seen_by_sync('customer', p_environment, p_customer ->> 'id', p_synced_at);
     return false;
   end if;
 

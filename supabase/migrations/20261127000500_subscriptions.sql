@@ -157,10 +157,7 @@ begin
   returning t.id, t.xmax = 0 into v_id, v_inserted;
 
   if v_id is null then
-    if p_synced_at is not null then
-      update payments.stripe_subscriptions t set last_synced_at = p_synced_at, archived_at = null
-      where t.environment = p_environment and t.subscription_id = v_subscription_id;
-    end if;
+    perform payments_private.mark_seen_by_sync('subscription', p_environment, v_subscription_id, p_synced_at);
     return false;
   end if;
 

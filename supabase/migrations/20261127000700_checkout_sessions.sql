@@ -174,24 +174,6 @@ $$;
 comment on function payments_private.checkout_request_errors(jsonb) is 'Every problem of a checkout request as a list of {field, message}; empty when the request is valid.';
 revoke execute on function payments_private.checkout_request_errors(jsonb) from public;
 
--- security definer: the rules live in payments_private, which API roles cannot use; this pure
--- function (it reads no table) is their one door.
-create function payments.validate_checkout_request(p_environment text, p_request jsonb)
-returns void
-language plpgsql
-immutable
-security definer
-set search_path = ''
-as $$
-begin
-  perform payments_private.require_environment(p_environment);
-  perform payments_private.raise_invalid(payments_private.checkout_request_errors(p_request));
-end;
-$$;
-comment on function payments.validate_checkout_request(text, jsonb) is 'Raises PT400 for an unknown environment, else listing every invalid field of a checkout request (DETAIL: JSON list of {field, message}); returns nothing for a valid one.';
-revoke execute on function payments.validate_checkout_request(text, jsonb) from public;
-grant execute on function payments.validate_checkout_request(text, jsonb) to authenticated, service_role;
-
 --------------------------------------------------------------------------------
 -- Checkout sessions
 --------------------------------------------------------------------------------
@@ -217,7 +199,7 @@ begin
     raise exception using errcode = '42501', message = 'An authenticated user is required to create a checkout session.',
       hint = 'Call with a user JWT.';
   end if;
-  perform payments.validate_checkout_request(p_environment, p_request);
+  perform payments.validate_session_request('checkout', p_environment, p_request);
 
   v_subject_type := coalesce(p_request -> 'subject' ->> 'type', 'user');
   v_subject_id := coalesce(p_request -> 'subject' ->> 'id', v_uid::text);
@@ -286,8 +268,7 @@ declare
 begin
   select * into v_row from payments.stripe_checkout_sessions s where s.id = p_id for update;
   if v_row.id is null then
-    raise exception using errcode = 'PT404', message = format('Checkout session %s not found.', p_id),
-      hint = 'Pass the id of a payments.stripe_checkout_sessions row.';
+    perform payments_private.raise_not_found('Checkout session', p_id, 'payments.stripe_checkout_sessions');
   end if;
   return v_row;
 end;

@@ -67,23 +67,6 @@ $$;
 comment on function payments_private.portal_request_errors(jsonb) is 'Every problem of a billing portal request as a list of {field, message}; empty when the request is valid.';
 revoke execute on function payments_private.portal_request_errors(jsonb) from public;
 
--- security definer: as payments.validate_checkout_request, the door to the private rules.
-create function payments.validate_portal_request(p_environment text, p_request jsonb)
-returns void
-language plpgsql
-immutable
-security definer
-set search_path = ''
-as $$
-begin
-  perform payments_private.require_environment(p_environment);
-  perform payments_private.raise_invalid(payments_private.portal_request_errors(p_request));
-end;
-$$;
-comment on function payments.validate_portal_request(text, jsonb) is 'Raises PT400 for an unknown environment, else listing every invalid field of a billing portal request (DETAIL: JSON list of {field, message}); returns nothing for a valid one.';
-revoke execute on function payments.validate_portal_request(text, jsonb) from public;
-grant execute on function payments.validate_portal_request(text, jsonb) to authenticated, service_role;
-
 --------------------------------------------------------------------------------
 -- Billing Portal sessions
 --------------------------------------------------------------------------------
@@ -108,7 +91,7 @@ begin
       hint = 'Call with a user JWT.';
   end if;
   p_request := coalesce(p_request, '{}'::jsonb);
-  perform payments.validate_portal_request(p_environment, p_request);
+  perform payments.validate_session_request('portal', p_environment, p_request);
   v_subject_type := coalesce(p_request -> 'subject' ->> 'type', 'user');
   v_subject_id := coalesce(p_request -> 'subject' ->> 'id', v_uid::text);
 
@@ -158,8 +141,7 @@ begin
   where s.id = p_id
   returning * into v_row;
   if v_row.id is null then
-    raise exception using errcode = 'PT404', message = format('Portal session %s not found.', p_id),
-      hint = 'Pass the id of a payments.stripe_customer_portal_sessions row.';
+    perform payments_private.raise_not_found('Portal session', p_id, 'payments.stripe_customer_portal_sessions');
   end if;
   return v_row;
 end;
@@ -185,8 +167,7 @@ begin
     select * into v_row from payments.stripe_customer_portal_sessions s where s.id = p_id;
   end if;
   if v_row.id is null then
-    raise exception using errcode = 'PT404', message = format('Portal session %s not found.', p_id),
-      hint = 'Pass the id of a payments.stripe_customer_portal_sessions row.';
+    perform payments_private.raise_not_found('Portal session', p_id, 'payments.stripe_customer_portal_sessions');
   end if;
   return v_row;
 end;

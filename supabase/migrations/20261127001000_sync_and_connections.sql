@@ -63,6 +63,42 @@ comment on function payments.upsert_stripe_objects(text, text, jsonb, timestampt
 revoke execute on function payments.upsert_stripe_objects(text, text, jsonb, timestamptz) from public;
 grant execute on function payments.upsert_stripe_objects(text, text, jsonb, timestamptz) to service_role;
 
+-- The mirrors a full sync lists completely, by Stripe object type: what it does not see is gone
+-- from Stripe. One list for marking rows seen, archiving the unseen and switching accounts.
+create function payments_private.archivable_mirrors()
+returns table (object_type text, table_name text, id_column text)
+language sql
+immutable
+set search_path = ''
+as $$
+  values ('product', 'stripe_products', 'product_id'), ('price', 'stripe_prices', 'price_id'),
+         ('customer', 'customers', 'customer_id'), ('subscription', 'stripe_subscriptions', 'subscription_id')
+$$;
+comment on function payments_private.archivable_mirrors() is 'The object types a full sync lists completely (product, price, customer, subscription), with their mirror table and Stripe id column.';
+revoke execute on function payments_private.archivable_mirrors() from public;
+
+-- Called by the upserts when they refused an object because the row holds newer state.
+create function payments_private.mark_seen_by_sync(p_object_type text, p_environment text, p_id text, p_synced_at timestamptz)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_mirror record;
+begin
+  if p_synced_at is null then
+    return;
+  end if;
+  select * into v_mirror from payments_private.archivable_mirrors() m where m.object_type = p_object_type;
+  -- Seen by sync although the row holds newer state: it still exists in Stripe.
+  execute format('update payments.%I t set last_synced_at = $1, archived_at = null where t.environment = $2 and t.%I = $3',
+                 v_mirror.table_name, v_mirror.id_column)
+    using p_synced_at, p_environment, p_id;
+end;
+$$;
+comment on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) is 'Marks a mirrored row seen by the sync at p_synced_at (and not archived); nothing outside a sync (null p_synced_at).';
+revoke execute on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) from public;
+
 -- security definer: updates mirror tables on behalf of the service role's sync.
 create function payments.archive_unsynced_stripe_objects(p_environment text, p_object_type text, p_sync_started_at timestamptz)
 returns integer
@@ -71,37 +107,23 @@ security definer
 set search_path = ''
 as $$
 declare
+  v_mirror record;
   v_count integer;
 begin
   perform payments_private.require_environment(p_environment);
+  select * into v_mirror from payments_private.archivable_mirrors() m where m.object_type = p_object_type;
   if p_sync_started_at is null then
     perform payments_private.invalid_request('syncStartedAt', 'must be a timestamp.');
   end if;
+  if v_mirror.table_name is null then
+    perform payments_private.invalid_request('objectType', 'must be one of product, price, customer, subscription.');
+  end if;
   -- Rows that an event touched after the sync began exist even if no page showed them.
-  case p_object_type
-    when 'product' then
-      update payments.stripe_products t set archived_at = now()
-      where t.environment = p_environment and t.archived_at is null
-        and coalesce(t.last_synced_at, '-infinity') < p_sync_started_at
-        and t.created_at < p_sync_started_at and t.stripe_updated_at < p_sync_started_at;
-    when 'price' then
-      update payments.stripe_prices t set archived_at = now()
-      where t.environment = p_environment and t.archived_at is null
-        and coalesce(t.last_synced_at, '-infinity') < p_sync_started_at
-        and t.created_at < p_sync_started_at and t.stripe_updated_at < p_sync_started_at;
-    when 'customer' then
-      update payments.customers t set archived_at = now()
-      where t.environment = p_environment and t.archived_at is null
-        and coalesce(t.last_synced_at, '-infinity') < p_sync_started_at
-        and t.created_at < p_sync_started_at and t.stripe_updated_at < p_sync_started_at;
-    when 'subscription' then
-      update payments.stripe_subscriptions t set archived_at = now()
-      where t.environment = p_environment and t.archived_at is null
-        and coalesce(t.last_synced_at, '-infinity') < p_sync_started_at
-        and t.created_at < p_sync_started_at and t.stripe_updated_at < p_sync_started_at;
-    else
-      perform payments_private.invalid_request('objectType', 'must be one of product, price, customer, subscription.');
-  end case;
+  execute format('update payments.%I t set archived_at = now()
+                  where t.environment = $1 and t.archived_at is null
+                    and coalesce(t.last_synced_at, ''-infinity'') < $2
+                    and t.created_at < $2 and t.stripe_updated_at < $2', v_mirror.table_name)
+    using p_environment, p_sync_started_at;
   get diagnostics v_count = row_count;
   return v_count;
 end;
@@ -117,12 +139,14 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_table text;
 begin
   perform payments_private.require_environment(p_environment);
-  update payments.stripe_products t set archived_at = now() where t.environment = p_environment and t.archived_at is null;
-  update payments.stripe_prices t set archived_at = now() where t.environment = p_environment and t.archived_at is null;
-  update payments.customers t set archived_at = now() where t.environment = p_environment and t.archived_at is null;
-  update payments.stripe_subscriptions t set archived_at = now() where t.environment = p_environment and t.archived_at is null;
+  for v_table in select m.table_name from payments_private.archivable_mirrors() m loop
+    execute format('update payments.%I t set archived_at = now() where t.environment = $1 and t.archived_at is null', v_table)
+      using p_environment;
+  end loop;
   -- Mappings name customers of the previous account: a subject gets a new customer in the new one.
   delete from payments.customer_mappings m where m.provider = 'stripe' and m.environment = p_environment;
 end;

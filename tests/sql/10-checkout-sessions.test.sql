@@ -1,7 +1,7 @@
 -- Checkout rows: validation, idempotency per caller, RLS on the subject, and the service-side
 -- functions that record Stripe's answer and restart lapsed sessions.
 begin;
-select plan(45);
+select plan(48);
 
 \set alice '11111111-1111-1111-1111-111111111111'
 \set bob '22222222-2222-2222-2222-222222222222'
@@ -85,6 +85,28 @@ select throws_ok($$select payments.record_checkout_session_result(gen_random_uui
 select throws_ok($$select payments.record_checkout_session_failure(gen_random_uuid(), 'x')$$, '42501', null,
   'Users cannot record Stripe failures.');
 reset role;
+
+-- Every problem of a request is reported at once, field by field, in DETAIL.
+select throws_ok($$select payments.create_checkout_session('test', '{"mode":"subscription","lineItems":[{"priceId":"price_1","quantity":0}],"successUrl":"javascript:alert(1)","metadata":{"payments_subject_id":"x"}}')$$,
+  'PT400', '5 fields are invalid; first subject is required for subscription mode.', 'All invalid fields are counted in the message.');
+create temporary table invalid_fields (fields jsonb);
+grant insert on invalid_fields to authenticated;
+do $$
+begin
+  perform payments.validate_session_request('checkout', 'test', '{"mode":"subscription","lineItems":[{"priceId":"price_1","quantity":0}],"successUrl":"javascript:alert(1)","metadata":{"payments_subject_id":"x"}}');
+exception when sqlstate 'PT400' then
+  declare v_detail text;
+  begin
+    get stacked diagnostics v_detail = pg_exception_detail;
+    insert into invalid_fields values (v_detail::jsonb);
+  end;
+end;
+$$;
+select is((select array_agg(f ->> 'field' order by f ->> 'field') from invalid_fields, jsonb_array_elements(fields) f),
+  array['cancelUrl', 'lineItems[0].quantity', 'metadata.payments_subject_id', 'subject', 'successUrl'],
+  'DETAIL lists each invalid field once.');
+select lives_ok($$select payments.validate_session_request('portal', 'test', '{"returnUrl":"https://app.test/"}')$$,
+  'A valid request passes the validator.');
 
 -- as bob
 select tests.authenticate_as('22222222-2222-2222-2222-222222222222');

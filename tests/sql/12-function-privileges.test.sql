@@ -31,10 +31,8 @@ insert into expected values
   ('record_sync_status(text,text,text,jsonb)', 'service_role'),
   ('stripe_connection_status()', 'service_role'),
   -- the request rules, for the user-side functions (security invoker) and for apps
-  ('validate_checkout_request(text,jsonb)', 'authenticated'),
-  ('validate_checkout_request(text,jsonb)', 'service_role'),
-  ('validate_portal_request(text,jsonb)', 'authenticated'),
-  ('validate_portal_request(text,jsonb)', 'service_role');
+  ('validate_session_request(text,text,jsonb)', 'authenticated'),
+  ('validate_session_request(text,text,jsonb)', 'service_role');
 
 create temporary view actual as
 select replace(p.oid::regprocedure::text, 'payments.', '') as fn, r.role
@@ -71,8 +69,8 @@ $$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_t
           'disconnect_stripe_account', 'record_webhook_endpoint', 'record_sync_status', 'stripe_connection_status',
           'restart_checkout_session', 'record_checkout_session_result', 'record_checkout_session_failure',
           'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',
-          'validate_checkout_request', 'validate_portal_request'],
-  'Only the doors into payments_private are security definer: service-role entry points and the pure request validators.');
+          'validate_session_request'],
+  'Only the doors into payments_private are security definer: service-role entry points and the pure request validator.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and obj_description(p.oid, 'pg_proc') is null
