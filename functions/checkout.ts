@@ -1,11 +1,10 @@
 // POST /stripe/{environment}/checkout-sessions
-import { authenticate } from "./auth.ts";
-import { readJson } from "./body.ts";
-import { asUser, mapDatabaseErrors } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { resolveCustomer, subjectMetadata } from "./customers.ts";
-import { callStripe, type Environment, type Stripe, stripeFor } from "./stripe.ts";
+import { startSession } from "./session_start.ts";
+import { callStripe, type Environment, type Stripe } from "./stripe.ts";
 
 interface CheckoutRow {
   id: string;
@@ -37,16 +36,14 @@ export async function createCheckoutSession(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  const claims = await authenticate(request, deps.jwt, "authenticated");
-  const body = await readJson(request);
-
-  // Refuse before writing anything when Stripe is not configured for this environment.
-  const stripe = await stripeFor(deps, environment);
-  let row = await asUser(deps.sql, claims, async (tx) => {
-    const [created] = await tx<CheckoutRow[]>`
-      select * from payments.create_checkout_session(${environment}, ${tx.json(body as never)})`;
-    return created;
-  });
+  const start = await startSession<CheckoutRow>(
+    deps,
+    request,
+    environment,
+    "create_checkout_session",
+  );
+  const stripe = start.stripe;
+  let row = start.row;
 
   // The database decides whether the row's Stripe session can be handed out; a row it readies
   // for a new session (expired, failed or about to lapse) comes back initialized.

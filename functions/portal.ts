@@ -1,10 +1,9 @@
 // POST /stripe/{environment}/customer-portal-sessions
-import { authenticate } from "./auth.ts";
-import { readJson } from "./body.ts";
-import { asUser, mapDatabaseErrors } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
-import { callStripe, type Environment, stripeFor } from "./stripe.ts";
+import { startSession } from "./session_start.ts";
+import { callStripe, type Environment } from "./stripe.ts";
 
 interface PortalRow {
   id: string;
@@ -24,18 +23,14 @@ export async function createCustomerPortalSession(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  const claims = await authenticate(request, deps.jwt, "authenticated");
-  const body = await readJson(request);
-
-  // Refuse before writing anything when Stripe is not configured for this environment.
-  const stripe = await stripeFor(deps, environment);
-  let row = await asUser(deps.sql, claims, async (tx) => {
-    const [created] = await tx<PortalRow[]>`
-      select * from payments.create_customer_portal_session(${environment}, ${
-      tx.json(body as never)
-    })`;
-    return created;
-  });
+  const start = await startSession<PortalRow>(
+    deps,
+    request,
+    environment,
+    "create_customer_portal_session",
+  );
+  const stripe = start.stripe;
+  let row = start.row;
 
   const portalId = row.id;
   try {

@@ -54,11 +54,12 @@ select is_empty($$
     and p.oid not in ('payments_private.stripe_id(jsonb)'::regprocedure, 'payments_private.stripe_time(jsonb)'::regprocedure,
                       'payments_private.metadata_subject_type(jsonb)'::regprocedure,
                       'payments_private.payment_status(bigint,bigint)'::regprocedure,
-                      'payments_private.field_error(text,text)'::regprocedure)
+                      'payments_private.field_error(text,text)'::regprocedure,
+                      'payments_private.stripe_event_routes()'::regprocedure)
 $$, 'Every function pins an empty search_path, except the inlined one-expression helpers.');
 select is_empty($$
   select p.proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-  where n.nspname = 'payments_private' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status', 'field_error')
+  where n.nspname = 'payments_private' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status', 'field_error', 'stripe_event_routes')
     and (p.prolang <> (select oid from pg_catalog.pg_language where lanname = 'sql') or p.provolatile <> 'i' or p.prosecdef)
 $$, 'The helpers without a search_path are immutable SQL functions running as the caller.');
 select set_eq($$
@@ -75,8 +76,8 @@ select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and obj_description(p.oid, 'pg_proc') is null
 $$, 'Every payments function has a comment.');
-select volatility_is('payments', 'stripe_webhook_event_types', array[]::text[], 'stable',
-  'stripe_webhook_event_types is stable: it reads the route table.');
+select volatility_is('payments', 'stripe_webhook_event_types', array[]::text[], 'immutable',
+  'stripe_webhook_event_types is immutable.');
 select volatility_is('payments', 'has_active_subscription', array['text', 'text', 'text', 'text', 'text', 'text'], 'stable',
   'has_active_subscription is stable.');
 select isnt_definer('payments', 'has_active_subscription', array['text', 'text', 'text', 'text', 'text', 'text'], 'has_active_subscription is security invoker, so the caller''s RLS applies.');
