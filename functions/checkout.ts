@@ -40,7 +40,9 @@ export async function createCheckoutSession(
     deps,
     request,
     environment,
-    "create_checkout_session",
+    (tx, body) =>
+      tx<CheckoutRow[]>`
+      select * from payments.create_checkout_session(${environment}, ${tx.json(body as never)})`,
   );
   const stripe = start.stripe;
   let row = start.row;

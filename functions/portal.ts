@@ -27,7 +27,11 @@ export async function createCustomerPortalSession(
     deps,
     request,
     environment,
-    "create_customer_portal_session",
+    (tx, body) =>
+      tx<PortalRow[]>`
+      select * from payments.create_customer_portal_session(${environment}, ${
+        tx.json(body as never)
+      })`,
   );
   const stripe = start.stripe;
   let row = start.row;

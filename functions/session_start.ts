@@ -2,28 +2,21 @@
 // Stripe client, and the session row the database validated and the caller's RLS allowed.
 import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
-import { asUser } from "./db.ts";
+import { asUser, type Tx } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { type Environment, type Stripe, stripeFor } from "./stripe.ts";
-
-type CreateFunction = "create_checkout_session" | "create_customer_portal_session";
 
 export async function startSession<Row>(
   deps: Deps,
   request: Request,
   environment: Environment,
-  create: CreateFunction,
+  /** Runs the payments function that creates the row, as the user. */
+  create: (tx: Tx, body: Record<string, unknown>) => Promise<Row[]>,
 ): Promise<{ row: Row; stripe: Stripe }> {
   const claims = await authenticate(request, deps.jwt, "authenticated");
   const body = await readJson(request);
   // Refuse before writing anything when Stripe is not configured for this environment.
   const stripe = await stripeFor(deps, environment);
-  const row = await asUser(deps.sql, claims, async (tx) => {
-    const [created] = await tx.unsafe(
-      `select * from payments.${create}($1, $2::jsonb)`,
-      [environment, JSON.stringify(body)],
-    );
-    return created as Row;
-  });
+  const [row] = await asUser(deps.sql, claims, (tx) => create(tx, body));
   return { row, stripe };
 }
