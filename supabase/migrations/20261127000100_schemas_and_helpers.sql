@@ -9,14 +9,13 @@
 create schema if not exists payments;
 comment on schema payments is 'Stripe payments mirrored into Postgres: catalog, customers, sessions, subscriptions, transactions and verified webhook events.';
 grant usage on schema payments to anon, authenticated, service_role;
--- Functions created later in this schema are not executable by everyone unless granted.
-alter default privileges in schema payments revoke execute on functions from public;
+-- PostgreSQL lets PUBLIC execute every new function, and a per-schema default privilege cannot
+-- take that back: each function below revokes it and grants EXECUTE to the roles that need it.
 
 -- `if not exists`: dbmate may have created it first, for its bookkeeping table.
 create schema if not exists payments_private;
 comment on schema payments_private is 'Internals of the payments schema. No API role may use it; the payments functions reach it as its owner.';
 revoke all on schema payments_private from public;
-alter default privileges in schema payments_private revoke execute on functions from public;
 
 -- dbmate keeps its bookkeeping table here (see scripts/lib/migrate.mjs); the Supabase CLI tracks
 -- migrations elsewhere, so the table may not exist.
@@ -30,8 +29,7 @@ $$;
 
 create function payments_private.set_updated_at()
 returns trigger
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   new.updated_at := now();
@@ -57,9 +55,7 @@ comment on domain payments.subject_type is 'Kind of billing subject chosen by th
 -- A list of {field, message}: the `details.fields` of the function's 400 answer.
 create function payments_private.field_error(p_field text, p_message text)
 returns jsonb
-language sql
-immutable
-parallel safe
+language sql immutable parallel safe
 as $$
   select jsonb_build_array(jsonb_build_object('field', p_field, 'message', p_message))
 $$;
@@ -69,8 +65,7 @@ revoke execute on function payments_private.field_error(text, text) from public;
 -- The list travels in DETAIL as JSON, so the edge function answers with every field at once.
 create function payments_private.raise_invalid(p_errors jsonb)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_count integer := coalesce(jsonb_array_length(p_errors), 0);
@@ -92,8 +87,7 @@ revoke execute on function payments_private.raise_invalid(jsonb) from public;
 
 create function payments_private.invalid_request(p_field text, p_message text)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   perform payments_private.raise_invalid(payments_private.field_error(p_field, p_message));
@@ -104,9 +98,7 @@ revoke execute on function payments_private.invalid_request(text, text) from pub
 
 create function payments_private.require_environment(p_environment text)
 returns text
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 begin
   if p_environment is null or p_environment not in ('test', 'live') then
@@ -123,10 +115,7 @@ revoke execute on function payments_private.require_environment(text) from publi
 -- (security invoker) and for apps that check a request before sending it.
 create function payments.validate_session_request(p_session text, p_environment text, p_request jsonb)
 returns void
-language plpgsql
-immutable
-security definer
-set search_path = ''
+language plpgsql immutable security definer set search_path = ''
 as $$
 begin
   perform payments_private.require_environment(p_environment);
@@ -143,8 +132,7 @@ grant execute on function payments.validate_session_request(text, text, jsonb) t
 
 create function payments_private.raise_not_found(p_what text, p_id uuid, p_table text)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   raise exception using errcode = 'PT404', message = format('%s %s not found.', p_what, p_id),
@@ -157,9 +145,7 @@ revoke execute on function payments_private.raise_not_found(text, uuid, text) fr
 -- The subject a request bills, {type, id}; omitted, it is the calling user (when allowed).
 create function payments_private.subject_errors(p_subject jsonb, p_required boolean)
 returns jsonb
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 declare
   v_errors jsonb := '[]'::jsonb;
@@ -191,9 +177,7 @@ revoke execute on function payments_private.subject_errors(jsonb, boolean) from 
 
 create function payments_private.url_errors(p_value jsonb, p_field text, p_required boolean)
 returns jsonb
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 begin
   if p_value is null or jsonb_typeof(p_value) = 'null' then
@@ -215,9 +199,7 @@ revoke execute on function payments_private.url_errors(jsonb, text, boolean) fro
 -- reference nothing but pg_catalog, which is always searched first.
 create function payments_private.stripe_id(p_value jsonb)
 returns text
-language sql
-immutable
-parallel safe
+language sql immutable parallel safe
 as $$
   select case jsonb_typeof(p_value)
     when 'string' then p_value #>> '{}'
@@ -229,9 +211,7 @@ revoke execute on function payments_private.stripe_id(jsonb) from public;
 
 create function payments_private.stripe_time(p_value jsonb)
 returns timestamptz
-language sql
-immutable
-parallel safe
+language sql immutable parallel safe
 as $$
   select case when jsonb_typeof(p_value) = 'number' then to_timestamp((p_value #>> '{}')::double precision) end
 $$;
@@ -249,9 +229,7 @@ revoke execute on function payments_private.stripe_time(jsonb) from public;
 -- into the plpgsql expressions that call it (see payments_private.stripe_id).
 create function payments_private.metadata_subject_type(p_metadata jsonb)
 returns text
-language sql
-immutable
-parallel safe
+language sql immutable parallel safe
 as $$
   select case
     when p_metadata ->> 'payments_subject_type' ~ '^[a-z][a-z0-9_]{0,62}$'
@@ -266,9 +244,7 @@ revoke execute on function payments_private.metadata_subject_type(jsonb) from pu
 -- Without `set search_path` so that it is inlined (see payments_private.stripe_id).
 create function payments_private.payment_status(p_amount bigint, p_amount_refunded bigint)
 returns text
-language sql
-immutable
-parallel safe
+language sql immutable parallel safe
 as $$
   select case
     when coalesce(p_amount_refunded, 0) <= 0 then 'succeeded'

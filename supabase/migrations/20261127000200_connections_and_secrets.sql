@@ -56,9 +56,7 @@ create trigger set_updated_at before update on payments_private.provider_secrets
 -- Vault's functions are only callable by privileged roles.
 create function payments_private.set_provider_secret(p_environment payments.environment, p_name text, p_value text)
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_vault_id uuid;
@@ -101,10 +99,7 @@ revoke execute on function payments_private.set_provider_secret(payments.environ
 -- security definer: reads Vault's decrypted view, which API roles cannot.
 create function payments_private.get_provider_secret(p_environment payments.environment, p_name text)
 returns text
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   v_row payments_private.provider_secrets;
@@ -129,9 +124,7 @@ revoke execute on function payments_private.get_provider_secret(payments.environ
 -- security definer: deletes from Vault, which API roles cannot.
 create function payments_private.delete_provider_secret(p_environment payments.environment, p_name text)
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_vault_id uuid;

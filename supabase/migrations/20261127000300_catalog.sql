@@ -85,8 +85,7 @@ create trigger set_updated_at before update on payments.stripe_prices
 
 create function payments_private.upsert_product(p_environment text, p_product jsonb, p_at timestamptz, p_deleted boolean default false, p_synced_at timestamptz default null)
 returns boolean
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_product ->> 'deleted')::boolean, false);
@@ -121,8 +120,7 @@ revoke execute on function payments_private.upsert_product(text, jsonb, timestam
 
 create function payments_private.upsert_price(p_environment text, p_price jsonb, p_at timestamptz, p_deleted boolean default false, p_synced_at timestamptz default null)
 returns boolean
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_price ->> 'deleted')::boolean, false);

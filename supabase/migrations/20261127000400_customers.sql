@@ -56,8 +56,7 @@ create trigger set_updated_at before update on payments.customer_mappings
 
 create function payments_private.upsert_customer(p_environment text, p_customer jsonb, p_at timestamptz, p_deleted boolean default false, p_synced_at timestamptz default null)
 returns boolean
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_customer ->> 'deleted')::boolean, false);
@@ -103,8 +102,7 @@ revoke execute on function payments_private.upsert_customer(text, jsonb, timesta
 -- same statement): usually the subject was mapped long ago, and the check costs less than a call.
 create function payments_private.attach_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
 returns text
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_customer text;
@@ -156,9 +154,7 @@ revoke execute on function payments_private.attach_customer(text, text, text, te
 
 -- plpgsql rather than sql: a non-inlined SQL function is planned again on every call.
 create function payments_private.subject_of_customer(p_environment text, p_customer_id text, out subject_type text, out subject_id text)
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 begin
   select m.subject_type, m.subject_id into subject_type, subject_id
@@ -175,10 +171,7 @@ revoke execute on function payments_private.subject_of_customer(text, text) from
 
 create function payments.customer_for_subject(p_environment text, p_subject_type text, p_subject_id text)
 returns text
-language sql
-stable
-security invoker
-set search_path = ''
+language sql stable security invoker set search_path = ''
 as $$
   select m.provider_customer_id
   from payments.customer_mappings m
@@ -193,9 +186,7 @@ grant execute on function payments.customer_for_subject(text, text, text) to ser
 -- granted to service_role only.
 create function payments.link_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
 returns text
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_customer text;

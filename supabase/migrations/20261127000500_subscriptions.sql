@@ -92,8 +92,7 @@ create trigger set_updated_at before update on payments.stripe_subscription_item
 
 create function payments_private.upsert_subscription(p_environment text, p_subscription jsonb, p_at timestamptz, p_event_type text default null, p_synced_at timestamptz default null)
 returns boolean
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_subscription_id text := p_subscription ->> 'id';

@@ -87,8 +87,7 @@ create function payments_private.merge_transaction(
   p_refunded_at timestamptz default null, p_stripe_created_at timestamptz default null,
   p_stripe_updated_at timestamptz default null, p_raw jsonb default null)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 begin
   insert into payments.transactions as t (
@@ -144,8 +143,7 @@ revoke execute on function payments_private.merge_transaction(text, text, text, 
 -- takes the sum of its succeeded refunds (never less than what Stripe reported on the charge).
 create function payments_private.refresh_refunded_amount(p_environment text, p_payment_intent_id text, p_charge_id text)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_has_refund boolean := false;

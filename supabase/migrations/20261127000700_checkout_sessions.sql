@@ -76,9 +76,7 @@ create trigger set_updated_at before update on payments.stripe_checkout_sessions
 -- Stripe's own limits are checked here so the Stripe call cannot fail on them later.
 create function payments_private.checkout_request_errors(p_request jsonb)
 returns jsonb
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 declare
   v_errors jsonb := '[]'::jsonb;
@@ -182,9 +180,7 @@ revoke execute on function payments_private.checkout_request_errors(jsonb) from 
 -- a refused subject surfaces as 42501 from the INSERT.
 create function payments.create_checkout_session(p_environment text, p_request jsonb)
 returns payments.stripe_checkout_sessions
-language plpgsql
-security invoker
-set search_path = ''
+language plpgsql security invoker set search_path = ''
 as $$
 declare
   v_uid uuid := (select auth.uid());
@@ -260,8 +256,7 @@ grant execute on function payments.create_checkout_session(text, jsonb) to authe
 -- The row lock makes concurrent retries and webhooks about one row take turns.
 create function payments_private.lock_checkout_session(p_id uuid)
 returns payments.stripe_checkout_sessions
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_row payments.stripe_checkout_sessions;
@@ -280,9 +275,7 @@ revoke execute on function payments_private.lock_checkout_session(uuid) from pub
 -- reach the private row-lock helper; EXECUTE is granted to service_role only.
 create function payments.restart_checkout_session(p_id uuid)
 returns payments.stripe_checkout_sessions
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_row payments.stripe_checkout_sessions;
@@ -310,9 +303,7 @@ grant execute on function payments.restart_checkout_session(uuid) to service_rol
 -- created it, not only after the completion webhook.
 create function payments.record_checkout_session_result(p_id uuid, p_session jsonb)
 returns payments.stripe_checkout_sessions
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_row payments.stripe_checkout_sessions;
@@ -358,9 +349,7 @@ grant execute on function payments.record_checkout_session_result(uuid, jsonb) t
 
 create function payments.record_checkout_session_failure(p_id uuid, p_error text)
 returns payments.stripe_checkout_sessions
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_row payments.stripe_checkout_sessions;

@@ -7,8 +7,7 @@
 -- p_event_type null (sync): the session's own status decides.
 create function payments_private.project_checkout_session(p_environment text, p_session jsonb, p_at timestamptz, p_event_type text default null)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_row payments.stripe_checkout_sessions;
@@ -128,8 +127,7 @@ revoke execute on function payments_private.project_checkout_session(text, jsonb
 -- p_event_type null (sync): the payment intent's own status decides.
 create function payments_private.project_payment_intent(p_environment text, p_intent jsonb, p_at timestamptz, p_event_type text default null)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_id text := p_intent ->> 'id';
@@ -210,8 +208,7 @@ revoke execute on function payments_private.project_payment_intent(text, jsonb, 
 -- p_event_type null (sync): the invoice's own status decides.
 create function payments_private.project_invoice(p_environment text, p_invoice jsonb, p_at timestamptz, p_event_type text default null)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_id text := p_invoice ->> 'id';
@@ -301,8 +298,7 @@ revoke execute on function payments_private.project_invoice(text, jsonb, timesta
 
 create function payments_private.project_refund(p_environment text, p_refund jsonb, p_at timestamptz, p_charge_id text default null, p_payment_intent_id text default null)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_payment_intent text := coalesce(payments_private.stripe_id(p_refund -> 'payment_intent'), p_payment_intent_id);
@@ -349,8 +345,7 @@ revoke execute on function payments_private.project_refund(text, jsonb, timestam
 
 create function payments_private.project_charge(p_environment text, p_charge jsonb, p_at timestamptz)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_charge text := p_charge ->> 'id';

@@ -47,9 +47,7 @@ create trigger set_updated_at before update on payments.stripe_customer_portal_s
 
 create function payments_private.portal_request_errors(p_request jsonb)
 returns jsonb
-language plpgsql
-immutable
-set search_path = ''
+language plpgsql immutable set search_path = ''
 as $$
 begin
   if jsonb_typeof(p_request) is distinct from 'object' then
@@ -75,9 +73,7 @@ revoke execute on function payments_private.portal_request_errors(jsonb) from pu
 -- through the caller's SELECT policies, so nothing about other subjects leaks.
 create function payments.create_customer_portal_session(p_environment text, p_request jsonb)
 returns payments.stripe_customer_portal_sessions
-language plpgsql
-security invoker
-set search_path = ''
+language plpgsql security invoker set search_path = ''
 as $$
 declare
   v_uid uuid := (select auth.uid());
@@ -125,9 +121,7 @@ grant execute on function payments.create_customer_portal_session(text, jsonb) t
 -- helpers; EXECUTE is granted to service_role only.
 create function payments.record_customer_portal_session_result(p_id uuid, p_session jsonb)
 returns payments.stripe_customer_portal_sessions
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_row payments.stripe_customer_portal_sessions;
@@ -152,9 +146,7 @@ grant execute on function payments.record_customer_portal_session_result(uuid, j
 
 create function payments.record_customer_portal_session_failure(p_id uuid, p_error text)
 returns payments.stripe_customer_portal_sessions
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_row payments.stripe_customer_portal_sessions;

@@ -46,9 +46,7 @@ create trigger set_updated_at before update on payments.webhook_events
 -- planner inlines it and the dispatcher's lookup costs a key search, not a query.
 create function payments_private.stripe_event_routes()
 returns jsonb
-language sql
-immutable
-parallel safe
+language sql immutable parallel safe
 as $$
   select '{
     "checkout.session.completed": "checkout_session",
@@ -85,10 +83,7 @@ revoke execute on function payments_private.stripe_event_routes() from public;
 -- security definer: reads the private routes for the service role.
 create function payments.stripe_webhook_event_types()
 returns text[]
-language sql
-immutable
-security definer
-set search_path = ''
+language sql immutable security definer set search_path = ''
 as $$
   select coalesce(array_agg(r.event_type order by r.event_type), '{}')
   from jsonb_object_keys(payments_private.stripe_event_routes()) as r(event_type)
@@ -101,8 +96,7 @@ grant execute on function payments.stripe_webhook_event_types() to service_role;
 -- projected, false when it is not handled (ignored).
 create function payments_private.project_stripe_event(p_environment text, p_event jsonb)
 returns boolean
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_type text := p_event ->> 'type';
@@ -143,8 +137,7 @@ revoke execute on function payments_private.project_stripe_event(text, jsonb) fr
 -- either raises, both are undone and the event is kept as failed with the error.
 create function payments_private.process_webhook_event(p_id uuid)
 returns jsonb
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_event payments.webhook_events;
@@ -183,9 +176,7 @@ revoke execute on function payments_private.process_webhook_event(uuid) from pub
 -- API role may execute; this entry point (EXECUTE for service_role only) is the one way in.
 create function payments.ingest_stripe_event(p_environment text, p_event jsonb)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_id uuid;
@@ -280,9 +271,7 @@ grant execute on function payments.ingest_stripe_event(text, jsonb) to service_r
 -- security definer: as ingest_stripe_event.
 create function payments.replay_webhook_event(p_environment text, p_event_id text)
 returns jsonb
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_id uuid;

@@ -10,9 +10,7 @@
 -- security definer: like ingest_stripe_event, it writes the mirrors through private functions.
 create function payments.upsert_stripe_objects(p_environment text, p_object_type text, p_objects jsonb, p_synced_at timestamptz default now())
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_object jsonb;
@@ -67,9 +65,7 @@ grant execute on function payments.upsert_stripe_objects(text, text, jsonb, time
 -- from Stripe. One list for marking rows seen, archiving the unseen and switching accounts.
 create function payments_private.archivable_mirrors()
 returns table (object_type text, table_name text, id_column text)
-language sql
-immutable
-set search_path = ''
+language sql immutable set search_path = ''
 as $$
   values ('product', 'stripe_products', 'product_id'), ('price', 'stripe_prices', 'price_id'),
          ('customer', 'customers', 'customer_id'), ('subscription', 'stripe_subscriptions', 'subscription_id')
@@ -80,8 +76,7 @@ revoke execute on function payments_private.archivable_mirrors() from public;
 -- Called by the upserts when they refused an object because the row holds newer state.
 create function payments_private.mark_seen_by_sync(p_object_type text, p_environment text, p_id text, p_synced_at timestamptz)
 returns void
-language plpgsql
-set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_mirror record;
@@ -102,9 +97,7 @@ revoke execute on function payments_private.mark_seen_by_sync(text, text, text, 
 -- security definer: updates mirror tables on behalf of the service role's sync.
 create function payments.archive_unsynced_stripe_objects(p_environment text, p_object_type text, p_sync_started_at timestamptz)
 returns integer
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_mirror record;
@@ -135,9 +128,7 @@ grant execute on function payments.archive_unsynced_stripe_objects(text, text, t
 -- security definer: as above.
 create function payments.archive_stripe_account_data(p_environment text)
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_table text;
@@ -168,9 +159,7 @@ create function payments.switch_stripe_account(
   p_environment text, p_secret_key text, p_account_id text,
   p_account_name text default null, p_account_email text default null)
 returns boolean
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_previous text;
@@ -206,9 +195,7 @@ grant execute on function payments.switch_stripe_account(text, text, text, text,
 
 create function payments.disconnect_stripe_account(p_environment text)
 returns boolean
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 declare
   v_stored boolean;
@@ -230,9 +217,7 @@ grant execute on function payments.disconnect_stripe_account(text) to service_ro
 create function payments.record_webhook_endpoint(
   p_environment text, p_endpoint_id text, p_url text, p_signing_secret text default null)
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   perform payments_private.require_environment(p_environment);
@@ -252,9 +237,7 @@ grant execute on function payments.record_webhook_endpoint(text, text, text, tex
 create function payments.record_sync_status(
   p_environment text, p_status text, p_error text default null, p_counts jsonb default '{}')
 returns void
-language plpgsql
-security definer
-set search_path = ''
+language plpgsql security definer set search_path = ''
 as $$
 begin
   perform payments_private.require_environment(p_environment);
@@ -285,10 +268,7 @@ returns table (
   webhook_endpoint_url text, last_synced_at timestamptz, last_sync_error text, last_sync_counts jsonb,
   last_sync_status text, has_key boolean, has_webhook_secret boolean, products integer, prices integer,
   customers integer, subscriptions integer, transactions integer, webhook_events jsonb)
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select e.environment,
          c.status, c.stripe_account_id, c.stripe_account_name, c.stripe_account_email, c.livemode,

@@ -18,10 +18,7 @@ create function payments.has_active_subscription(
   p_lookup_key text default null
 )
 returns boolean
-language plpgsql
-stable
-security invoker
-set search_path = ''
+language plpgsql stable security invoker set search_path = ''
 as $$
 begin
   return exists (
