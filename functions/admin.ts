@@ -85,9 +85,7 @@ export async function putConfig(
     );
   }
 
-  const [previous] = await mapDatabaseErrors(deps.sql`
-    select stripe_account_id from payments.provider_connections
-    where provider = 'stripe' and environment = ${environment}`);
+  const previous = await connectionOf(deps, environment);
   if (previous?.stripe_account_id && previous.stripe_account_id !== account.id) {
     // The previous account would keep sending events that no longer verify: remove its endpoint
     // with its own key, before the switch replaces that key.
@@ -196,11 +194,22 @@ export async function replayEvent(
   return json(200, { event: result });
 }
 
+interface Connection {
+  stripe_account_id: string | null;
+  webhook_endpoint_id: string | null;
+}
+
+/** The environment's connection row (writes go through the payments connection functions). */
+async function connectionOf(deps: Deps, environment: Environment): Promise<Connection | undefined> {
+  const [row] = await mapDatabaseErrors(deps.sql<Connection[]>`
+    select stripe_account_id, webhook_endpoint_id from payments.provider_connections
+    where provider = 'stripe' and environment = ${environment}`);
+  return row;
+}
+
 /** Deletes the managed endpoint with the stored key; best effort, as the key may be revoked. */
 async function removeWebhookEndpoint(deps: Deps, environment: Environment): Promise<boolean> {
-  const [connection] = await mapDatabaseErrors(deps.sql`
-    select webhook_endpoint_id from payments.provider_connections
-    where provider = 'stripe' and environment = ${environment}`);
+  const connection = await connectionOf(deps, environment);
   if (!connection?.webhook_endpoint_id) return false;
   try {
     const stripe = await stripeFor(deps, environment);
@@ -239,11 +248,9 @@ async function ensureWebhookEndpoint(
   const url = `${
     deps.publicUrl.replace(/\/+$/, "")
   }/functions/v1/payments/webhooks/stripe/${environment}`;
-  const [[{ types }], [connection], [secret]] = await Promise.all([
+  const [[{ types }], connection, [secret]] = await Promise.all([
     mapDatabaseErrors(deps.sql`select payments.stripe_webhook_event_types() as types`),
-    mapDatabaseErrors(deps.sql`
-      select webhook_endpoint_id from payments.provider_connections
-      where provider = 'stripe' and environment = ${environment}`),
+    connectionOf(deps, environment),
     mapDatabaseErrors(
       deps.sql`
         select payments_private.get_provider_secret(${environment}, 'webhook_secret') is not null as stored`,
