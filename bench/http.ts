@@ -12,7 +12,7 @@
 // BENCH_CHECKOUTS (default 300), DATABASE_URL (else a throwaway cluster).
 import postgres from "postgres";
 import Stripe from "stripe";
-import { startStack } from "../scripts/stack.ts";
+import { createPrices, startStack } from "../scripts/stack.ts";
 import { buildEvents } from "./events.mjs";
 import { timed } from "./timed.ts";
 import type { SendJob, SendResult } from "./webhook_senders.ts";
@@ -58,7 +58,7 @@ try {
   console.error(
     `bench: ${machine}; ${EVENTS} events per webhook measurement, ${CHECKOUTS} checkouts`,
   );
-  await stack.sql`select payments.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
+  await stack.sql`select payments_private.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
   await stack
     .sql`create table public.bench_raw (id bigint generated always as identity primary key, payload jsonb not null)`;
 
@@ -105,12 +105,7 @@ try {
   const connected = await stack.connectStripe();
   if (!connected.ok) throw new Error(`connecting the emulator failed: ${await connected.text()}`);
   const stripe = stack.stripe;
-  const product = await stripe.products.create({ name: "Benchmark" });
-  const price = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 100,
-  });
+  const [price] = await createPrices(stripe, "Benchmark", [{ currency: "usd", unitAmount: 100 }]);
   const customer = await stripe.customers.create({ email: "bench@example.com" });
   const token = await stack.userToken(crypto.randomUUID());
   const indexes = Array.from({ length: CHECKOUTS }, (_, i) => i);
@@ -119,7 +114,7 @@ try {
     await stripe.checkout.sessions.create({
       mode: "payment",
       customer: customer.id,
-      line_items: [{ price: price.id, quantity: 1 }],
+      line_items: [{ price, quantity: 1 }],
       success_url: "https://bench.example/ok",
       cancel_url: "https://bench.example/cancel",
     });
@@ -130,7 +125,7 @@ try {
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({
         mode: "payment",
-        lineItems: [{ priceId: price.id, quantity: 1 }],
+        lineItems: [{ priceId: price, quantity: 1 }],
         successUrl: "https://bench.example/ok",
         cancelUrl: "https://bench.example/cancel",
         idempotencyKey: `bench-${i}`,

@@ -1,6 +1,7 @@
 // Service-role routes: connect a Stripe key, manage the webhook endpoint, sync, replay, status.
 import { authenticate } from "./auth.ts";
-import { asServer } from "./db.ts";
+import { readJson } from "./body.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import {
@@ -12,7 +13,6 @@ import {
   stripeFor,
 } from "./stripe.ts";
 import { syncAccount } from "./sync.ts";
-import { readJson } from "./validate.ts";
 import type {
   ConfigRemovedResponse,
   ConfigResponse,
@@ -28,31 +28,11 @@ const MANAGED_BY = "payments-postgres";
 
 export async function getStatus(deps: Deps, request: Request): Promise<Response> {
   await authenticate(request, deps.auth, "service_role");
-  const rows = await asServer(deps.sql`
-    select e.environment,
-           c.status, c.stripe_account_id, c.stripe_account_name, c.stripe_account_email, c.livemode,
-           c.secret_key_last4, c.webhook_endpoint_id, c.webhook_endpoint_url,
-           c.last_synced_at, c.last_sync_error, c.last_sync_counts,
-           -- A sync cut off by the runtime's time limit never reports back: call it interrupted.
-           case when c.last_sync_status = 'running' and c.updated_at < now() - interval '15 minutes'
-                then 'interrupted' else c.last_sync_status end as last_sync_status,
-           (select count(*) from payments.provider_secrets s where s.environment = e.environment and s.name = 'secret_key')::int as has_key,
-           (select count(*) from payments.provider_secrets s where s.environment = e.environment and s.name = 'webhook_secret')::int as has_webhook_secret,
-           (select count(*) from payments.stripe_products p where p.environment = e.environment and p.archived_at is null and p.deleted_at is null)::int as products,
-           (select count(*) from payments.stripe_prices p where p.environment = e.environment and p.archived_at is null and p.deleted_at is null)::int as prices,
-           (select count(*) from payments.customers p where p.environment = e.environment and p.archived_at is null and not p.deleted)::int as customers,
-           (select count(*) from payments.stripe_subscriptions p where p.environment = e.environment and p.archived_at is null)::int as subscriptions,
-           (select count(*) from payments.transactions p where p.environment = e.environment)::int as transactions,
-           (select coalesce(jsonb_object_agg(w.processing_status, w.n), '{}') from (
-              select processing_status, count(*) as n from payments.webhook_events w
-              where w.environment = e.environment group by processing_status) w) as webhook_events
-    from (values ('test'), ('live')) as e(environment)
-    left join payments.provider_connections c on c.environment = e.environment and c.provider = 'stripe'
-    order by e.environment`);
+  const rows = await mapDatabaseErrors(deps.sql`select * from payments.stripe_connection_status()`);
   const environments = {} as StatusResponse["environments"];
   for (const row of rows) {
     environments[row.environment as Environment] = {
-      configured: row.has_key > 0,
+      configured: row.has_key,
       status: row.status ?? "disconnected",
       secretKeyLast4: row.secret_key_last4,
       account: row.stripe_account_id
@@ -66,7 +46,7 @@ export async function getStatus(deps: Deps, request: Request): Promise<Response>
       webhook: {
         endpointId: row.webhook_endpoint_id,
         url: row.webhook_endpoint_url,
-        signingSecretStored: row.has_webhook_secret > 0,
+        signingSecretStored: row.has_webhook_secret,
       },
       lastSync: {
         at: row.last_synced_at?.toISOString() ?? null,
@@ -115,39 +95,18 @@ export async function putConfig(
     );
   }
 
-  const [previous] = await asServer(deps.sql`
-    select stripe_account_id from payments.provider_connections
-    where provider = 'stripe' and environment = ${environment}`);
-  const accountChanged = Boolean(previous?.stripe_account_id) &&
-    previous.stripe_account_id !== account.id;
-  if (accountChanged) {
-    // The previous account would keep sending events that no longer verify: remove its endpoint.
+  const previous = await connectionOf(deps, environment);
+  if (previous?.stripe_account_id && previous.stripe_account_id !== account.id) {
+    // The previous account would keep sending events that no longer verify: remove its endpoint
+    // with its own key, before the switch replaces that key.
     await removeWebhookEndpoint(deps, environment);
-    // Rows of the previous account are archived and its customer mappings dropped: accounts never mix.
-    await asServer(deps.sql`select payments.archive_stripe_account_data(${environment})`);
-    await asServer(deps.sql`
-      update payments.provider_connections set webhook_endpoint_id = null, webhook_endpoint_url = null
-      where provider = 'stripe' and environment = ${environment}`);
-    await asServer(
-      deps.sql`select payments.delete_provider_secret(${environment}, 'webhook_secret')`,
-    );
   }
-
-  await asServer(deps.sql.begin(async (tx) => {
-    await tx`select payments.set_provider_secret(${environment}, 'secret_key', ${secretKey})`;
-    await tx`
-      insert into payments.provider_connections
-        (environment, status, stripe_account_id, stripe_account_name, stripe_account_email, livemode, secret_key_last4)
-      values (${environment}, 'connected', ${account.id},
-              ${
-      account.business_profile?.name ?? account.settings?.dashboard?.display_name ?? null
-    },
-              ${account.email ?? null}, ${environment === "live"}, ${secretKey.slice(-4)})
-      on conflict (provider, environment) do update set
-        status = excluded.status, stripe_account_id = excluded.stripe_account_id,
-        stripe_account_name = excluded.stripe_account_name, stripe_account_email = excluded.stripe_account_email,
-        livemode = excluded.livemode, secret_key_last4 = excluded.secret_key_last4`;
-  }));
+  // One transaction: the key, the account, and (for another account) archiving the previous
+  // account's rows so that accounts never mix.
+  const [{ accountChanged }] = await mapDatabaseErrors(deps.sql`
+    select payments.switch_stripe_account(${environment}, ${secretKey}, ${account.id}, ${
+    account.business_profile?.name ?? account.settings?.dashboard?.display_name ?? null
+  }, ${account.email ?? null}) as "accountChanged"`);
 
   // The key is stored either way: a webhook Stripe cannot create (say, a URL it cannot reach)
   // is reported and can be repaired later with POST /stripe/{environment}/webhook.
@@ -178,18 +137,9 @@ export async function deleteConfig(
 ): Promise<Response> {
   await authenticate(request, deps.auth, "service_role");
   const webhookRemoved = await removeWebhookEndpoint(deps, environment);
-  const removed = await asServer(deps.sql.begin(async (tx) => {
-    const [{ stored }] = await tx`
-      select exists (select 1 from payments.provider_secrets
-                     where environment = ${environment} and name = 'secret_key') as stored`;
-    await tx`select payments.delete_provider_secret(${environment}, 'secret_key')`;
-    await tx`select payments.delete_provider_secret(${environment}, 'webhook_secret')`;
-    await tx`
-      update payments.provider_connections set status = 'disconnected', secret_key_last4 = null,
-        webhook_endpoint_id = null, webhook_endpoint_url = null
-      where provider = 'stripe' and environment = ${environment}`;
-    return stored as boolean;
-  }));
+  const [{ removed }] = await mapDatabaseErrors(
+    deps.sql`select payments.disconnect_stripe_account(${environment}) as removed`,
+  );
   // Removing what is not there is not an error (the call is idempotent); `removed` tells which.
   return json(200, { environment, removed, webhookRemoved } satisfies ConfigRemovedResponse);
 }
@@ -250,25 +200,32 @@ export async function replayEvent(
   eventId: string,
 ): Promise<Response> {
   await authenticate(request, deps.auth, "service_role");
-  const [{ result }] = await asServer(deps.sql`
+  const [{ result }] = await mapDatabaseErrors(deps.sql`
     select payments.replay_webhook_event(${environment}, ${eventId}) as result`);
   if (result.status === "failed") {
-    return json(500, {
-      error: {
-        code: "event_failed",
-        message: `Event ${eventId} failed again: ${result.error}`,
-        details: result,
-      },
+    throw new PaymentsError(500, "event_failed", `Event ${eventId} failed again: ${result.error}`, {
+      details: result,
     });
   }
   return json(200, { event: result } satisfies ReplayResponse);
 }
 
+interface Connection {
+  stripe_account_id: string | null;
+  webhook_endpoint_id: string | null;
+}
+
+/** The environment's connection row (writes go through the payments connection functions). */
+async function connectionOf(deps: Deps, environment: Environment): Promise<Connection | undefined> {
+  const [row] = await mapDatabaseErrors(deps.sql<Connection[]>`
+    select stripe_account_id, webhook_endpoint_id from payments.provider_connections
+    where provider = 'stripe' and environment = ${environment}`);
+  return row;
+}
+
 /** Deletes the managed endpoint with the stored key; best effort, as the key may be revoked. */
 async function removeWebhookEndpoint(deps: Deps, environment: Environment): Promise<boolean> {
-  const [connection] = await asServer(deps.sql`
-    select webhook_endpoint_id from payments.provider_connections
-    where provider = 'stripe' and environment = ${environment}`);
+  const connection = await connectionOf(deps, environment);
   if (!connection?.webhook_endpoint_id) return false;
   try {
     const stripe = await stripeFor(deps, environment);
@@ -299,14 +256,12 @@ async function ensureWebhookEndpoint(
   const url = `${
     deps.publicUrl.replace(/\/+$/, "")
   }/functions/v1/payments/webhooks/stripe/${environment}`;
-  const [[{ types }], [connection], [secret]] = await Promise.all([
-    asServer(deps.sql`select payments.stripe_webhook_event_types() as types`),
-    asServer(deps.sql`
-      select webhook_endpoint_id from payments.provider_connections
-      where provider = 'stripe' and environment = ${environment}`),
-    asServer(
-      deps
-        .sql`select payments.get_provider_secret(${environment}, 'webhook_secret') is not null as stored`,
+  const [[{ types }], connection, [secret]] = await Promise.all([
+    mapDatabaseErrors(deps.sql`select payments.stripe_webhook_event_types() as types`),
+    connectionOf(deps, environment),
+    mapDatabaseErrors(
+      deps.sql`
+        select payments_private.get_provider_secret(${environment}, 'webhook_secret') is not null as stored`,
     ),
   ]);
   const wanted = [...(types as string[])].sort();
@@ -347,16 +302,12 @@ async function ensureWebhookEndpoint(
           metadata: { managed_by: MANAGED_BY, environment },
         }),
     );
-    await asServer(
-      deps.sql`select payments.set_provider_secret(${environment}, 'webhook_secret', ${endpoint
-        .secret!})`,
-    );
   }
-  await asServer(deps.sql`
-    insert into payments.provider_connections (environment, webhook_endpoint_id, webhook_endpoint_url)
-    values (${environment}, ${endpoint.id}, ${url})
-    on conflict (provider, environment) do update set
-      webhook_endpoint_id = excluded.webhook_endpoint_id, webhook_endpoint_url = excluded.webhook_endpoint_url`);
+  // A new endpoint's signing secret is stored with it; a kept one keeps the stored secret.
+  await mapDatabaseErrors(deps.sql`
+    select payments.record_webhook_endpoint(${environment}, ${endpoint.id}, ${url}, ${
+    keep ? null : endpoint.secret!
+  })`);
   return { status: "configured", endpointId: endpoint.id, url, created: !keep };
 }
 

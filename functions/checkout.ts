@@ -1,11 +1,10 @@
 // POST /stripe/{environment}/checkout-sessions
-import { authenticate } from "./auth.ts";
-import { asServer, asUser } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { resolveCustomer, subjectMetadata } from "./customers.ts";
-import { callStripe, type Environment, type Stripe, stripeFor } from "./stripe.ts";
-import { parseCheckoutRequest, readJson } from "./validate.ts";
+import { startSession } from "./session_start.ts";
+import { callStripe, type Environment, type Stripe } from "./stripe.ts";
 
 interface CheckoutRow {
   id: string;
@@ -17,6 +16,10 @@ interface CheckoutRow {
   status: "initialized" | "open" | "completed" | "expired" | "failed";
   payment_status: string | null;
   attempt: number;
+  line_items: { priceId: string; quantity: number }[];
+  success_url: string;
+  cancel_url: string;
+  metadata: Record<string, string>;
   checkout_session_id: string | null;
   url: string | null;
   expires_at: Date | null;
@@ -28,34 +31,29 @@ interface CheckoutRow {
   created_at: Date;
 }
 
-// A session that expires within this margin is replaced rather than handed to a browser; the
-// same minute as in payments.restart_checkout_session, which does the replacing.
-const EXPIRY_MARGIN_MS = 60_000;
-
 export async function createCheckoutSession(
   deps: Deps,
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  const claims = await authenticate(request, deps.auth, "authenticated");
-  const body = parseCheckoutRequest(await readJson(request));
+  const start = await startSession<CheckoutRow>(
+    deps,
+    request,
+    environment,
+    (tx, body) =>
+      tx<CheckoutRow[]>`
+      select * from payments.create_checkout_session(${environment}, ${tx.json(body as never)})`,
+  );
+  const stripe = start.stripe;
+  let row = start.row;
 
-  // Refuse before writing anything when Stripe is not configured for this environment.
-  const stripe = await stripeFor(deps, environment);
-  let row = await asUser(deps.sql, claims, async (tx) => {
-    const [created] = await tx<CheckoutRow[]>`
-      select * from payments.create_checkout_session(${environment}, ${tx.json(body as never)})`;
-    return created;
-  });
-
-  if (isUsable(row)) return respond(row);
-
+  // The database decides whether the row's Stripe session can be handed out; a row it readies
+  // for a new session (expired, failed or about to lapse) comes back initialized.
   if (row.status !== "initialized") {
-    // Expired or failed: start a new Stripe session under a new attempt number.
-    [row] = await asServer(
+    [row] = await mapDatabaseErrors(
       deps.sql<CheckoutRow[]>`select * from payments.restart_checkout_session(${row.id})`,
     );
-    if (isUsable(row)) return respond(row);
+    if (row.status !== "initialized") return respond(row);
   }
 
   const subject = { type: row.subject_type, id: row.subject_id };
@@ -68,26 +66,27 @@ export async function createCheckoutSession(
       stripe,
       environment,
       subject,
-      body.customerEmail,
+      row.customer_email ?? undefined,
       requestKey,
     );
-    const metadata = { ...body.metadata, ...subjectMetadata(subject) };
+    // The row holds the request as the database validated it; the Stripe call is built from it.
+    const metadata = { ...row.metadata, ...subjectMetadata(subject) };
     // Lets the projection ignore late events of a session this row has already replaced.
     const sessionMetadata = { ...metadata, payments_attempt: String(row.attempt) };
     session = await callStripe("create the Checkout Session", () =>
       stripe.checkout.sessions.create(
         {
-          mode: body.mode,
+          mode: row.mode,
           customer,
           client_reference_id: checkoutId,
-          line_items: body.lineItems.map((item) => ({
+          line_items: row.line_items.map((item) => ({
             price: item.priceId,
             quantity: item.quantity,
           })),
-          success_url: body.successUrl,
-          cancel_url: body.cancelUrl,
+          success_url: row.success_url,
+          cancel_url: row.cancel_url,
           metadata: sessionMetadata,
-          ...(body.mode === "subscription"
+          ...(row.mode === "subscription"
             ? { subscription_data: { metadata } }
             : { payment_intent_data: { metadata } }),
         },
@@ -96,14 +95,14 @@ export async function createCheckoutSession(
       ));
   } catch (error) {
     if (error instanceof PaymentsError && error.code === "stripe_error") {
-      await asServer(
+      await mapDatabaseErrors(
         deps.sql`select payments.record_checkout_session_failure(${checkoutId}, ${error.message})`,
       );
       throw lineItemError(error) ?? error;
     }
     throw error;
   }
-  [row] = await asServer(
+  [row] = await mapDatabaseErrors(
     deps.sql<CheckoutRow[]>`
       select * from payments.record_checkout_session_result(${checkoutId}, ${
       deps.sql.json(session as never)
@@ -120,12 +119,6 @@ function lineItemError(error: PaymentsError): PaymentsError | undefined {
   const stripeMessage = (error.cause as { message?: string })?.message ?? "refused by Stripe";
   const field = `lineItems[${index}].priceId`;
   return validationError([{ field, message: stripeMessage }]);
-}
-
-function isUsable(row: CheckoutRow): boolean {
-  if (row.status === "completed") return true;
-  return row.status === "open" && row.expires_at !== null &&
-    row.expires_at.getTime() - Date.now() > EXPIRY_MARGIN_MS;
 }
 
 function respond(row: CheckoutRow): Response {

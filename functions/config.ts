@@ -30,6 +30,7 @@ export function depsFromEnv(env: Env = Deno.env): Deps {
     stripe: stripeFactory(env.get("STRIPE_API_BASE")),
     publicUrl: env.get("PUBLIC_URL") ?? supabaseUrl,
     log: (message) => console.error(`[payments] ${message}`),
+    now: () => new Date(),
   };
 }
 

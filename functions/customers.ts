@@ -1,8 +1,13 @@
 // The Stripe customer that bills a subject: found in customer_mappings, or created once.
-import { asServer } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { callStripe, type Environment, type Stripe } from "./stripe.ts";
-import type { Subject } from "./validate.ts";
+
+/** Who a session bills: {type, id}, as the database validated it. */
+export interface Subject {
+  type: string;
+  id: string;
+}
 
 /** Metadata that lets webhooks attribute Stripe objects to the subject they bill. */
 export function subjectMetadata(subject: Subject): Record<string, string> {
@@ -23,7 +28,7 @@ export async function resolveCustomer(
   email: string | undefined,
   requestKey: string,
 ): Promise<string> {
-  const [found] = await asServer(deps.sql`
+  const [found] = await mapDatabaseErrors(deps.sql`
     select payments.customer_for_subject(${environment}, ${subject.type}, ${subject.id}) as id`);
   if (found?.id) return found.id;
 
@@ -32,7 +37,7 @@ export async function resolveCustomer(
       { email, metadata: subjectMetadata(subject) },
       { idempotencyKey: `${requestKey}-customer` },
     ));
-  const [linked] = await asServer(deps.sql`
+  const [linked] = await mapDatabaseErrors(deps.sql`
     select payments.link_customer(${environment}, ${subject.type}, ${subject.id}, ${customer.id}) as id`);
   if (linked.id !== customer.id) {
     try {

@@ -1,7 +1,7 @@
 // Database access: short transactions, run as the calling user (RLS applies) or as the server.
 import postgres from "postgres";
 import type { Claims } from "./auth.ts";
-import { PaymentsError } from "./errors.ts";
+import { type FieldError, PaymentsError } from "./errors.ts";
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -26,16 +26,11 @@ export function connect(url: string, options: { max?: number } = {}): Sql {
  * app's RLS policies decide exactly as they do for its own queries.
  */
 export function asUser<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return translate(sql.begin(async (tx) => {
+  return mapDatabaseErrors(sql.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true),
                     set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
     return await fn(tx);
   }) as Promise<T>);
-}
-
-/** Runs one server-side statement (as the connection's own role). */
-export function asServer<T>(run: Promise<T>): Promise<T> {
-  return translate(run);
 }
 
 const CONNECTION_ERRORS = new Set([
@@ -52,8 +47,11 @@ const CONNECTION_ERRORS = new Set([
   "53300", // too many connections
 ]);
 
-/** Maps the SQLSTATEs the payments functions raise to HTTP errors; leaves others alone. */
-export async function translate<T>(run: Promise<T>): Promise<T> {
+/**
+ * Awaits a database call (run as the connection's own role unless inside `asUser`), turning the
+ * SQLSTATEs the payments functions raise into HTTP errors; other errors pass through.
+ */
+export async function mapDatabaseErrors<T>(run: Promise<T>): Promise<T> {
   try {
     return await run;
   } catch (error) {
@@ -72,8 +70,14 @@ export function toPaymentsError(error: unknown): unknown {
     case "PT400":
     case "22023":
     case "22P05": // untranslatable character, such as NUL in text
-    case "22021": // invalid byte sequence
-      return new PaymentsError(400, "validation_failed", message, { details, cause: error });
+    case "22021": { // invalid byte sequence
+      // The request rules list every invalid field in DETAIL (see payments_private.raise_invalid).
+      const fields = fieldErrors((error as { detail?: string }).detail);
+      return new PaymentsError(400, "validation_failed", message, {
+        details: fields ? { fields, ...details } : details,
+        cause: error,
+      });
+    }
     case "42501":
       return new PaymentsError(
         403,
@@ -92,4 +96,14 @@ export function toPaymentsError(error: unknown): unknown {
     });
   }
   return error;
+}
+
+function fieldErrors(detail: string | undefined): FieldError[] | undefined {
+  if (!detail) return undefined;
+  try {
+    const parsed = JSON.parse(detail);
+    return Array.isArray(parsed) ? parsed as FieldError[] : undefined;
+  } catch {
+    return undefined;
+  }
 }

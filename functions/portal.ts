@@ -1,10 +1,9 @@
 // POST /stripe/{environment}/customer-portal-sessions
-import { authenticate } from "./auth.ts";
-import { asServer, asUser } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
-import { callStripe, type Environment, stripeFor } from "./stripe.ts";
-import { parsePortalRequest, readJson } from "./validate.ts";
+import { startSession } from "./session_start.ts";
+import { callStripe, type Environment } from "./stripe.ts";
 import type { CustomerPortalSession, CustomerPortalSessionResponse } from "./wire.ts";
 
 interface PortalRow {
@@ -16,6 +15,7 @@ interface PortalRow {
   portal_session_id: string | null;
   url: string | null;
   return_url: string | null;
+  configuration_id: string | null;
   created_at: Date;
 }
 
@@ -24,18 +24,18 @@ export async function createCustomerPortalSession(
   request: Request,
   environment: Environment,
 ): Promise<Response> {
-  const claims = await authenticate(request, deps.auth, "authenticated");
-  const body = parsePortalRequest(await readJson(request));
-
-  // Refuse before writing anything when Stripe is not configured for this environment.
-  const stripe = await stripeFor(deps, environment);
-  let row = await asUser(deps.sql, claims, async (tx) => {
-    const [created] = await tx<PortalRow[]>`
+  const start = await startSession<PortalRow>(
+    deps,
+    request,
+    environment,
+    (tx, body) =>
+      tx<PortalRow[]>`
       select * from payments.create_customer_portal_session(${environment}, ${
-      tx.json(body as never)
-    })`;
-    return created;
-  });
+        tx.json(body as never)
+      })`,
+  );
+  const stripe = start.stripe;
+  let row = start.row;
 
   const portalId = row.id;
   try {
@@ -45,19 +45,19 @@ export async function createCustomerPortalSession(
         stripe.billingPortal.sessions.create(
           {
             customer: row.customer_id,
-            ...(body.returnUrl ? { return_url: body.returnUrl } : {}),
-            ...(body.configurationId ? { configuration: body.configurationId } : {}),
+            ...(row.return_url ? { return_url: row.return_url } : {}),
+            ...(row.configuration_id ? { configuration: row.configuration_id } : {}),
           },
           { idempotencyKey: `payments-portal-${portalId}` },
         ),
     );
-    [row] = await asServer(deps.sql<PortalRow[]>`
+    [row] = await mapDatabaseErrors(deps.sql<PortalRow[]>`
       select * from payments.record_customer_portal_session_result(${portalId}, ${
       deps.sql.json(session as never)
     })`);
   } catch (error) {
     if (error instanceof PaymentsError && error.code === "stripe_error") {
-      await asServer(
+      await mapDatabaseErrors(
         deps
           .sql`select payments.record_customer_portal_session_failure(${portalId}, ${error.message})`,
       );

@@ -1,16 +1,14 @@
 // The Stripe SDK, configured for the edge runtime (optionally pointed at a local emulator), and
 // the client for an environment built from its stored secret key.
 import Stripe from "stripe";
-import { asServer } from "./db.ts";
-import type { Deps } from "./deps.ts";
+import { mapDatabaseErrors } from "./db.ts";
+import type { Deps, StripeFactory } from "./deps.ts";
 import { PaymentsError } from "./errors.ts";
 import type { Environment } from "./wire.ts";
 
 export type { Environment, Stripe };
 
 export const STRIPE_API_VERSION = Stripe.API_VERSION;
-
-export type StripeFactory = (secretKey: string) => Stripe;
 
 /** `apiBase` (STRIPE_API_BASE) sends every call to another server, such as the local emulator. */
 export function stripeFactory(apiBase?: string): StripeFactory {
@@ -90,8 +88,8 @@ export async function callStripe<T>(doing: string, call: () => Promise<T>): Prom
 
 /** A Stripe client holding the environment's stored secret key. */
 export async function stripeFor(deps: Deps, environment: Environment): Promise<Stripe> {
-  const [row] = await asServer(
-    deps.sql`select payments.get_provider_secret(${environment}, 'secret_key') as key`,
+  const [row] = await mapDatabaseErrors(
+    deps.sql`select payments_private.get_provider_secret(${environment}, 'secret_key') as key`,
   );
   if (!row?.key) {
     throw new PaymentsError(

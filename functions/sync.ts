@@ -1,22 +1,11 @@
 // Mirror a Stripe account into Postgres, one list page at a time: each page goes straight to
 // payments.upsert_stripe_objects, so memory stays flat however large the account is.
-import { asServer } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { callStripe, type Environment, type Stripe } from "./stripe.ts";
+import type { SyncObjectType, SyncProgress } from "./wire.ts";
 
-export type SyncObjectType =
-  | "product"
-  | "price"
-  | "customer"
-  | "subscription"
-  | "payment_intent"
-  | "refund";
-
-export type SyncProgress =
-  | { type: "page"; object: SyncObjectType; page: number; count: number; total: number }
-  | { type: "archived"; object: SyncObjectType; count: number }
-  | { type: "done"; counts: Record<string, number>; archived: Record<string, number> }
-  | { type: "error"; message: string; code: string };
+export type { SyncProgress };
 
 const PAGE_SIZE = 100;
 // Payment history reaches back this far; the catalog, customers and subscriptions are complete.
@@ -54,11 +43,12 @@ export async function* syncAccount(
   stripe: Stripe,
   environment: Environment,
 ): AsyncGenerator<SyncProgress> {
-  const [{ started }] = await asServer(deps.sql`select now() as started`);
+  // The database's clock, not deps.now(): archiving compares it with times the database wrote.
+  const [{ started }] = await mapDatabaseErrors(deps.sql`select now() as started`);
   await recordSync(deps, environment, "running", null, {});
   const counts: Record<string, number> = {};
   const archived: Record<string, number> = {};
-  const since = Math.floor(Date.now() / 1000) - HISTORY_DAYS * 86_400;
+  const since = Math.floor(deps.now().getTime() / 1000) - HISTORY_DAYS * 86_400;
   try {
     for (
       const [object, list] of Object.entries(listers(stripe, since)) as [
@@ -71,7 +61,7 @@ export async function* syncAccount(
       for (let page = 1;; page++) {
         const result = await callStripe(`list ${object}s`, () => list(after));
         if (result.data.length > 0) {
-          await asServer(deps.sql`
+          await mapDatabaseErrors(deps.sql`
             select payments.upsert_stripe_objects(${environment}, ${object}, ${
             deps.sql.json(result.data as never)
           }, ${started})`);
@@ -82,7 +72,7 @@ export async function* syncAccount(
         after = result.data[result.data.length - 1].id;
       }
       if (ARCHIVABLE.includes(object)) {
-        const [{ count }] = await asServer(deps.sql`
+        const [{ count }] = await mapDatabaseErrors(deps.sql`
           select payments.archive_unsynced_stripe_objects(${environment}, ${object}, ${started}) as count`);
         archived[object] = count;
         if (count > 0) yield { type: "archived", object, count };
@@ -104,15 +94,8 @@ async function recordSync(
   error: string | null,
   counts: Record<string, number>,
 ): Promise<void> {
-  await asServer(deps.sql`
-    insert into payments.provider_connections (environment, last_sync_status, last_sync_error, last_sync_counts, last_synced_at)
-    values (${environment}, ${status}, ${error}, ${
+  await mapDatabaseErrors(deps.sql`
+    select payments.record_sync_status(${environment}, ${status}, ${error}, ${
     deps.sql.json(counts)
-  }, case when ${status} = 'running' then null else now() end)
-    on conflict (provider, environment) do update set
-      last_sync_status = excluded.last_sync_status,
-      last_sync_error = excluded.last_sync_error,
-      last_sync_counts = case when excluded.last_sync_status = 'running'
-        then payments.provider_connections.last_sync_counts else excluded.last_sync_counts end,
-      last_synced_at = coalesce(excluded.last_synced_at, payments.provider_connections.last_synced_at)`);
+  })`);
 }

@@ -1,7 +1,7 @@
 // POST /webhooks/stripe/{environment}: verify the signature on the raw body, then hand the event
 // to payments.ingest_stripe_event, which records and projects it in one transaction.
 import Stripe from "stripe";
-import { asServer } from "./db.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import type { Environment } from "./stripe.ts";
@@ -16,24 +16,9 @@ const verifier = new Stripe("sk_test_verification_only", {
   httpClient: Stripe.createFetchHttpClient(),
 });
 
+// Errors go through the one mapping (errors.ts) like every route's: Stripe retries any non-2xx,
+// and a database outage answers 503 here too.
 export async function receiveWebhook(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  try {
-    return await verifyAndIngest(deps, request, environment);
-  } catch (error) {
-    // The webhook answers every server-side failure with 500 (Stripe retries any non-2xx), so
-    // a sender sees one status for "not recorded, send again".
-    if (error instanceof PaymentsError && error.code === "database_unavailable") {
-      throw new PaymentsError(500, "database_unavailable", error.message, { cause: error.cause });
-    }
-    throw error;
-  }
-}
-
-async function verifyAndIngest(
   deps: Deps,
   request: Request,
   environment: Environment,
@@ -47,8 +32,9 @@ async function verifyAndIngest(
     throw new PaymentsError(400, "invalid_signature", "Missing Stripe-Signature header.");
   }
 
-  const [row] = await asServer(
-    deps.sql`select payments.get_provider_secret(${environment}, 'webhook_secret') as secret`,
+  const [row] = await mapDatabaseErrors(
+    deps
+      .sql`select payments_private.get_provider_secret(${environment}, 'webhook_secret') as secret`,
   );
   if (!row?.secret) {
     // 5xx so Stripe keeps retrying until the endpoint is configured; nothing is lost.
@@ -82,7 +68,7 @@ async function verifyAndIngest(
 
   let result: EventResult;
   try {
-    [{ result }] = await asServer(
+    [{ result }] = await mapDatabaseErrors(
       deps.sql`select payments.ingest_stripe_event(${environment}, ${
         deps.sql.json(event as never)
       }) as result`,
@@ -96,13 +82,12 @@ async function verifyAndIngest(
 
   if (result.status === "failed") {
     deps.log(`webhook event ${result.eventId} (${event.type}) failed: ${result.error}`);
-    return json(500, {
-      error: {
-        code: "event_failed",
-        message: `Event ${result.eventId} could not be processed; Stripe will retry it.`,
-        details: { eventId: result.eventId, eventType: event.type },
-      },
-    });
+    throw new PaymentsError(
+      500,
+      "event_failed",
+      `Event ${result.eventId} could not be processed; Stripe will retry it.`,
+      { details: { eventId: result.eventId, eventType: event.type } },
+    );
   }
   return json(
     200,

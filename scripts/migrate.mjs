@@ -1,4 +1,4 @@
-// npm run db:migrate — applies sql/compat/ and sql/migrations/ to DATABASE_URL (or
+// npm run db:migrate — applies sql/compat/ and supabase/migrations/ to DATABASE_URL (or
 // SUPABASE_DB_URL). Running it again applies nothing and says so. Any failure is one line on
 // stderr and exit code 1; passwords are never printed.
 

@@ -89,6 +89,26 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** A product and one price per entry (recurring when `interval` is set); the price ids, in order. */
+export async function createPrices(
+  stripe: Stripe,
+  productName: string,
+  prices: { currency: string; unitAmount: number; interval?: "month" | "year" }[],
+): Promise<string[]> {
+  const product = await stripe.products.create({ name: productName });
+  const ids: string[] = [];
+  for (const { currency, unitAmount, interval } of prices) {
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency,
+      unit_amount: unitAmount,
+      ...(interval ? { recurring: { interval } } : {}),
+    });
+    ids.push(price.id);
+  }
+  return ids;
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => {});
   const jwtSecret = options.jwtSecret === null ? undefined : options.jwtSecret ?? LOCAL_JWT_SECRET;

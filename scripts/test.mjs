@@ -27,7 +27,7 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { startCluster } from "./lib/cluster.mjs";
@@ -219,6 +219,7 @@ async function prepareDatabase(plan, sqlFiles) {
   console.log(
     `Migrated ${database}: ${applied.length} of ${total} migration(s) applied (sql/compat first)`,
   );
+  if (plan.sql && sqlFiles.length > 0) await loadSqlTestHelpers(testUrl);
   return { testUrl, adminUrl };
 }
 
@@ -240,6 +241,7 @@ async function prepareSupabaseDatabase(lines) {
     log(
       `Migrated postgres as the non-superuser role postgres: ${applied.length} of ${total} applied`,
     );
+    await loadSqlTestHelpers(cluster.url);
     return { testUrl: cluster.url };
   } catch (error) {
     error.message = `Supabase-shaped database: ${error.message}`;
@@ -270,6 +272,25 @@ function parsePgProve(output) {
     result.failedFiles.add(match[1]);
   }
   return result;
+}
+
+// The pgTAP helpers (tests/sql/helpers/) and the Stripe fixtures go into the database once, so
+// the test files neither repeat helpers nor read files relative to a working directory.
+async function loadSqlTestHelpers(testUrl) {
+  const helperDir = join(SQL_TEST_DIR, "helpers");
+  for (const name of readdirSync(helperDir).filter((n) => n.endsWith(".sql")).sort()) {
+    await psql(testUrl, { file: join(helperDir, name) });
+  }
+  const fixtureDir = join(ROOT, "tests", "fixtures", "stripe");
+  for (const name of readdirSync(fixtureDir).filter((n) => n.endsWith(".json")).sort()) {
+    const text = readFileSync(join(fixtureDir, name), "utf8");
+    const api = name.replace(/\.json$/, "");
+    if (text.includes("$fixture$")) throw new Error(`${name} contains the quote tag $fixture$`);
+    await psql(testUrl, {
+      sql:
+        `insert into tests.stripe_fixtures (api, objects) values ('${api}', $fixture$${text}$fixture$)`,
+    });
+  }
 }
 
 /** Runs pg_prove on one database; its output is printed when it is done (runs overlap). */

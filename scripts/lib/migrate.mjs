@@ -6,7 +6,8 @@
 // Steps, all idempotent:
 //   1. check that the server answers (a DatabaseError "cannot connect to ..." otherwise);
 //   2. run every file of sql/compat/ in name order with psql (Supabase roles and auth.*);
-//   3. create schema `payments` (dbmate keeps its table payments.schema_migrations there);
+//   3. create schema `payments_private` (dbmate keeps its table payments_private.schema_migrations
+//      there, out of `payments`, which an app may expose through its API);
 //   4. `dbmate up` with --no-dump-schema; the URL reaches dbmate through its environment,
 //      never its command line.
 
@@ -19,7 +20,7 @@ import { DatabaseError, psql } from "./postgres_tools.mjs";
 import { run } from "./process.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const MIGRATIONS_TABLE = "payments.schema_migrations";
+export const MIGRATIONS_TABLE = "payments_private.schema_migrations";
 const URL_VARIABLE = "PGPAYMENTS_DBMATE_URL";
 
 export { DatabaseError };
@@ -69,7 +70,7 @@ export async function migrate(url, options = {}) {
   for (const name of compatFiles) {
     await psql(url, { file: join(compatDir, name) });
   }
-  await psql(url, { sql: "create schema if not exists payments" });
+  await psql(url, { sql: "create schema if not exists payments_private" });
 
   const migrationsDir = join(root, "supabase", "migrations");
   const files = migrationFiles(migrationsDir);

@@ -1,6 +1,7 @@
 // The whole loop, with every real part: checkout through the function, payment on the emulator's
 // hosted page, a signed webhook back into the function, projection, and the app's own trigger.
 import assert from "node:assert/strict";
+import { createPrices } from "../../scripts/stack.ts";
 import { call, eventually, withStack } from "../support/stack.ts";
 
 const USER = "33333333-3333-4333-8333-333333333333";
@@ -11,13 +12,10 @@ Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the s
     await stack.sql.file("sql/examples/fulfillment.sql");
     const connected = await stack.connectStripe();
     assert.equal(connected.status, 200, await connected.text());
-    const stripe = stack.stripe;
-    const product = await stripe.products.create({ name: "Poster" });
-    const price = await stripe.prices.create({
-      product: product.id,
+    const [price] = await createPrices(stack.stripe, "Poster", [{
       currency: "eur",
-      unit_amount: 2500,
-    });
+      unitAmount: 2500,
+    }]);
 
     const [order] = await stack.sql`
       insert into public.orders (user_id, amount, currency) values (${USER}, 2500, 'eur') returning id`;
@@ -26,7 +24,7 @@ Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the s
       token,
       body: {
         mode: "payment",
-        lineItems: [{ priceId: price.id, quantity: 1 }],
+        lineItems: [{ priceId: price, quantity: 1 }],
         successUrl: "https://shop.example/done?session={CHECKOUT_SESSION_ID}",
         cancelUrl: "https://shop.example/cart",
         metadata: { order_id: order.id },

@@ -7,6 +7,7 @@ import {
   createPaymentsClient,
   PaymentsError,
 } from "../../client/mod.ts";
+import { createPrices } from "../../scripts/stack.ts";
 import { type Stack, withStack } from "../support/stack.ts";
 
 const USER = "44444444-4444-4444-8444-444444444444";
@@ -22,20 +23,11 @@ function supabaseFor(stack: Stack, token?: string, url = stack.baseUrl) {
 }
 
 async function catalog(stack: Stack): Promise<{ oneTime: string; monthly: string }> {
-  const stripe = stack.stripe;
-  const product = await stripe.products.create({ name: "Pro" });
-  const oneTime = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 1900,
-  });
-  const monthly = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 1200,
-    recurring: { interval: "month" },
-  });
-  return { oneTime: oneTime.id, monthly: monthly.id };
+  const [oneTime, monthly] = await createPrices(stack.stripe, "Pro", [
+    { currency: "usd", unitAmount: 1900 },
+    { currency: "usd", unitAmount: 1200, interval: "month" },
+  ]);
+  return { oneTime, monthly };
 }
 
 Deno.test("the SDK creates checkout and portal sessions and reports the server's errors", async (t) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { stripeFactory } from "../../functions/stripe.ts";
 import { createHandler } from "../../functions/handler.ts";
+import { createPrices } from "../../scripts/stack.ts";
 import { call, type Stack, withStack } from "../support/stack.ts";
 
 const ALICE = "11111111-1111-4111-8111-111111111111";
@@ -10,22 +11,14 @@ async function setup(stack: Stack) {
   const connected = await stack.connectStripe();
   assert.equal(connected.status, 200, await connected.text());
   const stripe = stack.stripe;
-  const product = await stripe.products.create({ name: "Pack" });
-  const price = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 500,
-  });
-  const monthly = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 900,
-    recurring: { interval: "month" },
-  });
+  const [price, monthly] = await createPrices(stripe, "Pack", [
+    { currency: "usd", unitAmount: 500 },
+    { currency: "usd", unitAmount: 900, interval: "month" },
+  ]);
   return {
     stripe,
-    price: price.id,
-    monthly: monthly.id,
+    price,
+    monthly,
     alice: await stack.userToken(ALICE),
     bob: await stack.userToken(BOB),
   };

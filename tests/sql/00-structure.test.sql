@@ -1,12 +1,14 @@
 -- Structure of the payments schema: tables, columns, row level security, policies, privileges.
 begin;
-select plan(121);
+select plan(122);
 
 select tables_are('payments', array[
-  'schema_migrations', 'provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices',
+  'provider_connections', 'stripe_products', 'stripe_prices',
   'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions',
   'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions'
 ], 'The payments schema holds exactly the documented tables.');
+select tables_are('payments_private', array['schema_migrations', 'provider_secrets'],
+  'The private schema holds the secret store and dbmate''s bookkeeping.');
 
 -- Row level security: a new table without it fails here.
 select is_empty($$
@@ -21,11 +23,11 @@ select is_empty($$
   from pg_catalog.pg_class c
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
   where n.nspname = 'payments' and c.relkind in ('r', 'p')
-    and obj_description(c.oid, 'pg_class') is null and c.relname <> 'schema_migrations'
+    and obj_description(c.oid, 'pg_class') is null
 $$, 'Every payments table has a comment.');
 
 select columns_are('payments', 'provider_connections', array['id', 'provider', 'environment', 'status', 'stripe_account_id', 'stripe_account_name', 'stripe_account_email', 'livemode', 'secret_key_last4', 'webhook_endpoint_id', 'webhook_endpoint_url', 'last_synced_at', 'last_sync_status', 'last_sync_error', 'last_sync_counts', 'created_at', 'updated_at']);
-select columns_are('payments', 'provider_secrets', array['id', 'provider', 'environment', 'name', 'value', 'vault_secret_id', 'created_at', 'updated_at']);
+select columns_are('payments_private', 'provider_secrets', array['id', 'provider', 'environment', 'name', 'value', 'vault_secret_id', 'created_at', 'updated_at']);
 select columns_are('payments', 'stripe_products', array['id', 'environment', 'product_id', 'name', 'description', 'active', 'default_price_id', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'deleted_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
 select columns_are('payments', 'stripe_prices', array['id', 'environment', 'price_id', 'product_id', 'active', 'currency', 'unit_amount', 'type', 'recurring_interval', 'recurring_interval_count', 'lookup_key', 'nickname', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'deleted_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
 select columns_are('payments', 'customers', array['id', 'environment', 'customer_id', 'email', 'name', 'metadata', 'raw', 'deleted', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
@@ -39,11 +41,11 @@ select columns_are('payments', 'transactions', array['id', 'provider', 'environm
 
 -- Every table: uuid primary key, environment, timestamps maintained by trigger.
 select col_is_pk('payments', t, 'id', format('%s has the uuid primary key id.', t))
-from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
+from unnest(array['provider_connections', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
 select has_trigger('payments', t, 'set_updated_at', format('%s keeps updated_at current.', t))
-from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
+from unnest(array['provider_connections', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
 select col_type_is('payments', t, 'environment', 'payments.environment', format('%s.environment is test or live.', t))
-from unnest(array['provider_connections', 'provider_secrets', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
+from unnest(array['provider_connections', 'stripe_products', 'stripe_prices', 'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions', 'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions']) as t;
 
 -- Policies: the API roles get only what these name.
 select policies_are('payments', 'stripe_products', array['Visitors can read active products', 'Users can read active products']);
@@ -55,7 +57,13 @@ select policies_are('payments', 'stripe_subscriptions', array['Users can read th
 select policies_are('payments', 'stripe_subscription_items', array['Users can read items of subscriptions they can read']);
 select policies_are('payments', 'transactions', array['Users can read their own transactions']);
 select policies_are('payments', t, array[]::name[], format('%s has no policy: no API role reads it.', t))
-from unnest(array['provider_connections', 'provider_secrets', 'customers', 'webhook_events']) as t;
+from unnest(array['provider_connections', 'customers', 'webhook_events']) as t;
+select policies_are('payments_private', 'provider_secrets', array[]::name[], 'The secret store has no policy.');
+select col_is_pk('payments_private', 'provider_secrets', 'id', 'provider_secrets has the uuid primary key id.');
+select has_trigger('payments_private', 'provider_secrets', 'set_updated_at', 'provider_secrets keeps updated_at current.');
+select col_type_is('payments_private', 'provider_secrets', 'environment', 'payments.environment', 'provider_secrets.environment is test or live.');
+select table_privs_are('payments_private', 'provider_secrets', r, array[]::text[], format('%s has no privileges on provider_secrets.', r))
+from unnest(array['anon', 'authenticated', 'service_role']) as r;
 
 -- Privilege matrix for the API roles.
 select table_privs_are('payments', t, r, p, format('%s has exactly %s on %s.', r, coalesce(nullif(array_to_string(p, ', '), ''), 'no privileges'), t))
@@ -63,9 +71,6 @@ from (values
   ('provider_connections', 'anon', array[]::text[]),
   ('provider_connections', 'authenticated', array[]::text[]),
   ('provider_connections', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('provider_secrets', 'anon', array[]::text[]),
-  ('provider_secrets', 'authenticated', array[]::text[]),
-  ('provider_secrets', 'service_role', array[]::text[]),
   ('stripe_products', 'anon', array['SELECT']),
   ('stripe_products', 'authenticated', array['SELECT']),
   ('stripe_products', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
@@ -114,7 +119,7 @@ select column_privs_are('payments', 'stripe_customer_portal_sessions', c, 'authe
 from unnest(array['status', 'portal_session_id', 'url', 'last_error']) as c;
 
 -- Secrets are reachable through no API role.
-select function_privs_are('payments', f, args, r, array[]::text[], format('%s cannot execute payments.%s.', r, f))
+select function_privs_are('payments_private', f, args, r, array[]::text[], format('%s cannot execute payments_private.%s.', r, f))
 from (values ('set_provider_secret'), ('get_provider_secret'), ('delete_provider_secret')) as fn(f)
 cross join (values ('anon'), ('authenticated'), ('service_role')) as roles(r)
 cross join lateral (select case f when 'set_provider_secret' then array['payments.environment', 'text', 'text']

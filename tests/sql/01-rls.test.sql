@@ -30,7 +30,7 @@ insert into payments.transactions (environment, type, status, provider_object_id
   ('test', 'one_time_payment', 'succeeded', 'pi_bob', 'user', '22222222-2222-2222-2222-222222222222', 1000, now());
 insert into payments.webhook_events (environment, provider_event_id, event_type, livemode, event_created_at, payload)
   values ('test', 'evt_1', 'customer.created', false, now(), '{}');
-select payments.set_provider_secret('test', 'secret_key', 'sk_test_secret');
+select payments_private.set_provider_secret('test', 'secret_key', 'sk_test_secret');
 
 -- as anon
 set local role anon;
@@ -48,8 +48,7 @@ select throws_ok('select * from payments.webhook_events', '42501', null,
 reset role;
 
 -- as alice
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select lives_ok($$
   insert into payments.stripe_checkout_sessions
     (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
@@ -103,27 +102,25 @@ select results_eq('select provider_object_id from payments.transactions', $$valu
   'Alice sees only her own transactions.');
 select throws_ok('select * from payments.customers', '42501', null, 'Users cannot read the customer mirror.');
 select throws_ok('select * from payments.provider_connections', '42501', null, 'Users cannot read provider connections.');
-select throws_ok($$select payments.get_provider_secret('test', 'secret_key')$$, '42501', null,
+select throws_ok($$select payments_private.get_provider_secret('test', 'secret_key')$$, '42501', null,
   'Users cannot read the Stripe secret key.');
 reset role;
 
 -- as bob
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"22222222-2222-2222-2222-222222222222","role":"authenticated"}', true);
+select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select results_eq('select subject_id from payments.stripe_checkout_sessions',
   $$values ('22222222-2222-2222-2222-222222222222')$$, 'Bob sees only his own checkout sessions, not Alice''s.');
 reset role;
 
 -- as the service role
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select is((select count(*)::int from payments.webhook_events), 1, 'The service role reads webhook events.');
-select throws_ok('select * from payments.provider_secrets', '42501', null,
+select throws_ok('select * from payments_private.provider_secrets', '42501', null,
   'Even the service role cannot read the secret table.');
 reset role;
 
 -- as the connection owner (the edge function's server side)
-select is(payments.get_provider_secret('test', 'secret_key'), 'sk_test_secret',
+select is(payments_private.get_provider_secret('test', 'secret_key'), 'sk_test_secret',
   'The server side reads back the stored secret.');
 
 select * from finish();

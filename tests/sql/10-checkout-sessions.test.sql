@@ -1,7 +1,7 @@
 -- Checkout rows: validation, idempotency per caller, RLS on the subject, and the service-side
 -- functions that record Stripe's answer and restart lapsed sessions.
 begin;
-select plan(45);
+select plan(48);
 
 \set alice '11111111-1111-1111-1111-111111111111'
 \set bob '22222222-2222-2222-2222-222222222222'
@@ -14,8 +14,7 @@ create temporary table ids (name text primary key, id uuid);
 grant select, insert on ids to authenticated, service_role;
 
 -- as alice
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 
 insert into ids select 'plain', (payments.create_checkout_session('test', :'payment')).id;
 select results_eq(
@@ -87,9 +86,30 @@ select throws_ok($$select payments.record_checkout_session_failure(gen_random_uu
   'Users cannot record Stripe failures.');
 reset role;
 
+-- Every problem of a request is reported at once, field by field, in DETAIL.
+select throws_ok($$select payments.create_checkout_session('test', '{"mode":"subscription","lineItems":[{"priceId":"price_1","quantity":0}],"successUrl":"javascript:alert(1)","metadata":{"payments_subject_id":"x"}}')$$,
+  'PT400', '5 fields are invalid; first subject is required for subscription mode.', 'All invalid fields are counted in the message.');
+create temporary table invalid_fields (fields jsonb);
+grant insert on invalid_fields to authenticated;
+do $$
+begin
+  perform payments.validate_session_request('checkout', 'test', '{"mode":"subscription","lineItems":[{"priceId":"price_1","quantity":0}],"successUrl":"javascript:alert(1)","metadata":{"payments_subject_id":"x"}}');
+exception when sqlstate 'PT400' then
+  declare v_detail text;
+  begin
+    get stacked diagnostics v_detail = pg_exception_detail;
+    insert into invalid_fields values (v_detail::jsonb);
+  end;
+end;
+$$;
+select is((select array_agg(f ->> 'field' order by f ->> 'field') from invalid_fields, jsonb_array_elements(fields) f),
+  array['cancelUrl', 'lineItems[0].quantity', 'metadata.payments_subject_id', 'subject', 'successUrl'],
+  'DETAIL lists each invalid field once.');
+select lives_ok($$select payments.validate_session_request('portal', 'test', '{"returnUrl":"https://app.test/"}')$$,
+  'A valid request passes the validator.');
+
 -- as bob
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"22222222-2222-2222-2222-222222222222","role":"authenticated"}', true);
+select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select isnt((payments.create_checkout_session('test', :'keyed_other')).id, (select id from ids where name = 'keyed'),
   'Idempotency keys are per caller: Bob''s order-1 is not Alice''s.');
 reset role;
@@ -109,8 +129,7 @@ select throws_ok($$select payments.create_checkout_session('test', '{}')$$, '425
 reset role;
 
 -- as the service role (the edge function after calling Stripe)
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select results_eq(
   format($$select status, checkout_session_id, url, customer_id, expires_at > now()
     from payments.record_checkout_session_result(%L, '{"id":"cs_1","url":"https://checkout.stripe.test/cs_1","expires_at":4102444800,"customer":"cus_1","status":"open"}')$$,
@@ -122,15 +141,13 @@ select is((payments.restart_checkout_session((select id from ids where name = 'k
 reset role;
 
 -- as alice, retrying
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select results_eq($$select status, url from payments.create_checkout_session('test', '{"idempotencyKey":"order-1","mode":"payment","lineItems":[{"priceId":"price_a","quantity":1}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no","metadata":{"order_id":"o1"}}')$$,
   $$values ('open', 'https://checkout.stripe.test/cs_1')$$,
   'A retry with the same key returns the open session as it is.');
 reset role;
 
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select payments.record_checkout_session_result((select id from ids where name = 'keyed'),
   '{"id":"cs_1","url":"https://checkout.stripe.test/cs_1","expires_at":946684800}');
 select results_eq(format($$select status, attempt, checkout_session_id, url, expires_at from payments.restart_checkout_session(%L)$$, (select id from ids where name = 'keyed')),

@@ -3,8 +3,7 @@ begin;
 select plan(27);
 
 -- as the service role: map customers
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select is(payments.link_customer('test', 'user', '11111111-1111-1111-1111-111111111111', 'cus_alice'), 'cus_alice',
   'Linking a new subject records the mapping and returns its customer.');
 select is(payments.link_customer('test', 'user', '11111111-1111-1111-1111-111111111111', 'cus_other'), 'cus_alice',
@@ -27,8 +26,7 @@ create temporary table ids (name text primary key, id uuid);
 grant select, insert on ids to authenticated, service_role;
 
 -- as alice
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 insert into ids select 'alice', (payments.create_customer_portal_session('test', '{"returnUrl":"https://app.test/billing"}')).id;
 select results_eq($$select subject_type::text, subject_id, customer_id, return_url, status from payments.stripe_customer_portal_sessions$$,
   $$values ('user', '11111111-1111-1111-1111-111111111111', 'cus_alice', 'https://app.test/billing', 'initialized')$$,
@@ -52,8 +50,7 @@ select throws_ok(format($$select payments.record_customer_portal_session_result(
 reset role;
 
 -- as bob, who has no customer yet
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"22222222-2222-2222-2222-222222222222","role":"authenticated"}', true);
+select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select throws_ok($$select payments.create_customer_portal_session('test', '{}')$$, 'PT404', null,
   'A subject without a customer mapping is not found.');
 reset role;
@@ -87,8 +84,7 @@ select results_eq(format($$select status, last_error from payments.record_custom
 reset role;
 
 -- as alice again: she reads her rows, Bob reads none of hers
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"22222222-2222-2222-2222-222222222222","role":"authenticated"}', true);
+select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select is_empty('select 1 from payments.stripe_customer_portal_sessions', 'Bob sees none of Alice''s portal rows.');
 select is_empty('select 1 from payments.customer_mappings', 'Bob sees none of Alice''s customer mappings.');
 reset role;

@@ -1,7 +1,8 @@
 -- Who may execute which payments function, and how each is defined: the API roles get exactly
--- the documented entry points; everything else (the projection) is private.
+-- the documented entry points; everything else lives in payments_private, which no API role
+-- may even use.
 begin;
-select plan(10);
+select plan(15);
 
 create temporary table expected (fn text, role text);
 insert into expected values
@@ -24,17 +25,14 @@ insert into expected values
   ('upsert_stripe_objects(text,text,jsonb,timestamp with time zone)', 'service_role'),
   ('archive_unsynced_stripe_objects(text,text,timestamp with time zone)', 'service_role'),
   ('archive_stripe_account_data(text)', 'service_role'),
-  -- validation helpers the user-side functions (security invoker) call as the caller
-  ('invalid_request(text,text)', 'authenticated'),
-  ('invalid_request(text,text)', 'service_role'),
-  ('request_subject(jsonb,boolean)', 'authenticated'),
-  ('request_subject(jsonb,boolean)', 'service_role'),
-  ('require_url(jsonb,text,boolean)', 'authenticated'),
-  ('require_url(jsonb,text,boolean)', 'service_role'),
-  ('require_environment(text)', 'authenticated'),
-  ('require_environment(text)', 'service_role'),
-  ('stripe_id(jsonb)', 'service_role'),
-  ('stripe_time(jsonb)', 'service_role');
+  ('switch_stripe_account(text,text,text,text,text)', 'service_role'),
+  ('disconnect_stripe_account(text)', 'service_role'),
+  ('record_webhook_endpoint(text,text,text,text)', 'service_role'),
+  ('record_sync_status(text,text,text,jsonb)', 'service_role'),
+  ('stripe_connection_status()', 'service_role'),
+  -- the request rules, for the user-side functions (security invoker) and for apps
+  ('validate_session_request(text,text,jsonb)', 'authenticated'),
+  ('validate_session_request(text,text,jsonb)', 'service_role');
 
 create temporary view actual as
 select replace(p.oid::regprocedure::text, 'payments.', '') as fn, r.role
@@ -52,20 +50,28 @@ select is_empty($$
 $$, 'PUBLIC can execute no payments function.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-  where n.nspname = 'payments' and not coalesce(p.proconfig @> array['search_path=""'], false)
-    and p.proname not in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status')
-$$, 'Every payments function pins an empty search_path, except the inlined one-expression helpers.');
+  where n.nspname in ('payments', 'payments_private') and not coalesce(p.proconfig @> array['search_path=""'], false)
+    and p.oid not in ('payments_private.stripe_id(jsonb)'::regprocedure, 'payments_private.stripe_time(jsonb)'::regprocedure,
+                      'payments_private.metadata_subject_type(jsonb)'::regprocedure,
+                      'payments_private.payment_status(bigint,bigint)'::regprocedure,
+                      'payments_private.field_error(text,text)'::regprocedure,
+                      'payments_private.stripe_event_routes()'::regprocedure)
+$$, 'Every function pins an empty search_path, except the inlined one-expression helpers.');
 select is_empty($$
   select p.proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-  where n.nspname = 'payments' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status')
+  where n.nspname = 'payments_private' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status', 'field_error', 'stripe_event_routes')
     and (p.prolang <> (select oid from pg_catalog.pg_language where lanname = 'sql') or p.provolatile <> 'i' or p.prosecdef)
 $$, 'The helpers without a search_path are immutable SQL functions running as the caller.');
 select set_eq($$
   select p.proname::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and p.prosecdef
-$$, array['set_provider_secret', 'get_provider_secret', 'delete_provider_secret', 'ingest_stripe_event',
-          'replay_webhook_event', 'upsert_stripe_objects', 'archive_unsynced_stripe_objects', 'archive_stripe_account_data'],
-  'Only the secret functions and the service-role entry points into the projection are security definer.');
+$$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_types', 'upsert_stripe_objects',
+          'archive_unsynced_stripe_objects', 'archive_stripe_account_data', 'switch_stripe_account',
+          'disconnect_stripe_account', 'record_webhook_endpoint', 'record_sync_status', 'stripe_connection_status',
+          'restart_checkout_session', 'record_checkout_session_result', 'record_checkout_session_failure',
+          'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',
+          'validate_session_request'],
+  'Only the doors into payments_private are security definer: service-role entry points and the pure request validator.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and obj_description(p.oid, 'pg_proc') is null
@@ -75,6 +81,23 @@ select volatility_is('payments', 'stripe_webhook_event_types', array[]::text[], 
 select volatility_is('payments', 'has_active_subscription', array['text', 'text', 'text', 'text', 'text', 'text'], 'stable',
   'has_active_subscription is stable.');
 select isnt_definer('payments', 'has_active_subscription', array['text', 'text', 'text', 'text', 'text', 'text'], 'has_active_subscription is security invoker, so the caller''s RLS applies.');
+
+-- The private schema: no API role may use it, execute its functions or touch its tables.
+select schema_privs_are('payments_private', r, array[]::text[], format('%s cannot use the payments_private schema.', r))
+from unnest(array['anon', 'authenticated', 'service_role']) as r;
+select is_empty($$
+  select p.oid::regprocedure::text || ' ' || r.role from pg_catalog.pg_proc p
+  join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+  cross join (values ('anon'), ('authenticated'), ('service_role'), ('public')) as r(role)
+  where n.nspname = 'payments_private' and has_function_privilege(r.role, p.oid, 'EXECUTE')
+$$, 'No API role (nor PUBLIC) can execute a payments_private function.');
+select is_empty($$
+  select c.relname || ' ' || r.role from pg_catalog.pg_class c
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  cross join (values ('anon'), ('authenticated'), ('service_role')) as r(role)
+  where n.nspname = 'payments_private' and c.relkind in ('r', 'v', 'p')
+    and has_table_privilege(r.role, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+$$, 'No API role has any privilege on a payments_private table.');
 
 select * from finish();
 rollback;

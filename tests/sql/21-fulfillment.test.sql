@@ -6,16 +6,7 @@ select plan(20);
 
 \ir ../../sql/examples/fulfillment.sql
 
-create function pg_temp.stripe_event(p_id text, p_type text, p_created bigint, p_object jsonb)
-returns jsonb
-language sql
-as $$
-  select jsonb_build_object('id', p_id, 'object', 'event', 'api_version', '2026-07-29.dahlia', 'created', p_created,
-    'livemode', false, 'pending_webhooks', 1, 'request', jsonb_build_object('id', null, 'idempotency_key', null),
-    'type', p_type, 'data', jsonb_build_object('object', p_object))
-$$;
-
-\set current `cat tests/fixtures/stripe/current.json`
+select tests.fixture('current') as current \gset
 create temporary table fx as select :'current'::jsonb as current;
 
 -- Every time an app trigger sees a processed checkout.session.completed event, count it.
@@ -32,8 +23,7 @@ create trigger log_fulfillment after insert or update on payments.webhook_events
   for each row execute function public.log_fulfillment();
 
 -- as alice: an order and its checkout
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 insert into public.orders (id, user_id, amount) values
   ('0000000a-0000-0000-0000-000000000001', '11111111-1111-1111-1111-111111111111', 1099),
   ('0000000a-0000-0000-0000-000000000002', '11111111-1111-1111-1111-111111111111', 500);
@@ -52,7 +42,7 @@ grant select on completed to service_role;
 -- as the service role: ten deliveries of the same event
 set local role service_role;
 create temporary table results as
-select n, payments.ingest_stripe_event('test', pg_temp.stripe_event('evt_completed', 'checkout.session.completed', 1700000000,
+select n, payments.ingest_stripe_event('test', tests.stripe_event('evt_completed', 'checkout.session.completed', 1700000000,
   (select session from completed))) ->> 'status' as status
 from generate_series(1, 10) n;
 reset role;
@@ -92,7 +82,7 @@ update completed set session = jsonb_set(jsonb_set(jsonb_set(jsonb_set(session,
   '{id}', '"cs_test_second"'), '{client_reference_id}', 'null'), '{payment_intent}', '"pi_second"'),
   '{metadata,order_id}', '"0000000a-0000-0000-0000-000000000002"');
 set local role service_role;
-select is(payments.ingest_stripe_event('test', pg_temp.stripe_event('evt_second', 'checkout.session.completed', 1700000100, (select session from completed))),
+select is(payments.ingest_stripe_event('test', tests.stripe_event('evt_second', 'checkout.session.completed', 1700000100, (select session from completed))),
   '{"eventId":"evt_second","status":"failed","error":"warehouse is offline"}'::jsonb,
   'An app trigger that raises makes the event fail with its error.');
 reset role;
@@ -112,7 +102,7 @@ set local role service_role;
 select is(payments.replay_webhook_event('test', 'evt_second'), '{"eventId":"evt_second","status":"processed","error":null}'::jsonb,
   'Once the trigger works, a replay processes the event.');
 select is(payments.replay_webhook_event('test', 'evt_second') ->> 'status', 'duplicate', 'A second replay is a duplicate.');
-select is(payments.ingest_stripe_event('test', pg_temp.stripe_event('evt_second', 'checkout.session.completed', 1700000100, (select session from completed))) ->> 'status',
+select is(payments.ingest_stripe_event('test', tests.stripe_event('evt_second', 'checkout.session.completed', 1700000100, (select session from completed))) ->> 'status',
   'duplicate', 'A late redelivery by Stripe is a duplicate too.');
 reset role;
 select results_eq($$select status, paid_at is not null from public.orders where id = '0000000a-0000-0000-0000-000000000002'$$,

@@ -3,7 +3,7 @@
 begin;
 select plan(22);
 
-\set current `cat tests/fixtures/stripe/current.json`
+select tests.fixture('current') as current \gset
 create temporary table fx as select :'current'::jsonb as f;
 grant select on fx to service_role;
 
@@ -14,8 +14,7 @@ select payments.ingest_stripe_event('test', jsonb_build_object('id', 'evt_gone',
 select payments.ingest_stripe_event('test', jsonb_build_object('id', 'evt_newer', 'type', 'product.updated', 'created', 1800000000,
   'livemode', false, 'data', jsonb_build_object('object', (select f -> 'product' || '{"name":"Renamed by event"}' from fx))));
 
-set local role service_role;
-select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+select tests.authenticate_as_service_role();
 select is(payments.upsert_stripe_objects('test', 'product',
     (select jsonb_build_array(f -> 'product', f -> 'product' || '{"id":"prod_new","name":"New","updated":1700000000}') from fx),
     now() + interval '2 minutes'),
@@ -71,8 +70,7 @@ select is_empty($$select 1 from payments.customer_mappings where environment = '
   'Switching accounts removes the mappings to the previous account''s customers.');
 reset role;
 
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select throws_ok($$select payments.upsert_stripe_objects('test', 'product', '[]')$$, '42501', null, 'Users cannot sync.');
 reset role;
 

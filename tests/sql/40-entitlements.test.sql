@@ -32,8 +32,7 @@ select ok(not payments.has_active_subscription('user', '11111111-1111-1111-1111-
 reset role;
 
 -- as alice
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select ok(payments.has_active_subscription('user', '11111111-1111-1111-1111-111111111111'), 'Alice sees her own entitlement.');
 select ok(payments.has_active_subscription('user', '11111111-1111-1111-1111-111111111111', p_lookup_key => 'pro_legacy'),
   'A trialing subscription on a deactivated price still matches its lookup_key through the item.');
@@ -43,8 +42,7 @@ reset role;
 
 -- as carol, whose only subscription Alice could not see anyway; RLS hides it from Alice, not from her
 update payments.stripe_subscriptions set archived_at = null where subscription_id = 'sub_carol';
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select ok(not payments.has_active_subscription('user', '33333333-3333-3333-3333-333333333333'),
   'RLS applies: Alice cannot see Carol''s active subscription.');
 select set_config('request.jwt.claims', '{"sub":"33333333-3333-3333-3333-333333333333","role":"authenticated"}', true);

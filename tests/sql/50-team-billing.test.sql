@@ -21,8 +21,7 @@ insert into payments.transactions (environment, type, status, provider_object_id
 \set team_portal '{"subject":{"type":"team","id":"7ea70000-0000-0000-0000-000000000001"},"returnUrl":"https://app.test/billing"}'
 
 -- as carol (team owner)
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"33333333-3333-3333-3333-333333333333","role":"authenticated"}', true);
+select tests.authenticate_as('33333333-3333-3333-3333-333333333333');
 select (payments.create_checkout_session('test', :'team_checkout')).id as team_checkout_id \gset
 select results_eq(format('select subject_type::text, subject_id from payments.stripe_checkout_sessions where id = %L', :'team_checkout_id'),
   $$values ('team', '7ea70000-0000-0000-0000-000000000001')$$, 'The owner creates a subscription checkout for the team.');
@@ -35,8 +34,7 @@ select throws_ok(format('select payments.create_customer_portal_session(%L, %L)'
 reset role;
 
 -- as dave (team member)
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"44444444-4444-4444-4444-444444444444","role":"authenticated"}', true);
+select tests.authenticate_as('44444444-4444-4444-4444-444444444444');
 select throws_ok(format('select payments.create_checkout_session(%L, %L)', 'test', :'team_checkout'), '42501', null,
   'A member who is not the owner cannot bill the team.');
 select results_eq('select subscription_id from payments.stripe_subscriptions', $$values ('sub_team')$$, 'A member reads the team''s subscription.');
@@ -55,8 +53,7 @@ select is(payments.link_customer('test', 'team', '7ea70000-0000-0000-0000-000000
 reset role;
 
 -- as carol again
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"33333333-3333-3333-3333-333333333333","role":"authenticated"}', true);
+select tests.authenticate_as('33333333-3333-3333-3333-333333333333');
 select is((payments.create_customer_portal_session('test', :'team_portal')).customer_id, 'cus_team',
   'The owner opens the team''s billing portal.');
 select results_eq('select provider_customer_id from payments.customer_mappings', $$values ('cus_team')$$,
@@ -64,16 +61,14 @@ select results_eq('select provider_customer_id from payments.customer_mappings',
 reset role;
 
 -- as dave again
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"44444444-4444-4444-4444-444444444444","role":"authenticated"}', true);
+select tests.authenticate_as('44444444-4444-4444-4444-444444444444');
 select throws_ok(format('select payments.create_customer_portal_session(%L, %L)', 'test', :'team_portal'), '42501', null,
   'A member cannot open the team''s billing portal (42501, not 404).');
 select is_empty('select 1 from payments.customer_mappings', 'A member does not see the team''s customer.');
 reset role;
 
 -- as alice (outsider)
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select throws_ok(format('select payments.create_checkout_session(%L, %L)', 'test', :'team_checkout'), '42501', null,
   'An outsider cannot bill the team.');
 select throws_ok(format('select payments.create_customer_portal_session(%L, %L)', 'test', :'team_portal'), '42501', null,

@@ -21,21 +21,18 @@ insert into payments.stripe_subscription_items (environment, subscription_item_i
   ('test', 'si_team', 'sub_team', 'price_pro', 'prod_pro', now());
 
 -- as alice (basic plan)
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select results_eq('select title from public.premium_articles', $$values ('Any plan')$$,
   'A subscriber reads the articles of any plan, not those of another product.');
 reset role;
 
 -- as bob (canceled)
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"22222222-2222-2222-2222-222222222222","role":"authenticated"}', true);
+select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select is_empty('select 1 from public.premium_articles', 'A canceled subscriber reads nothing.');
 reset role;
 
 -- as dave (member of a team on the pro plan, in trial)
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"44444444-4444-4444-4444-444444444444","role":"authenticated"}', true);
+select tests.authenticate_as('44444444-4444-4444-4444-444444444444');
 select results_eq('select title from public.premium_articles order by title', $$values ('Any plan'), ('Pro only')$$,
   'A member of a subscribed team reads the articles of the team''s plan.');
 reset role;
@@ -43,15 +40,13 @@ reset role;
 -- Alice upgrades: the pro item is added to her subscription.
 insert into payments.stripe_subscription_items (environment, subscription_item_id, subscription_id, price_id, product_id, stripe_updated_at)
 values ('test', 'si_alice_pro', 'sub_alice', 'price_pro', 'prod_pro', now());
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select is((select count(*)::int from public.premium_articles), 2, 'After upgrading, the subscriber reads the pro article too.');
 reset role;
 
 -- Alice's subscription is canceled by Stripe.
 update payments.stripe_subscriptions set status = 'canceled' where subscription_id = 'sub_alice';
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"11111111-1111-1111-1111-111111111111","role":"authenticated"}', true);
+select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select is_empty('select 1 from public.premium_articles', 'Once canceled, the articles are gone.');
 reset role;
 

@@ -1,0 +1,258 @@
+-- migrate:up
+
+-- Two schemas. `payments` is the contract: the tables and views apps read (through RLS) and the
+-- functions apps and the edge function call. `payments_private` holds everything else --
+-- validators, projection helpers, upserts, the secret store, row-lock helpers -- and no API role
+-- may use it: an app that exposes `payments` through its API exposes nothing of the internals.
+-- Every table carries `environment` so test and live data live side by side.
+
+create schema if not exists payments;
+comment on schema payments is 'Stripe payments mirrored into Postgres: catalog, customers, sessions, subscriptions, transactions and verified webhook events.';
+grant usage on schema payments to anon, authenticated, service_role;
+-- PostgreSQL lets PUBLIC execute every new function, and a per-schema default privilege cannot
+-- take that back: each function below revokes it and grants EXECUTE to the roles that need it.
+
+-- `if not exists`: dbmate may have created it first, for its bookkeeping table.
+create schema if not exists payments_private;
+comment on schema payments_private is 'Internals of the payments schema. No API role may use it; the payments functions reach it as its owner.';
+revoke all on schema payments_private from public;
+
+-- dbmate keeps its bookkeeping table here (see scripts/lib/migrate.mjs); the Supabase CLI tracks
+-- migrations elsewhere, so the table may not exist.
+do $$
+begin
+  if to_regclass('payments_private.schema_migrations') is not null then
+    revoke all on table payments_private.schema_migrations from anon, authenticated, service_role;
+  end if;
+end;
+$$;
+
+create function payments_private.set_updated_at()
+returns trigger
+language plpgsql set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end;
+$$;
+comment on function payments_private.set_updated_at() is 'Trigger function keeping updated_at current on every payments table.';
+revoke execute on function payments_private.set_updated_at() from public;
+
+-- Shared vocabulary, checked on every table that uses it.
+create domain payments.environment as text
+  check (value in ('test', 'live'));
+comment on domain payments.environment is 'Stripe mode of a row: test or live. Both live side by side in one database.';
+
+create domain payments.subject_type as text
+  check (value ~ '^[a-z][a-z0-9_]{0,62}$');
+comment on domain payments.subject_type is 'Kind of billing subject chosen by the app (user, team, organization, ...): lowercase snake_case.';
+
+--------------------------------------------------------------------------------
+-- Request validation: every problem of a request is reported at once, field by field
+--------------------------------------------------------------------------------
+
+-- A list of {field, message}: the `details.fields` of the function's 400 answer.
+create function payments_private.field_error(p_field text, p_message text)
+returns jsonb
+language sql immutable parallel safe
+as $$
+  select jsonb_build_array(jsonb_build_object('field', p_field, 'message', p_message))
+$$;
+comment on function payments_private.field_error(text, text) is 'One request problem as a one-element list of {field, message}.';
+revoke execute on function payments_private.field_error(text, text) from public;
+
+-- The list travels in DETAIL as JSON, so the edge function answers with every field at once.
+create function payments_private.raise_invalid(p_errors jsonb)
+returns void
+language plpgsql set search_path = ''
+as $$
+declare
+  v_count integer := coalesce(jsonb_array_length(p_errors), 0);
+begin
+  if v_count = 0 then
+    return;
+  end if;
+  raise exception using errcode = 'PT400',
+    message = case when v_count = 1
+      then format('%s %s', p_errors -> 0 ->> 'field', p_errors -> 0 ->> 'message')
+      else format('%s fields are invalid; first %s %s', v_count, p_errors -> 0 ->> 'field', p_errors -> 0 ->> 'message')
+    end,
+    detail = p_errors::text,
+    hint = 'Correct the named fields of the request.';
+end;
+$$;
+comment on function payments_private.raise_invalid(jsonb) is 'Raises PT400 listing every {field, message} of the request (DETAIL holds the list as JSON); does nothing for an empty list.';
+revoke execute on function payments_private.raise_invalid(jsonb) from public;
+
+create function payments_private.invalid_request(p_field text, p_message text)
+returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  perform payments_private.raise_invalid(payments_private.field_error(p_field, p_message));
+end;
+$$;
+comment on function payments_private.invalid_request(text, text) is 'Raises PT400 (invalid request) with a message naming the field.';
+revoke execute on function payments_private.invalid_request(text, text) from public;
+
+create function payments_private.require_environment(p_environment text)
+returns text
+language plpgsql immutable set search_path = ''
+as $$
+begin
+  if p_environment is null or p_environment not in ('test', 'live') then
+    perform payments_private.invalid_request('environment', 'must be test or live.');
+  end if;
+  return p_environment;
+end;
+$$;
+comment on function payments_private.require_environment(text) is 'Checks an environment name (test or live), raising PT400 otherwise.';
+revoke execute on function payments_private.require_environment(text) from public;
+
+-- security definer: the request rules live in payments_private, which API roles cannot use;
+-- this pure function (it reads no table) is their one door, for the user-side session functions
+-- (security invoker) and for apps that check a request before sending it.
+create function payments.validate_session_request(p_session text, p_environment text, p_request jsonb)
+returns void
+language plpgsql immutable security definer set search_path = ''
+as $$
+begin
+  perform payments_private.require_environment(p_environment);
+  perform payments_private.raise_invalid(case p_session
+    when 'checkout' then payments_private.checkout_request_errors(p_request)
+    when 'portal' then payments_private.portal_request_errors(p_request)
+    else payments_private.field_error('session', 'must be checkout or portal.')
+  end);
+end;
+$$;
+comment on function payments.validate_session_request(text, text, jsonb) is 'Checks a checkout or portal (p_session) request: PT400 for an unknown environment, else PT400 listing every invalid field (DETAIL: JSON list of {field, message}); nothing for a valid request.';
+revoke execute on function payments.validate_session_request(text, text, jsonb) from public;
+grant execute on function payments.validate_session_request(text, text, jsonb) to authenticated, service_role;
+
+create function payments_private.raise_not_found(p_what text, p_id uuid, p_table text)
+returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  raise exception using errcode = 'PT404', message = format('%s %s not found.', p_what, p_id),
+    hint = format('Pass the id of a %s row.', p_table);
+end;
+$$;
+comment on function payments_private.raise_not_found(text, uuid, text) is 'Raises PT404 for a row id that names no row.';
+revoke execute on function payments_private.raise_not_found(text, uuid, text) from public;
+
+-- The subject a request bills, {type, id}; omitted, it is the calling user (when allowed).
+create function payments_private.subject_errors(p_subject jsonb, p_required boolean)
+returns jsonb
+language plpgsql immutable set search_path = ''
+as $$
+declare
+  v_errors jsonb := '[]'::jsonb;
+begin
+  if p_subject is null or jsonb_typeof(p_subject) = 'null' then
+    if p_required then
+      return payments_private.field_error('subject', 'is required for subscription mode.');
+    end if;
+    return v_errors;
+  end if;
+  if jsonb_typeof(p_subject) <> 'object' then
+    return payments_private.field_error('subject', 'must be an object {type, id}.');
+  end if;
+  if jsonb_typeof(p_subject -> 'type') is distinct from 'string'
+     or (p_subject ->> 'type') !~ '^[a-z][a-z0-9_]{0,62}$' then
+    v_errors := v_errors || payments_private.field_error('subject.type',
+      'must be a lowercase snake_case name such as user or team.');
+  end if;
+  if jsonb_typeof(p_subject -> 'id') is distinct from 'string'
+     or length(p_subject ->> 'id') not between 1 and 255 then
+    v_errors := v_errors || payments_private.field_error('subject.id',
+      'must be a non-empty string of at most 255 characters.');
+  end if;
+  return v_errors;
+end;
+$$;
+comment on function payments_private.subject_errors(jsonb, boolean) is 'Problems of a request''s subject {type, id} (empty when it is valid or omitted and not required).';
+revoke execute on function payments_private.subject_errors(jsonb, boolean) from public;
+
+create function payments_private.url_errors(p_value jsonb, p_field text, p_required boolean)
+returns jsonb
+language plpgsql immutable set search_path = ''
+as $$
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return case when p_required then payments_private.field_error(p_field, 'is required.') else '[]'::jsonb end;
+  end if;
+  if jsonb_typeof(p_value) <> 'string' or (p_value #>> '{}') !~ '^https?://[^\s/?#]+[^\s]*$'
+     or length(p_value #>> '{}') > 2048 then
+    return payments_private.field_error(p_field, 'must be an http(s) URL of at most 2048 characters.');
+  end if;
+  return '[]'::jsonb;
+end;
+$$;
+comment on function payments_private.url_errors(jsonb, text, boolean) is 'Problems of an http(s) URL field of a request (empty when it is valid or omitted and not required).';
+revoke execute on function payments_private.url_errors(jsonb, text, boolean) from public;
+
+-- Stripe objects reference others either by id or, when expanded, as the object.
+-- No `set search_path` on this and the other one-expression helpers: a SET clause keeps the
+-- planner from inlining them, and the projection calls them dozens of times per event. They
+-- reference nothing but pg_catalog, which is always searched first.
+create function payments_private.stripe_id(p_value jsonb)
+returns text
+language sql immutable parallel safe
+as $$
+  select case jsonb_typeof(p_value)
+    when 'string' then p_value #>> '{}'
+    when 'object' then p_value ->> 'id'
+  end
+$$;
+comment on function payments_private.stripe_id(jsonb) is 'The id of a Stripe reference, whether given as an id or as an expanded object.';
+revoke execute on function payments_private.stripe_id(jsonb) from public;
+
+create function payments_private.stripe_time(p_value jsonb)
+returns timestamptz
+language sql immutable parallel safe
+as $$
+  select case when jsonb_typeof(p_value) = 'number' then to_timestamp((p_value #>> '{}')::double precision) end
+$$;
+comment on function payments_private.stripe_time(jsonb) is 'A Stripe unix timestamp as timestamptz (null when absent).';
+revoke execute on function payments_private.stripe_time(jsonb) from public;
+
+
+--------------------------------------------------------------------------------
+-- Small helpers
+--------------------------------------------------------------------------------
+
+-- The billing subject the edge function writes into Stripe metadata (checkout session,
+-- subscription_data and payment_intent_data); apps cannot forge these keys (see
+-- create_checkout_session). A scalar expression without `set search_path`, so that it is inlined
+-- into the plpgsql expressions that call it (see payments_private.stripe_id).
+create function payments_private.metadata_subject_type(p_metadata jsonb)
+returns text
+language sql immutable parallel safe
+as $$
+  select case
+    when p_metadata ->> 'payments_subject_type' ~ '^[a-z][a-z0-9_]{0,62}$'
+     and coalesce(p_metadata ->> 'payments_subject_id', '') <> ''
+    then p_metadata ->> 'payments_subject_type'
+  end
+$$;
+comment on function payments_private.metadata_subject_type(jsonb) is 'The subject type carried in Stripe metadata (payments_subject_type) when the metadata also names a subject id (payments_subject_id), else null.';
+revoke execute on function payments_private.metadata_subject_type(jsonb) from public;
+
+
+-- Without `set search_path` so that it is inlined (see payments_private.stripe_id).
+create function payments_private.payment_status(p_amount bigint, p_amount_refunded bigint)
+returns text
+language sql immutable parallel safe
+as $$
+  select case
+    when coalesce(p_amount_refunded, 0) <= 0 then 'succeeded'
+    when p_amount_refunded >= coalesce(p_amount, 0) then 'refunded'
+    else 'partially_refunded'
+  end
+$$;
+comment on function payments_private.payment_status(bigint, bigint) is 'Status of a payment row from its amount and the amount refunded so far.';
+revoke execute on function payments_private.payment_status(bigint, bigint) from public;
+
+-- migrate:down

@@ -1,0 +1,372 @@
+-- migrate:up
+
+--------------------------------------------------------------------------------
+-- Checkout sessions requested by the app: the request rules, the row RLS guards, and the
+-- decision to reuse the Stripe session a row holds or make a new one
+--------------------------------------------------------------------------------
+create table payments.stripe_checkout_sessions (
+  id uuid primary key default gen_random_uuid(),
+  environment payments.environment not null,
+  created_by uuid not null,
+  subject_type payments.subject_type not null,
+  subject_id text not null check (subject_id <> ''),
+  mode text not null check (mode in ('payment', 'subscription')),
+  status text not null default 'initialized'
+    check (status in ('initialized', 'open', 'completed', 'expired', 'failed')),
+  payment_status text check (payment_status in ('paid', 'unpaid', 'no_payment_required')),
+  line_items jsonb not null check (jsonb_typeof(line_items) = 'array'),
+  success_url text not null,
+  cancel_url text not null,
+  customer_email text,
+  metadata jsonb not null default '{}'::jsonb check (jsonb_typeof(metadata) = 'object'),
+  idempotency_key text check (length(idempotency_key) between 1 and 200),
+  request_hash text not null,
+  -- Bumped each time a new Stripe session must replace an expired or failed one; part of the
+  -- Stripe Idempotency-Key so a retry after a crash reuses the session of the same attempt.
+  attempt integer not null default 1 check (attempt > 0),
+  checkout_session_id text,
+  url text,
+  expires_at timestamptz,
+  customer_id text,
+  payment_intent_id text,
+  subscription_id text,
+  amount_total bigint,
+  currency text,
+  completed_at timestamptz,
+  last_error text,
+  stripe_updated_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (environment, created_by, idempotency_key),
+  unique (environment, checkout_session_id)
+);
+comment on table payments.stripe_checkout_sessions is 'Checkout requests made by the app, one per idempotency key and caller, and the Stripe Checkout Session that serves each.';
+comment on column payments.stripe_checkout_sessions.request_hash is 'Hash of the normalised request: the same idempotency key with a different request is refused.';
+create index stripe_checkout_sessions_subject_idx
+  on payments.stripe_checkout_sessions (environment, subject_type, subject_id);
+create index stripe_checkout_sessions_status_idx on payments.stripe_checkout_sessions (status);
+grant select on payments.stripe_checkout_sessions to authenticated;
+-- Users insert only the request columns; status, Stripe ids, URLs and amounts are the server's, so
+-- a user with the schema exposed cannot insert a row that claims to be paid or carries any URL.
+grant insert (
+  environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url,
+  customer_email, metadata, idempotency_key, request_hash
+) on payments.stripe_checkout_sessions to authenticated;
+grant select, insert, update, delete on payments.stripe_checkout_sessions to service_role;
+alter table payments.stripe_checkout_sessions enable row level security;
+create policy "Users can read their own checkout sessions" on payments.stripe_checkout_sessions
+  for select to authenticated
+  using (created_by = (select auth.uid()));
+create policy "Users can create checkout sessions for themselves" on payments.stripe_checkout_sessions
+  for insert to authenticated
+  with check (
+    created_by = (select auth.uid())
+    and subject_type = 'user'
+    and subject_id = (select auth.uid())::text
+  );
+create trigger set_updated_at before update on payments.stripe_checkout_sessions
+  for each row execute function payments_private.set_updated_at();
+
+
+--------------------------------------------------------------------------------
+-- The request
+--------------------------------------------------------------------------------
+
+-- The one statement of the checkout request rules; the edge function only parses JSON.
+-- Stripe's own limits are checked here so the Stripe call cannot fail on them later.
+create function payments_private.checkout_request_errors(p_request jsonb)
+returns jsonb
+language plpgsql immutable set search_path = ''
+as $$
+declare
+  v_errors jsonb := '[]'::jsonb;
+  v_mode text := p_request ->> 'mode';
+  v_item jsonb;
+  v_index integer := 0;
+  v_quantity jsonb;
+  v_key text;
+  v_value jsonb;
+begin
+  if p_request is null or jsonb_typeof(p_request) <> 'object' then
+    return payments_private.field_error('request', 'must be a JSON object.');
+  end if;
+
+  if jsonb_typeof(p_request -> 'mode') is distinct from 'string' or v_mode not in ('payment', 'subscription') then
+    v_errors := v_errors || payments_private.field_error('mode', 'must be payment or subscription.');
+  end if;
+  v_errors := v_errors || payments_private.subject_errors(p_request -> 'subject', v_mode = 'subscription');
+
+  if jsonb_typeof(p_request -> 'lineItems') is distinct from 'array'
+     or jsonb_array_length(p_request -> 'lineItems') not between 1 and 100 then
+    v_errors := v_errors || payments_private.field_error('lineItems', 'must be an array of 1 to 100 items.');
+  else
+    for v_item in select value from jsonb_array_elements(p_request -> 'lineItems') loop
+      if jsonb_typeof(v_item) <> 'object' then
+        v_errors := v_errors || payments_private.field_error(format('lineItems[%s]', v_index),
+          'must be an object {priceId, quantity}.');
+      else
+        if jsonb_typeof(v_item -> 'priceId') is distinct from 'string'
+           or (v_item ->> 'priceId') !~ '^[A-Za-z0-9_]{1,255}$' then
+          v_errors := v_errors || payments_private.field_error(format('lineItems[%s].priceId', v_index),
+            'must be a Stripe price id.');
+        end if;
+        v_quantity := coalesce(v_item -> 'quantity', '1'::jsonb);
+        -- Nested tests: SQL does not promise to short-circuit, and the cast needs a number.
+        if jsonb_typeof(v_quantity) <> 'number' then
+          v_errors := v_errors || payments_private.field_error(format('lineItems[%s].quantity', v_index),
+            'must be an integer from 1 to 999.');
+        elsif (v_quantity #>> '{}')::numeric not between 1 and 999
+              or (v_quantity #>> '{}')::numeric <> trunc((v_quantity #>> '{}')::numeric) then
+          v_errors := v_errors || payments_private.field_error(format('lineItems[%s].quantity', v_index),
+            'must be an integer from 1 to 999.');
+        end if;
+      end if;
+      v_index := v_index + 1;
+    end loop;
+  end if;
+
+  v_errors := v_errors || payments_private.url_errors(p_request -> 'successUrl', 'successUrl', true)
+    || payments_private.url_errors(p_request -> 'cancelUrl', 'cancelUrl', true);
+
+  if coalesce(jsonb_typeof(p_request -> 'customerEmail'), 'null') <> 'null'
+     and (jsonb_typeof(p_request -> 'customerEmail') <> 'string'
+          or (p_request ->> 'customerEmail') !~ '^[^@\s]+@[^@\s]+$' or length(p_request ->> 'customerEmail') > 512) then
+    v_errors := v_errors || payments_private.field_error('customerEmail', 'must be an email address.');
+  end if;
+
+  if coalesce(jsonb_typeof(p_request -> 'metadata'), 'null') = 'null' then
+    null;
+  elsif jsonb_typeof(p_request -> 'metadata') <> 'object' then
+    v_errors := v_errors || payments_private.field_error('metadata', 'must be an object of strings.');
+  else
+    -- Stripe allows 50 keys; the edge function adds 3 (payments_subject_type, payments_subject_id,
+    -- payments_attempt).
+    if (select count(*) from jsonb_object_keys(p_request -> 'metadata')) > 47 then
+      v_errors := v_errors || payments_private.field_error('metadata',
+        'may hold at most 47 keys (Stripe allows 50; 3 are reserved).');
+    end if;
+    for v_key, v_value in select key, value from jsonb_each(p_request -> 'metadata') loop
+      if length(v_key) not between 1 and 40 or v_key ~ '[][]' then
+        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
+          'must be under a key of 1 to 40 characters without brackets.');
+      elsif v_key like 'payments\_%' then
+        -- The edge function writes the billing subject under these keys and the projection trusts
+        -- them to map customers: an app must not be able to forge them.
+        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
+          'uses the reserved prefix payments_.');
+      elsif jsonb_typeof(v_value) <> 'string' or length(v_value #>> '{}') > 500 then
+        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
+          'must be a string of at most 500 characters.');
+      end if;
+    end loop;
+  end if;
+
+  if coalesce(jsonb_typeof(p_request -> 'idempotencyKey'), 'null') <> 'null'
+     and (jsonb_typeof(p_request -> 'idempotencyKey') <> 'string'
+          or length(p_request ->> 'idempotencyKey') not between 1 and 200) then
+    v_errors := v_errors || payments_private.field_error('idempotencyKey', 'must be a string of 1 to 200 characters.');
+  end if;
+  return v_errors;
+end;
+$$;
+comment on function payments_private.checkout_request_errors(jsonb) is 'Every problem of a checkout request as a list of {field, message}; empty when the request is valid.';
+revoke execute on function payments_private.checkout_request_errors(jsonb) from public;
+
+--------------------------------------------------------------------------------
+-- Checkout sessions
+--------------------------------------------------------------------------------
+
+-- security invoker: the caller's INSERT and SELECT policies decide which subjects they may bill;
+-- a refused subject surfaces as 42501 from the INSERT.
+create function payments.create_checkout_session(p_environment text, p_request jsonb)
+returns payments.stripe_checkout_sessions
+language plpgsql security invoker set search_path = ''
+as $$
+declare
+  v_uid uuid := (select auth.uid());
+  v_subject_type text;
+  v_subject_id text;
+  v_items jsonb;
+  v_normalised jsonb;
+  v_hash text;
+  v_row payments.stripe_checkout_sessions;
+begin
+  if v_uid is null then
+    raise exception using errcode = '42501', message = 'An authenticated user is required to create a checkout session.',
+      hint = 'Call with a user JWT.';
+  end if;
+  perform payments.validate_session_request('checkout', p_environment, p_request);
+
+  v_subject_type := coalesce(p_request -> 'subject' ->> 'type', 'user');
+  v_subject_id := coalesce(p_request -> 'subject' ->> 'id', v_uid::text);
+  select jsonb_agg(jsonb_build_object('priceId', i ->> 'priceId', 'quantity', coalesce((i ->> 'quantity')::integer, 1)))
+  into v_items
+  from jsonb_array_elements(p_request -> 'lineItems') i;
+
+  -- jsonb prints keys in a fixed order, so equal requests hash equally however they were written.
+  v_normalised := jsonb_build_object(
+    'mode', p_request ->> 'mode',
+    'subject', jsonb_build_object('type', v_subject_type, 'id', v_subject_id),
+    'lineItems', v_items,
+    'successUrl', p_request ->> 'successUrl',
+    'cancelUrl', p_request ->> 'cancelUrl',
+    'customerEmail', p_request ->> 'customerEmail',
+    'metadata', coalesce(nullif(p_request -> 'metadata', 'null'::jsonb), '{}'::jsonb)
+  );
+  v_hash := encode(sha256(convert_to(v_normalised::text, 'UTF8')), 'hex');
+
+  -- Concurrent calls with one key: the unique key lets exactly one insert win, the others read it.
+  insert into payments.stripe_checkout_sessions as s (
+    environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url,
+    customer_email, metadata, idempotency_key, request_hash
+  ) values (
+    p_environment, v_uid, v_subject_type, v_subject_id, v_normalised ->> 'mode', v_items,
+    v_normalised ->> 'successUrl', v_normalised ->> 'cancelUrl', v_normalised ->> 'customerEmail',
+    v_normalised -> 'metadata', p_request ->> 'idempotencyKey', v_hash
+  )
+  on conflict (environment, created_by, idempotency_key) do nothing
+  returning * into v_row;
+
+  if v_row.id is not null then
+    return v_row;
+  end if;
+
+  select * into v_row
+  from payments.stripe_checkout_sessions s
+  where s.environment = p_environment and s.created_by = v_uid and s.idempotency_key = p_request ->> 'idempotencyKey';
+
+  if v_row.id is null then
+    -- The row exists but the caller's SELECT policies hide it.
+    raise exception using errcode = '42501',
+      message = 'The checkout session for this idempotency key is not readable by the caller.',
+      hint = 'Add a SELECT policy matching the INSERT policy for this subject.';
+  end if;
+  if v_row.request_hash <> v_hash then
+    raise exception using errcode = 'PT409',
+      message = format('idempotencyKey %s was already used with a different request.', p_request ->> 'idempotencyKey'),
+      hint = 'Use a new idempotency key for a different request.';
+  end if;
+  return v_row;
+end;
+$$;
+comment on function payments.create_checkout_session(text, jsonb) is 'Creates, or returns for the same idempotency key and request, the checkout row of the calling user (security invoker: RLS decides the subject). Status initialized: create the Stripe session; any other status: call restart_checkout_session, which decides whether the row''s session can be handed out. PT400 invalid request (every field at once), PT409 key reused with another request, 42501 refused.';
+revoke execute on function payments.create_checkout_session(text, jsonb) from public;
+grant execute on function payments.create_checkout_session(text, jsonb) to authenticated, service_role;
+
+-- The row lock makes concurrent retries and webhooks about one row take turns.
+create function payments_private.lock_checkout_session(p_id uuid)
+returns payments.stripe_checkout_sessions
+language plpgsql set search_path = ''
+as $$
+declare
+  v_row payments.stripe_checkout_sessions;
+begin
+  select * into v_row from payments.stripe_checkout_sessions s where s.id = p_id for update;
+  if v_row.id is null then
+    perform payments_private.raise_not_found('Checkout session', p_id, 'payments.stripe_checkout_sessions');
+  end if;
+  return v_row;
+end;
+$$;
+comment on function payments_private.lock_checkout_session(uuid) is 'Locks a checkout row for update and returns it; PT404 when there is none.';
+revoke execute on function payments_private.lock_checkout_session(uuid) from public;
+
+-- security definer (here and in the record_* functions below): service-role entry points that
+-- reach the private row-lock helper; EXECUTE is granted to service_role only.
+create function payments.restart_checkout_session(p_id uuid)
+returns payments.stripe_checkout_sessions
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_row payments.stripe_checkout_sessions;
+begin
+  -- Locked: two concurrent retries bump the attempt once.
+  v_row := payments_private.lock_checkout_session(p_id);
+  -- The only place that decides whether a row's Stripe session may be handed out: a session
+  -- lapsing within a minute is replaced too, since a buyer needs time to pay.
+  if v_row.status in ('expired', 'failed')
+     or (v_row.status = 'open' and v_row.expires_at <= now() + interval '1 minute') then
+    update payments.stripe_checkout_sessions s
+    set status = 'initialized', attempt = s.attempt + 1, checkout_session_id = null, url = null,
+        expires_at = null, last_error = null, payment_status = null
+    where s.id = p_id
+    returning * into v_row;
+  end if;
+  return v_row;
+end;
+$$;
+comment on function payments.restart_checkout_session(uuid) is 'Decides whether a checkout row''s Stripe session can be handed out: an expired, failed or lapsing (within a minute) row is readied for a new Stripe session (status initialized, next attempt); any other row is returned unchanged.';
+revoke execute on function payments.restart_checkout_session(uuid) from public;
+grant execute on function payments.restart_checkout_session(uuid) to service_role;
+
+-- The function's 201 answer reports the session's total and currency as soon as Stripe has
+-- created it, not only after the completion webhook.
+create function payments.record_checkout_session_result(p_id uuid, p_session jsonb)
+returns payments.stripe_checkout_sessions
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_row payments.stripe_checkout_sessions;
+  v_amount bigint := (p_session ->> 'amount_total')::bigint;
+  v_currency text := lower(p_session ->> 'currency');
+begin
+  if p_session is null or jsonb_typeof(p_session -> 'id') is distinct from 'string' then
+    perform payments_private.invalid_request('session.id', 'must be the id of a Stripe Checkout Session.');
+  end if;
+  v_row := payments_private.lock_checkout_session(p_id);
+
+  if v_row.status in ('completed', 'expired') then
+    -- A webhook got here first and holds newer state: only fill in what it did not know.
+    update payments.stripe_checkout_sessions s
+    set checkout_session_id = coalesce(s.checkout_session_id, p_session ->> 'id'),
+        url = coalesce(s.url, p_session ->> 'url'),
+        expires_at = coalesce(s.expires_at, payments_private.stripe_time(p_session -> 'expires_at')),
+        customer_id = coalesce(s.customer_id, payments_private.stripe_id(p_session -> 'customer')),
+        amount_total = coalesce(s.amount_total, v_amount),
+        currency = coalesce(s.currency, v_currency)
+    where s.id = p_id
+    returning * into v_row;
+  else
+    update payments.stripe_checkout_sessions s
+    set checkout_session_id = p_session ->> 'id',
+        url = p_session ->> 'url',
+        expires_at = payments_private.stripe_time(p_session -> 'expires_at'),
+        customer_id = coalesce(payments_private.stripe_id(p_session -> 'customer'), s.customer_id),
+        amount_total = coalesce(v_amount, s.amount_total),
+        currency = coalesce(v_currency, s.currency),
+        payment_status = coalesce(p_session ->> 'payment_status', s.payment_status),
+        status = case when p_session ->> 'status' = 'expired' then 'expired' else 'open' end,
+        last_error = null
+    where s.id = p_id
+    returning * into v_row;
+  end if;
+  return v_row;
+end;
+$$;
+comment on function payments.record_checkout_session_result(uuid, jsonb) is 'Records the Stripe Checkout Session created for a row (id, url, expiry, customer, total, currency, payment status) and marks it open, without undoing a completion or expiry a webhook already recorded.';
+revoke execute on function payments.record_checkout_session_result(uuid, jsonb) from public;
+grant execute on function payments.record_checkout_session_result(uuid, jsonb) to service_role;
+
+create function payments.record_checkout_session_failure(p_id uuid, p_error text)
+returns payments.stripe_checkout_sessions
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_row payments.stripe_checkout_sessions;
+begin
+  v_row := payments_private.lock_checkout_session(p_id);
+  if v_row.status <> 'completed' then
+    update payments.stripe_checkout_sessions s
+    set status = 'failed', last_error = coalesce(p_error, 'Unknown error.')
+    where s.id = p_id
+    returning * into v_row;
+  end if;
+  return v_row;
+end;
+$$;
+comment on function payments.record_checkout_session_failure(uuid, text) is 'Marks a checkout row failed with the Stripe error (a completed row stays completed).';
+revoke execute on function payments.record_checkout_session_failure(uuid, text) from public;
+grant execute on function payments.record_checkout_session_failure(uuid, text) to service_role;
+
+
+-- migrate:down

@@ -1,0 +1,294 @@
+-- migrate:up
+
+--------------------------------------------------------------------------------
+-- Verified webhook events
+--------------------------------------------------------------------------------
+create table payments.webhook_events (
+  id uuid primary key default gen_random_uuid(),
+  provider text not null default 'stripe' check (provider = 'stripe'),
+  environment payments.environment not null,
+  provider_event_id text not null,
+  event_type text not null,
+  livemode boolean not null,
+  api_version text,
+  object_type text,
+  object_id text,
+  event_created_at timestamptz not null,
+  processing_status text not null default 'pending'
+    check (processing_status in ('pending', 'processed', 'failed', 'ignored')),
+  attempt_count integer not null default 0 check (attempt_count >= 0),
+  last_error text,
+  payload jsonb not null,
+  received_at timestamptz not null default now(),
+  processed_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (provider, environment, provider_event_id)
+);
+comment on table payments.webhook_events is 'Every verified Stripe webhook event, with its processing outcome. Apps fulfil orders with their own AFTER INSERT OR UPDATE triggers here, on processing_status = ''processed''.';
+create index webhook_events_object_idx on payments.webhook_events (environment, object_id);
+create index webhook_events_status_idx on payments.webhook_events (processing_status)
+  where processing_status in ('pending', 'failed');
+create index webhook_events_type_idx on payments.webhook_events (environment, event_type, event_created_at);
+grant select, insert, update, delete on payments.webhook_events to service_role;
+alter table payments.webhook_events enable row level security;
+create trigger set_updated_at before update on payments.webhook_events
+  for each row execute function payments_private.set_updated_at();
+
+
+--------------------------------------------------------------------------------
+-- The event router: which projection each handled event type runs
+--------------------------------------------------------------------------------
+
+-- The one list of handled event types, each with the projection it runs. The webhook endpoint
+-- subscribes to exactly these (stripe_webhook_event_types reads them here) and
+-- project_stripe_event dispatches on them. A constant without `set search_path`, so that the
+-- planner inlines it and the dispatcher's lookup costs a key search, not a query.
+create function payments_private.stripe_event_routes()
+returns jsonb
+language sql immutable parallel safe
+as $$
+  select '{
+    "checkout.session.completed": "checkout_session",
+    "checkout.session.async_payment_succeeded": "checkout_session",
+    "checkout.session.async_payment_failed": "checkout_session",
+    "checkout.session.expired": "checkout_session",
+    "customer.created": "customer",
+    "customer.updated": "customer",
+    "customer.deleted": "customer",
+    "customer.subscription.created": "subscription",
+    "customer.subscription.updated": "subscription",
+    "customer.subscription.deleted": "subscription",
+    "customer.subscription.paused": "subscription",
+    "customer.subscription.resumed": "subscription",
+    "invoice.paid": "invoice",
+    "invoice.payment_failed": "invoice",
+    "payment_intent.succeeded": "payment_intent",
+    "payment_intent.payment_failed": "payment_intent",
+    "charge.refunded": "charge",
+    "refund.created": "refund",
+    "refund.updated": "refund",
+    "refund.failed": "refund",
+    "product.created": "product",
+    "product.updated": "product",
+    "product.deleted": "product",
+    "price.created": "price",
+    "price.updated": "price",
+    "price.deleted": "price"
+  }'::jsonb
+$$;
+comment on function payments_private.stripe_event_routes() is 'The Stripe event types the projection handles, each mapped to the projection it runs. Every other type is recorded as ignored.';
+revoke execute on function payments_private.stripe_event_routes() from public;
+
+-- security definer: reads the private routes for the service role.
+create function payments.stripe_webhook_event_types()
+returns text[]
+language sql immutable security definer set search_path = ''
+as $$
+  select coalesce(array_agg(r.event_type order by r.event_type), '{}')
+  from jsonb_object_keys(payments_private.stripe_event_routes()) as r(event_type)
+$$;
+comment on function payments.stripe_webhook_event_types() is 'The Stripe event types the projection handles (from its routes): exactly the ones to enable on the managed webhook endpoint.';
+revoke execute on function payments.stripe_webhook_event_types() from public;
+grant execute on function payments.stripe_webhook_event_types() to service_role;
+
+-- The one dispatcher, for first deliveries and replays alike. True when the event type is
+-- projected, false when it is not handled (ignored).
+create function payments_private.project_stripe_event(p_environment text, p_event jsonb)
+returns boolean
+language plpgsql set search_path = ''
+as $$
+declare
+  v_type text := p_event ->> 'type';
+  v_object jsonb := p_event -> 'data' -> 'object';
+  v_at timestamptz := payments_private.stripe_time(p_event -> 'created');
+  v_projection text := payments_private.stripe_event_routes() ->> (p_event ->> 'type');
+begin
+  case v_projection
+    when 'checkout_session' then
+      perform payments_private.project_checkout_session(p_environment, v_object, v_at, v_type);
+    when 'customer' then
+      perform payments_private.upsert_customer(p_environment, v_object, v_at, v_type = 'customer.deleted');
+    when 'subscription' then
+      perform payments_private.upsert_subscription(p_environment, v_object, v_at, v_type);
+    when 'invoice' then
+      perform payments_private.project_invoice(p_environment, v_object, v_at, v_type);
+    when 'payment_intent' then
+      perform payments_private.project_payment_intent(p_environment, v_object, v_at, v_type);
+    when 'charge' then
+      perform payments_private.project_charge(p_environment, v_object, v_at);
+    when 'refund' then
+      perform payments_private.project_refund(p_environment, v_object, v_at);
+    when 'product' then
+      perform payments_private.upsert_product(p_environment, v_object, v_at, v_type = 'product.deleted');
+    when 'price' then
+      perform payments_private.upsert_price(p_environment, v_object, v_at, v_type = 'price.deleted');
+    else
+      return false;
+  end case;
+  return true;
+end;
+$$;
+comment on function payments_private.project_stripe_event(text, jsonb) is 'Projects one Stripe event into the mirror tables through the route of its type; false for types without a route.';
+revoke execute on function payments_private.project_stripe_event(text, jsonb) from public;
+
+-- Locks the stored event, projects it once and records the outcome. The projection and the
+-- status update (which fires the app's triggers on webhook_events) share one subtransaction: if
+-- either raises, both are undone and the event is kept as failed with the error.
+create function payments_private.process_webhook_event(p_id uuid)
+returns jsonb
+language plpgsql set search_path = ''
+as $$
+declare
+  v_event payments.webhook_events;
+  v_handled boolean;
+  v_error text;
+begin
+  -- Concurrent deliveries of one event queue here; the later one then sees it processed.
+  select * into v_event from payments.webhook_events e where e.id = p_id for update;
+  if v_event.processing_status in ('processed', 'ignored') then
+    -- No write at all, so the app's triggers do not fire a second time.
+    return jsonb_build_object('eventId', v_event.provider_event_id, 'status', 'duplicate', 'error', null);
+  end if;
+
+  begin
+    v_handled := payments_private.project_stripe_event(v_event.environment, v_event.payload);
+    update payments.webhook_events e
+    set processing_status = case when v_handled then 'processed' else 'ignored' end,
+        processed_at = now(), attempt_count = e.attempt_count + 1, last_error = null
+    where e.id = p_id;
+  exception when others then
+    v_error := sqlerrm;
+    update payments.webhook_events e
+    set processing_status = 'failed', attempt_count = e.attempt_count + 1, last_error = v_error
+    where e.id = p_id;
+    -- Not re-raised: the failed row must persist; the caller answers 5xx so Stripe retries.
+    return jsonb_build_object('eventId', v_event.provider_event_id, 'status', 'failed', 'error', v_error);
+  end;
+  return jsonb_build_object('eventId', v_event.provider_event_id,
+    'status', case when v_handled then 'processed' else 'ignored' end, 'error', null);
+end;
+$$;
+comment on function payments_private.process_webhook_event(uuid) is 'Projects a stored webhook event once (locked), setting processed, ignored or failed.';
+revoke execute on function payments_private.process_webhook_event(uuid) from public;
+
+-- security definer: the projection writes every mirror table through private functions that no
+-- API role may execute; this entry point (EXECUTE for service_role only) is the one way in.
+create function payments.ingest_stripe_event(p_environment text, p_event jsonb)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_id uuid;
+  v_handled boolean;
+  v_status text;
+  v_error text;
+begin
+  perform payments_private.require_environment(p_environment);
+  if p_event is null or jsonb_typeof(p_event) <> 'object' then
+    perform payments_private.invalid_request('event', 'must be a Stripe event object.');
+  end if;
+  if jsonb_typeof(p_event -> 'id') is distinct from 'string' or length(p_event ->> 'id') not between 1 and 255 then
+    perform payments_private.invalid_request('event.id', 'must be a Stripe event id.');
+  end if;
+  if jsonb_typeof(p_event -> 'type') is distinct from 'string' or p_event ->> 'type' = '' then
+    perform payments_private.invalid_request('event.type', 'must be a Stripe event type.');
+  end if;
+  if jsonb_typeof(p_event -> 'created') is distinct from 'number' then
+    perform payments_private.invalid_request('event.created', 'must be a unix timestamp.');
+  end if;
+  if jsonb_typeof(p_event -> 'data' -> 'object') is distinct from 'object' then
+    perform payments_private.invalid_request('event.data.object', 'must be the Stripe object of the event.');
+  end if;
+  if jsonb_typeof(p_event -> 'livemode') is distinct from 'boolean'
+     or (p_event ->> 'livemode')::boolean <> (p_environment = 'live') then
+    perform payments_private.invalid_request('event.livemode',
+      format('must be %s for the %s environment.', (p_environment = 'live')::text, p_environment));
+  end if;
+
+  -- A stored event (a redelivery, or one that failed before) goes through the locked path.
+  select e.id into v_id from payments.webhook_events e
+  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event ->> 'id';
+  if v_id is not null then
+    return payments_private.process_webhook_event(v_id);
+  end if;
+
+  -- A first delivery is projected first and then recorded already processed: one write to
+  -- webhook_events instead of an insert and an update, and the app's AFTER INSERT triggers see
+  -- it processed. Projection and insert share a subtransaction, so a raising app trigger undoes
+  -- the projection too. If a concurrent delivery of the same event recorded it first, the insert
+  -- waits for it and conflicts: this projection is undone and the stored event decides.
+  begin
+    v_handled := payments_private.project_stripe_event(p_environment, p_event);
+    v_status := case when v_handled then 'processed' else 'ignored' end;
+    insert into payments.webhook_events (
+      environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,
+      event_created_at, payload, processing_status, processed_at, attempt_count
+    ) values (
+      p_environment, p_event ->> 'id', p_event ->> 'type', (p_event ->> 'livemode')::boolean,
+      p_event ->> 'api_version', p_event -> 'data' -> 'object' ->> 'object', p_event -> 'data' -> 'object' ->> 'id',
+      payments_private.stripe_time(p_event -> 'created'), p_event, v_status, now(), 1
+    )
+    on conflict (provider, environment, provider_event_id) do nothing
+    returning id into v_id;
+    if v_id is null then
+      raise exception using errcode = 'PTDUP', message = 'The event was recorded concurrently.';
+    end if;
+    return jsonb_build_object('eventId', p_event ->> 'id', 'status', v_status, 'error', null);
+  exception
+    when sqlstate 'PTDUP' then
+      v_error := null;
+    when others then
+      v_error := sqlerrm;
+  end;
+
+  if v_error is not null then
+    -- Kept as failed (not re-raised): the caller answers 5xx and Stripe's retry processes it.
+    insert into payments.webhook_events (
+      environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,
+      event_created_at, payload, processing_status, attempt_count, last_error
+    ) values (
+      p_environment, p_event ->> 'id', p_event ->> 'type', (p_event ->> 'livemode')::boolean,
+      p_event ->> 'api_version', p_event -> 'data' -> 'object' ->> 'object', p_event -> 'data' -> 'object' ->> 'id',
+      payments_private.stripe_time(p_event -> 'created'), p_event, 'failed', 1, v_error
+    )
+    on conflict (provider, environment, provider_event_id) do nothing
+    returning id into v_id;
+    if v_id is not null then
+      return jsonb_build_object('eventId', p_event ->> 'id', 'status', 'failed', 'error', v_error);
+    end if;
+  end if;
+
+  select e.id into v_id from payments.webhook_events e
+  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event ->> 'id';
+  return payments_private.process_webhook_event(v_id);
+end;
+$$;
+comment on function payments.ingest_stripe_event(text, jsonb) is 'Records a verified Stripe event and projects it once: {eventId, status: processed|ignored|duplicate|failed, error}. PT400 (nothing written) for a malformed event or a livemode that disagrees with the environment. A failed event is kept with its error; a later delivery or replay processes it.';
+revoke execute on function payments.ingest_stripe_event(text, jsonb) from public;
+grant execute on function payments.ingest_stripe_event(text, jsonb) to service_role;
+
+-- security definer: as ingest_stripe_event.
+create function payments.replay_webhook_event(p_environment text, p_event_id text)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_id uuid;
+begin
+  perform payments_private.require_environment(p_environment);
+  select e.id into v_id from payments.webhook_events e
+  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id;
+  if v_id is null then
+    raise exception using errcode = 'PT404',
+      message = format('Webhook event %s not found in %s.', p_event_id, p_environment),
+      hint = 'Only events already received can be replayed.';
+  end if;
+  return payments_private.process_webhook_event(v_id);
+end;
+$$;
+comment on function payments.replay_webhook_event(text, text) is 'Reprocesses a stored pending or failed event (processed or ignored ones answer duplicate): same result shape as ingest_stripe_event; PT404 for an unknown event.';
+revoke execute on function payments.replay_webhook_event(text, text) from public;
+grant execute on function payments.replay_webhook_event(text, text) to service_role;
+
+-- migrate:down

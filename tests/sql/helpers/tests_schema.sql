@@ -1,0 +1,74 @@
+-- Helpers shared by every pgTAP file, in the spirit of supabase-test-helpers. The runner
+-- (scripts/test.mjs) loads this file once after the migrations and then the Stripe fixtures
+-- (tests/fixtures/stripe/*.json) into tests.stripe_fixtures, so no test file reads a path and
+-- the files run from any working directory:
+--
+--   select tests.fixture('current') as current \gset        -- the fixture as :'current'
+--   select tests.authenticate_as('1111...');                 -- act as a user, as PostgREST would
+--   select tests.authenticate_as_service_role();
+--   select tests.ingest('evt_1', 'product.created', 1700000000, :'current'::jsonb -> 'product');
+
+create schema if not exists tests;
+comment on schema tests is 'pgTAP helpers; exists only in test databases.';
+grant usage on schema tests to anon, authenticated, service_role;
+
+create table tests.stripe_fixtures (
+  api text primary key,
+  objects jsonb not null
+);
+comment on table tests.stripe_fixtures is 'Stripe example objects per API shape (current, api-2023-08-16), keyed by object type.';
+grant select on tests.stripe_fixtures to anon, authenticated, service_role;
+
+create function tests.fixture(p_api text)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select f.objects from tests.stripe_fixtures f where f.api = p_api
+$$;
+
+-- Acting as an API role is what the edge function and PostgREST do: the role and the JWT claims,
+-- both local to the transaction.
+create function tests.authenticate_as(p_user uuid)
+returns void
+language sql
+set search_path = ''
+as $$
+  select set_config('role', 'authenticated', true),
+         set_config('request.jwt.claims', jsonb_build_object('sub', p_user, 'role', 'authenticated')::text, true);
+$$;
+
+create function tests.authenticate_as_service_role()
+returns void
+language sql
+set search_path = ''
+as $$
+  select set_config('role', 'service_role', true),
+         set_config('request.jwt.claims', '{"role":"service_role"}', true);
+$$;
+
+-- A Stripe event around an object, shaped as Stripe delivers it.
+create function tests.stripe_event(
+  p_id text, p_type text, p_created bigint, p_object jsonb, p_livemode boolean default false,
+  p_api_version text default '2026-07-29.dahlia')
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select jsonb_build_object('id', p_id, 'object', 'event', 'api_version', p_api_version, 'created', p_created,
+    'livemode', p_livemode, 'pending_webhooks', 1, 'request', jsonb_build_object('id', null, 'idempotency_key', null),
+    'type', p_type, 'data', jsonb_build_object('object', p_object))
+$$;
+
+-- Ingests a test-mode event and answers its status (processed, ignored, duplicate, failed).
+create function tests.ingest(
+  p_id text, p_type text, p_created bigint, p_object jsonb, p_api_version text default '2026-07-29.dahlia')
+returns text
+language sql
+set search_path = ''
+as $$
+  select payments.ingest_stripe_event('test',
+    tests.stripe_event(p_id, p_type, p_created, p_object, false, p_api_version)) ->> 'status'
+$$;
