@@ -24,6 +24,17 @@ insert into expected values
   ('upsert_stripe_objects(text,text,jsonb,timestamp with time zone)', 'service_role'),
   ('archive_unsynced_stripe_objects(text,text,timestamp with time zone)', 'service_role'),
   ('archive_stripe_account_data(text)', 'service_role'),
+  -- admin lists (20261130000100_admin_lists.sql)
+  ('list_webhook_events(text,integer,text,text,text,text,timestamp with time zone)', 'service_role'),
+  ('get_webhook_event(text,text)', 'service_role'),
+  ('list_transactions(text,integer,text,text,text,text,text,text,timestamp with time zone)', 'service_role'),
+  ('list_subscriptions(text,integer,text,text)', 'service_role'),
+  ('list_customers(text,integer,text)', 'service_role'),
+  ('list_products(text,integer,text,boolean)', 'service_role'),
+  ('admin_overview(text,timestamp with time zone)', 'service_role'),
+  ('encode_list_cursor(timestamp with time zone,uuid)', 'service_role'),
+  ('decode_list_cursor(text)', 'service_role'),
+  ('check_list_request(text,integer)', 'service_role'),
   -- validation helpers the user-side functions (security invoker) call as the caller
   ('invalid_request(text,text)', 'authenticated'),
   ('invalid_request(text,text)', 'service_role'),
