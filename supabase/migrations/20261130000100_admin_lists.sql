@@ -391,7 +391,8 @@ declare
   v_page jsonb;
 begin
   if p_active is not null then
-    v_where := v_where || format(' and p.active = %L and (p.archived_at is null) = %L', p_active, p_active);
+    -- Archived by sync (gone from Stripe) counts as inactive.
+    v_where := v_where || format(' and (p.active and p.archived_at is null) = %L', p_active);
   end if;
   if v_after.at is not null then
     v_where := v_where || format(' and (coalesce(p.stripe_created_at, p.created_at), p.id) < (%L::timestamptz, %L::uuid)',
