@@ -1,4 +1,11 @@
 // Command line parsing: which command, and the flags that go with it. No I/O here.
+import {
+  type Filters,
+  OPERATOR_FLAGS,
+  OPERATOR_USAGE,
+  type OperatorCommand,
+  parseOperatorCommand,
+} from "./operator.ts";
 
 export type Environment = "test" | "live";
 
@@ -8,7 +15,8 @@ export type Command =
   | { name: "config remove" }
   | { name: "sync" }
   | { name: "webhooks configure" }
-  | { name: "events replay"; eventId: string };
+  | { name: "events replay"; eventId: string }
+  | OperatorCommand;
 
 export interface Options {
   url?: string;
@@ -17,6 +25,8 @@ export interface Options {
   environment?: Environment;
   functionName: string;
   json: boolean;
+  /** Filters and fields of the operator verbs (cli/operator.ts). */
+  filters: Filters;
 }
 
 export type Parsed =
@@ -42,6 +52,7 @@ Commands:
                                       recent payments, showing progress page by page
   webhooks configure                  Create or repair the managed webhook endpoint
   events replay <event id>            Process a stored webhook event again
+${OPERATOR_USAGE}
 
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
@@ -54,7 +65,15 @@ Options:
 Exit codes: 0 success, 1 the server or network failed, 2 the command line is wrong.
 Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
-const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "functionName"> = {
+type ValueKey =
+  | "url"
+  | "serviceRoleKey"
+  | "environment"
+  | "functionName"
+  | (typeof OPERATOR_FLAGS)[keyof typeof OPERATOR_FLAGS];
+
+const VALUE_FLAGS: Record<string, ValueKey> = {
+  ...OPERATOR_FLAGS,
   "--url": "url",
   "--service-role-key": "serviceRoleKey",
   "--environment": "environment",
@@ -64,8 +83,7 @@ const VALUE_FLAGS: Record<string, "url" | "serviceRoleKey" | "environment" | "fu
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
-  const values: Partial<Record<"url" | "serviceRoleKey" | "environment" | "functionName", string>> =
-    {};
+  const values: Partial<Record<ValueKey, string>> = {};
   let json = false;
   let help = false;
 
@@ -131,6 +149,11 @@ export function parseArgs(argv: string[]): Parsed {
       environment,
       functionName,
       json,
+      filters: Object.fromEntries(
+        Object.values(OPERATOR_FLAGS).flatMap((name) =>
+          values[name] === undefined ? [] : [[name, values[name]]]
+        ),
+      ),
     },
   };
 }
@@ -145,6 +168,8 @@ function parseCommand(words: string[]): Command {
       throw new UsageError(`unexpected argument '${rest[allowed]}'.`, true);
     }
   };
+  const operator = parseOperatorCommand(verb, rest);
+  if (operator) return operator;
   switch (verb) {
     case "status":
       extra(0);

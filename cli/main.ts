@@ -9,6 +9,8 @@ import {
   UsageError,
 } from "./args.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
+import { runDashboard } from "./dashboard.ts";
+import { runOperator } from "./operator.ts";
 import {
   type EnvironmentStatus,
   progressLine,
@@ -21,14 +23,20 @@ import {
 
 interface Io {
   out: (line: string) => void;
+  /** stdout is a terminal (and NO_COLOR is unset): colour is allowed. */
+  terminal?: boolean;
   env: (name: string) => string | undefined;
   readStdin: () => Promise<string>;
 }
+
+/** The program's own name, which starts every message. */
+const PROGRAM = "pgpayments";
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function run(argv: string[], io: Io): Promise<number> {
   let options: Options | undefined;
   try {
+    if (argv[0] === "dashboard") return await runDashboard(argv.slice(1), io);
     const parsed = parseArgs(argv);
     if (parsed.kind === "help") {
       io.out(USAGE);
@@ -39,17 +47,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
     await execute(parsed.command, options, api, io);
     return 0;
   } catch (error) {
+    // Scripts that asked for JSON get every failure as JSON too, on stdout.
+    const json = options?.json ?? argv.includes("--json");
+    const message = error instanceof Error ? error.message : String(error);
+    if (json) {
+      const code = error instanceof UsageError ? "usage" : "failed";
+      const body = error instanceof CliError && error.body !== undefined
+        ? error.body
+        : { error: { code, message } };
+      io.out(JSON.stringify(body, null, 2));
+    }
+    console.error(`${PROGRAM}: ${message}`);
     if (error instanceof UsageError) {
-      console.error(`payments: ${error.message}`);
       if (error.showUsage) console.error(`\n${USAGE}`);
       return 2;
     }
-    if (error instanceof CliError) {
-      if (options?.json && error.body !== undefined) io.out(JSON.stringify(error.body, null, 2));
-      console.error(`payments: ${error.message}`);
-      return 1;
-    }
-    console.error(`payments: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
 }
@@ -145,6 +157,11 @@ async function execute(command: Command, options: Options, api: Api, io: Io): Pr
         }${body.event.error ? `: ${body.event.error}` : ""}`,
       );
     }
+    default:
+      return await runOperator(command, environment, options.filters, options.json, api, {
+        out: io.out,
+        terminal: io.terminal ?? false,
+      });
   }
 }
 
@@ -186,17 +203,20 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
+function optionalEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env for this name
+  }
+}
+
 if (import.meta.main) {
   const code = await run(Deno.args, {
     out: (line) => console.log(line),
-    env: (name) => {
-      try {
-        return Deno.env.get(name);
-      } catch {
-        return undefined; // no --allow-env for this name
-      }
-    },
+    env: optionalEnv,
     readStdin: () => readAll(Deno.stdin.readable),
+    terminal: Deno.stdout.isTerminal() && !optionalEnv("NO_COLOR"),
   });
   Deno.exit(code);
 }
