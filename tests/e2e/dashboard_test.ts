@@ -55,13 +55,20 @@ Deno.test({
     const executablePath = await chromiumPath();
     await Deno.mkdir(SCREENSHOTS, { recursive: true });
     let demo: Demo | undefined;
-    let apiUrl = "";
-    const dashboard = dashboardRoutes(() => ({ apiUrl }));
-    const demoPages = demoRoutes(() => demo);
-    await withStack({
-      extraRoutes: async (request) => (await dashboard(request)) ?? (await demoPages(request)),
-    }, async (stack) => {
-      apiUrl = stack.functionsUrl;
+    await withStack({ extraRoutes: demoRoutes(() => demo) }, async (stack) => {
+      // On an origin of its own, as `pgpayments dashboard` serves it beside a remote deployment:
+      // every API call is cross-origin (CORS preflights, the page's connect-src).
+      const routes = dashboardRoutes(() => ({ apiUrl: stack.functionsUrl }));
+      const abort = new AbortController();
+      let resolvePort: (port: number) => void;
+      const listening = new Promise<number>((resolve) => (resolvePort = resolve));
+      const server = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        signal: abort.signal,
+        onListen: ({ port }) => resolvePort(port),
+      }, async (request) => (await routes(request)) ?? new Response(null, { status: 404 }));
+      const dashboardOrigin = `http://127.0.0.1:${await listening}`;
       let browser: Browser | undefined;
       try {
         browser = await chromium.launch({
@@ -91,12 +98,12 @@ Deno.test({
           page.screenshot({ path: new URL(name, SCREENSHOTS).pathname, fullPage: true });
         const origin = stack.baseUrl;
         const open = async (route: string, ready: string) => {
-          await page.goto(`${origin}/dashboard/#/${route}`);
+          await page.goto(`${dashboardOrigin}/dashboard/#/${route}`);
           await page.locator(`[data-page="${route}"] ${ready}`).first().waitFor();
         };
 
         await t.step("the operator signs in with the deployment's secret key", async () => {
-          await page.goto(`${origin}/dashboard/`);
+          await page.goto(`${dashboardOrigin}/dashboard/`);
           await page.locator("#login-key").waitFor();
           assert.equal(await page.inputValue("#login-url"), stack.functionsUrl);
           await shot("dashboard-01-sign-in.png");
@@ -196,6 +203,16 @@ Deno.test({
           await shot("dashboard-06-pricing.png");
         });
 
+        await t.step("Catalog archives the product (a cross-origin PATCH)", async () => {
+          await open("catalog", '#product-detail:has-text("Dashboard plan")');
+          await page.click('#product-detail > p [data-action="archive"]');
+          await page.locator('#product-detail:has-text("Dashboard plan") [data-action="restore"]')
+            .first().waitFor();
+          const [row] = await stack.sql`
+            select active from payments.stripe_products where name = 'Dashboard plan'`;
+          assert.equal(row.active, false);
+        });
+
         await t.step("every page renders, and Overview shows no problem left", async () => {
           await open("customers", "#customers");
           assert.match(await page.locator("#customers").innerText(), /grace@example\.com/);
@@ -214,6 +231,8 @@ Deno.test({
         assert.deepEqual(problems, []);
       } finally {
         await browser?.close();
+        abort.abort();
+        await server.finished;
       }
     });
   },

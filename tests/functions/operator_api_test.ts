@@ -248,5 +248,11 @@ Deno.test("admin lists refuse bad filters and callers that are not the service r
     assert.equal((await call(stack, "GET", "/stripe/test/webhook-events")).status, 401);
     const methods = await call(stack, "DELETE", "/stripe/test/products", { token });
     assert.equal(methods.status, 405);
+    // The dashboard on the operator's machine calls from another origin, PATCH included.
+    const preflight = await fetch(`${stack.functionsUrl}/stripe/test/products/prod_x`, {
+      method: "OPTIONS",
+    });
+    await preflight.body?.cancel();
+    assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /\bPATCH\b/);
   });
 });
