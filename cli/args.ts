@@ -62,6 +62,8 @@ Options:
       --json                          Print the API's JSON (NDJSON for sync) for scripts
   -h, --help                          Show this help
 
+The dashboard on this machine, against any deployment: pgpayments dashboard --help
+
 Exit codes: 0 success, 1 the server or network failed, 2 the command line is wrong.
 Example: pgpayments payments stripe config set --environment test sk_test_...`;
 

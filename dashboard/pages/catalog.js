@@ -198,7 +198,7 @@ export async function render(root) {
     root.replaceChildren(
       h("h1", {}, "Catalog"),
       h("section", { class: "panel" }, h("h2", {}, "New product"), form),
-      h("div", { class: "split" }, h("section", { class: "panel" }, element), detail),
+      h("div", { class: "split even" }, h("section", { class: "panel" }, element), detail),
     );
     const current = products.find((product) => product.productId === selected) ?? products[0];
     if (current) show(current);
