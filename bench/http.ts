@@ -8,12 +8,16 @@
 //    the emulator's own time for the same Stripe call made directly with the SDK; the difference
 //    is the function's overhead (auth, validation, the RLS-checked row, recording the result).
 //
+// 3. The admin lists over a 10,000-event table, every page over HTTP beside a plain indexed
+//    query for the same page (bench/lists.ts).
+//
 // Prints one JSON line per measurement. Environment: BENCH_EVENTS (default 2000),
 // BENCH_CHECKOUTS (default 300), DATABASE_URL (else a throwaway cluster).
 import postgres from "postgres";
 import Stripe from "stripe";
 import { createPrices, startStack } from "../scripts/stack.ts";
 import { buildEvents } from "./events.mjs";
+import { benchLists } from "./lists.ts";
 import { timed } from "./timed.ts";
 import type { SendJob, SendResult } from "./webhook_senders.ts";
 
@@ -151,6 +155,8 @@ try {
     ...total,
     overheadP50Ms: Math.round((total.p50Ms - emulatorOnly.p50Ms) * 100) / 100,
   }));
+
+  await benchLists(stack, summary);
 } finally {
   await stack.stop();
 }

@@ -1,7 +1,7 @@
 // The admin HTTP API as the CLI sees it: one request helper that turns every failure into a
 // single readable line, and never puts the service role key into a message.
 
-/** A failure to report as one line (`payments: <message>`) with exit code 1. */
+/** A failure to report as one line (`pgpayments: <message>`) with exit code 1. */
 export class CliError extends Error {
   constructor(message: string, readonly body?: unknown) {
     super(message);

@@ -1,4 +1,11 @@
 // Command line parsing: which command, and the flags that go with it. No I/O here.
+import {
+  type Filters,
+  OPERATOR_FLAGS,
+  OPERATOR_USAGE,
+  type OperatorCommand,
+  parseOperatorCommand,
+} from "./operator.ts";
 
 import type { Environment } from "../functions/wire.ts";
 
@@ -9,7 +16,8 @@ export type Command =
   | { name: "sync" }
   | { name: "webhooks configure" }
   | { name: "events replay"; eventId: string }
-  | { name: "trigger"; event: string };
+  | { name: "trigger"; event: string }
+  | OperatorCommand;
 
 export interface Options {
   url?: string;
@@ -21,6 +29,8 @@ export interface Options {
   /** `trigger` only: the Stripe emulator, and the API key naming the account to run in. */
   emulatorUrl?: string;
   apiKey?: string;
+  /** Filters and fields of the operator verbs (cli/operator.ts). */
+  filters: Filters;
 }
 
 export type Parsed =
@@ -49,6 +59,7 @@ Commands:
   events replay <event id>            Process a stored webhook event again
   trigger <event>                     Run the flow that emits <event> on the local Stripe
                                       emulator (checkout.session.completed, invoice.paid, ...)
+${OPERATOR_USAGE}
 
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
@@ -61,19 +72,23 @@ Options:
       --api-key <sk_test_...>         trigger: the emulator account to run in
   -h, --help                          Show this help
 
+The dashboard on this machine, against any deployment: pgpayments dashboard --help
+
 Exit codes: 0 success, 1 the server, the network or the webhook endpoint failed,
 2 the command line is wrong.
 Example: pgpayments payments stripe config set --environment test sk_test_...`;
 
-type ValueFlag =
+type ValueKey =
   | "url"
   | "serviceRoleKey"
   | "environment"
   | "functionName"
   | "emulatorUrl"
-  | "apiKey";
+  | "apiKey"
+  | (typeof OPERATOR_FLAGS)[keyof typeof OPERATOR_FLAGS];
 
-const VALUE_FLAGS: Record<string, ValueFlag> = {
+const VALUE_FLAGS: Record<string, ValueKey> = {
+  ...OPERATOR_FLAGS,
   "--emulator-url": "emulatorUrl",
   "--api-key": "apiKey",
   "--url": "url",
@@ -87,7 +102,7 @@ const VALUE_FLAGS: Record<string, ValueFlag> = {
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
-  const values: Partial<Record<ValueFlag, string>> = {};
+  const values: Partial<Record<ValueKey, string>> = {};
   let json = false;
   let help = false;
 
@@ -155,6 +170,11 @@ export function parseArgs(argv: string[]): Parsed {
       json,
       emulatorUrl: values.emulatorUrl,
       apiKey: values.apiKey,
+      filters: Object.fromEntries(
+        Object.values(OPERATOR_FLAGS).flatMap((name) =>
+          values[name] === undefined ? [] : [[name, values[name]]]
+        ),
+      ),
     },
   };
 }
@@ -169,6 +189,8 @@ function parseCommand(words: string[]): Command {
       throw new UsageError(`unexpected argument '${rest[allowed]}'.`, true);
     }
   };
+  const operator = parseOperatorCommand(verb, rest);
+  if (operator) return operator;
   switch (verb) {
     case "status":
       extra(0);

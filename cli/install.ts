@@ -284,7 +284,7 @@ export async function runInstall(argv: string[], out: (line: string) => void): P
     else if (arg.startsWith("--dir=")) dir = arg.slice(6);
     else {
       console.error(
-        `payments: ${arg === "--dir" ? "--dir needs a value" : `unexpected '${arg}'`}.`,
+        `pgpayments: ${arg === "--dir" ? "--dir needs a value" : `unexpected '${arg}'`}.`,
       );
       console.error(`\n${INSTALL_USAGE}`);
       return 2;
@@ -302,7 +302,7 @@ export async function runInstall(argv: string[], out: (line: string) => void): P
       : error instanceof Error
       ? error.message
       : String(error);
-    console.error(`payments: ${message}`);
+    console.error(`pgpayments: ${message}`);
     return 1;
   }
 }

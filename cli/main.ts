@@ -16,26 +16,35 @@ import { runInstall } from "./install.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
 import { DEFAULT_EMULATOR_URL, trigger } from "./trigger.ts";
 import { progressLine, statusTable, syncSummary, webhookFailure, webhookLine } from "./format.ts";
+import { runDashboard } from "./dashboard.ts";
+import { runOperator } from "./operator.ts";
 
 interface Io {
   out: (line: string) => void;
+  /** stdout is a terminal (and NO_COLOR is unset): colour is allowed. */
+  terminal?: boolean;
   env: (name: string) => string | undefined;
   readStdin: () => Promise<string>;
 }
+
+/** The program's own name, which starts every message. */
+const PROGRAM = "pgpayments";
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function run(argv: string[], io: Io): Promise<number> {
   if (argv[0] === "init" || argv[0] === "upgrade") return await runInstall(argv, io.out);
   let options: Options | undefined;
   try {
+    if (argv[0] === "dashboard") return await runDashboard(argv.slice(1), io);
     const parsed = parseArgs(argv);
     if (parsed.kind === "help") {
       io.out(USAGE);
       return 0;
     }
     options = parsed.options;
-    if (parsed.command.name === "trigger") {
-      await trigger(parsed.command.event, {
+    const command = parsed.command;
+    if (command.name === "trigger") {
+      await trigger(command.event, {
         emulatorUrl: options.emulatorUrl ?? io.env("STRIPE_EMULATOR_URL") ?? DEFAULT_EMULATOR_URL,
         apiKey: options.apiKey,
         json: options.json,
@@ -43,20 +52,24 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     const api = connection(options, io);
-    await execute(parsed.command, options, api, io);
+    await execute(command, options, api, io);
     return 0;
   } catch (error) {
+    // Scripts that asked for JSON get every failure as JSON too, on stdout.
+    const json = options?.json ?? argv.includes("--json");
+    const message = error instanceof Error ? error.message : String(error);
+    if (json) {
+      const code = error instanceof UsageError ? "usage" : "failed";
+      const body = error instanceof CliError && error.body !== undefined
+        ? error.body
+        : { error: { code, message } };
+      io.out(JSON.stringify(body, null, 2));
+    }
+    console.error(`${PROGRAM}: ${message}`);
     if (error instanceof UsageError) {
-      console.error(`payments: ${error.message}`);
       if (error.showUsage) console.error(`\n${USAGE}`);
       return 2;
     }
-    if (error instanceof CliError) {
-      if (options?.json && error.body !== undefined) io.out(JSON.stringify(error.body, null, 2));
-      console.error(`payments: ${error.message}`);
-      return 1;
-    }
-    console.error(`payments: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
 }
@@ -78,7 +91,12 @@ function connection(options: Options, io: Io): Api {
   }
 }
 
-async function execute(command: Command, options: Options, api: Api, io: Io): Promise<void> {
+async function execute(
+  command: Exclude<Command, { name: "trigger" }>,
+  options: Options,
+  api: Api,
+  io: Io,
+): Promise<void> {
   const environment: Environment = options.environment ?? "test";
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
   switch (command.name) {
@@ -164,6 +182,11 @@ async function execute(command: Command, options: Options, api: Api, io: Io): Pr
         }${body.event.error ? `: ${body.event.error}` : ""}`,
       );
     }
+    default:
+      return await runOperator(command, environment, options.filters, options.json, api, {
+        out: io.out,
+        terminal: io.terminal ?? false,
+      });
   }
 }
 
@@ -205,17 +228,20 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
+function optionalEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env for this name
+  }
+}
+
 if (import.meta.main) {
   const code = await run(Deno.args, {
     out: (line) => console.log(line),
-    env: (name) => {
-      try {
-        return Deno.env.get(name);
-      } catch {
-        return undefined; // no --allow-env for this name
-      }
-    },
+    env: optionalEnv,
     readStdin: () => readAll(Deno.stdin.readable),
+    terminal: Deno.stdout.isTerminal() && !optionalEnv("NO_COLOR"),
   });
   Deno.exit(code);
 }

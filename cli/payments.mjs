@@ -6,6 +6,8 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+// `pgpayments dashboard` serves the files of dashboard/ and nothing else.
+const dashboard = fileURLToPath(new URL("../dashboard/", import.meta.url));
 
 function denoBinary() {
   try {
@@ -24,16 +26,18 @@ const child = spawn(
     "--no-config",
     "--no-lock",
     "--allow-net",
-    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY",
-    // init and upgrade write into the app's supabase/ folder.
-    ...(["init", "upgrade"].includes(process.argv[2]) ? ["--allow-read", "--allow-write"] : []),
+    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY,NO_COLOR",
+    // init and upgrade write into the app's supabase/ folder; the dashboard serves its files.
+    ...(["init", "upgrade"].includes(process.argv[2])
+      ? ["--allow-read", "--allow-write"]
+      : [`--allow-read=${dashboard}`]),
     main,
     ...process.argv.slice(2),
   ],
   { stdio: "inherit" },
 );
 child.on("error", (error) => {
-  console.error(`payments: cannot start Deno (${error.message}). Run npm install first.`);
+  console.error(`pgpayments: cannot start Deno (${error.message}). Run npm install first.`);
   process.exit(1);
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {

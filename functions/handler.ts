@@ -3,6 +3,7 @@ import { deleteConfig, getStatus, putConfig, repairWebhook, replayEvent, sync } 
 import { createCheckoutSession } from "./checkout.ts";
 import type { Deps } from "./deps.ts";
 import { errorResponse, json, PaymentsError } from "./errors.ts";
+import { OPERATOR_ROUTES } from "./operator_routes.ts";
 import { createCustomerPortalSession } from "./portal.ts";
 import type { Environment } from "./stripe.ts";
 import { receiveWebhook } from "./webhook.ts";
@@ -39,6 +40,16 @@ const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
     POST: (deps, request, [env, id]) =>
       replayEvent(deps, request, environment(env), decodeURIComponent(id)),
   }],
+  ...OPERATOR_ROUTES.map(([path, methods]): [RegExp, Partial<Record<string, Route>>] => [
+    new RegExp(`^/stripe/${ENV}/${path}$`),
+    Object.fromEntries(
+      Object.entries(methods).map(([method, handler]) => [
+        method,
+        (deps: Deps, request: Request, [env, id]: string[]) =>
+          handler!(deps, request, environment(env), id === undefined ? "" : decodeURIComponent(id)),
+      ]),
+    ),
+  ]),
 ];
 
 // supabase-js calls from browsers; the JWT, not the origin, decides what a caller may do.
@@ -46,7 +57,7 @@ const CORS = {
   "access-control-allow-origin": "*",
   "access-control-allow-headers":
     "authorization, x-client-info, apikey, content-type, stripe-signature",
-  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+  "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
 };
 
 export function createHandler(deps: Deps): (request: Request) => Promise<Response> {

@@ -1,4 +1,5 @@
 // `npm start`: the whole stack on this machine, ready for a first checkout.
+import { dashboardRoutes } from "../dashboard/serve.ts";
 import { demoRoutes } from "../demo/routes.ts";
 import { type Demo, setUpDemo } from "../demo/setup.ts";
 import { LOCAL_JWT_SECRET, startStack } from "./stack.ts";
@@ -9,6 +10,10 @@ const say = (line = "") => console.log(line);
 let stack: Awaited<ReturnType<typeof startStack>> | undefined;
 let demo: Demo | undefined;
 let stopping = false;
+// The dashboard talks to this stack's function with its service role key.
+const dashboard = dashboardRoutes(() =>
+  stack && { apiUrl: stack.functionsUrl, secretKey: stack.secretKey }
+);
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
@@ -39,7 +44,8 @@ try {
     stripeApiBase: env.STRIPE_API_BASE,
     publicUrl: env.PUBLIC_URL,
     log: (line) => console.error(`[payments] ${line}`),
-    extraRoutes: demoRoutes(() => demo),
+    extraRoutes: async (request) =>
+      (await dashboard(request)) ?? (await demoRoutes(() => demo)(request)),
   });
 
   // Example tables and triggers, the catalog, Stripe connected as `test`, a demo team.
@@ -55,6 +61,7 @@ try {
   say();
   say("payments is running");
   say(`  demo app    ${stack.baseUrl}/  (pricing, Buy, Subscribe, Manage billing)`);
+  say(`  dashboard   ${stack.baseUrl}/dashboard/  (operators: events, catalog, settings)`);
   say(`  functions   ${stack.functionsUrl}`);
   say(
     stack.usesEmulator

@@ -64,7 +64,7 @@ Deno.test("an unknown command names itself, prints the usage and exits 2", async
     SUPABASE_SERVICE_ROLE_KEY: "key",
   });
   assert.equal(run.code, 2);
-  assert.equal(lines(run.stderr)[0], "payments: unknown command 'payments stripe launch'.");
+  assert.equal(lines(run.stderr)[0], "pgpayments: unknown command 'payments stripe launch'.");
   assert.match(run.stderr, /Usage: pgpayments payments stripe/);
   assert.equal(run.stdout, "");
 });
@@ -86,7 +86,7 @@ Deno.test("an unknown environment is refused before any request is sent", async 
     });
     assert.equal(run.code, 2);
     assert.deepEqual(lines(run.stderr), [
-      "payments: unknown environment 'prod': use test or live.",
+      "pgpayments: unknown environment 'prod': use test or live.",
     ]);
     assert.equal(requests, 0);
   } finally {
@@ -99,12 +99,12 @@ Deno.test("a missing URL or service role key is one line and exit 2", async () =
   const noUrl = await cli(["payments", "stripe", "status"], { SUPABASE_SERVICE_ROLE_KEY: "key" });
   assert.equal(noUrl.code, 2);
   assert.deepEqual(lines(noUrl.stderr), [
-    "payments: no project URL: pass --url or set SUPABASE_URL.",
+    "pgpayments: no project URL: pass --url or set SUPABASE_URL.",
   ]);
   const noKey = await cli(["payments", "stripe", "status", "--url", "http://127.0.0.1:9"]);
   assert.equal(noKey.code, 2);
   assert.deepEqual(lines(noKey.stderr), [
-    "payments: no secret key: pass --secret-key or set SUPABASE_SECRET_KEY (or the legacy SUPABASE_SERVICE_ROLE_KEY).",
+    "pgpayments: no secret key: pass --secret-key or set SUPABASE_SECRET_KEY (or the legacy SUPABASE_SERVICE_ROLE_KEY).",
   ]);
 });
 
@@ -121,7 +121,7 @@ Deno.test("an unreachable server is one line naming the URL and exit 1", async (
   ]);
   assert.equal(run.code, 1);
   assert.deepEqual(lines(run.stderr), [
-    `payments: cannot reach ${url} (connection refused). Is the stack running?`,
+    `pgpayments: cannot reach ${url} (connection refused). Is the stack running?`,
   ]);
   assert.equal(run.stdout, "");
   assert.ok(!run.stderr.includes("secret-service-role-key"));
@@ -137,7 +137,7 @@ Deno.test("the npm bin shim runs the Deno CLI with node", async () => {
   assert.equal(output.code, 2);
   assert.equal(
     new TextDecoder().decode(output.stderr).trim(),
-    "payments: unknown environment 'staging': use test or live.",
+    "pgpayments: unknown environment 'staging': use test or live.",
   );
 });
 
@@ -176,7 +176,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
       assert.equal(run.stdout, "");
       const [line, ...more] = lines(run.stderr);
       assert.deepEqual(more, []);
-      assert.match(line, /^payments: secretKey: must be a test-mode secret or restricted key/);
+      assert.match(line, /^pgpayments: secretKey: must be a test-mode secret or restricted key/);
       assert.match(line, /\(HTTP 400, validation_failed\)\.$/);
     });
 
@@ -267,7 +267,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
       assert.equal(run.code, 1);
       const [line, ...more] = lines(run.stderr);
       assert.deepEqual(more, []);
-      assert.match(line, /^payments: .*evt_doesnotexist.*\(HTTP 404, not_found\)\.$/);
+      assert.match(line, /^pgpayments: .*evt_doesnotexist.*\(HTTP 404, not_found\)\.$/);
     });
 
     await t.step(
@@ -300,7 +300,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
         assert.deepEqual(more, []);
         assert.match(
           line,
-          new RegExp(`^payments: Event ${eventId} failed again: .*fulfillment is broken`),
+          new RegExp(`^pgpayments: Event ${eventId} failed again: .*fulfillment is broken`),
         );
         assert.match(line, /\(HTTP 500, event_failed\)\.$/);
 

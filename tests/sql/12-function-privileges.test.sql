@@ -32,7 +32,15 @@ insert into expected values
   ('stripe_connection_status()', 'service_role'),
   -- the request rules, for the user-side functions (security invoker) and for apps
   ('validate_session_request(text,text,jsonb)', 'authenticated'),
-  ('validate_session_request(text,text,jsonb)', 'service_role');
+  ('validate_session_request(text,text,jsonb)', 'service_role'),
+  -- admin lists (20261130000100_admin_lists.sql)
+  ('list_webhook_events(text,integer,text,text,text,text,timestamp with time zone)', 'service_role'),
+  ('get_webhook_event(text,text)', 'service_role'),
+  ('list_transactions(text,integer,text,text,text,text,text,text,timestamp with time zone)', 'service_role'),
+  ('list_subscriptions(text,integer,text,text)', 'service_role'),
+  ('list_customers(text,integer,text)', 'service_role'),
+  ('list_products(text,integer,text,boolean)', 'service_role'),
+  ('admin_overview(text,timestamp with time zone)', 'service_role');
 
 create temporary view actual as
 select replace(p.oid::regprocedure::text, 'payments.', '') as fn, r.role

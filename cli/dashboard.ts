@@ -1,0 +1,102 @@
+// `pgpayments dashboard`: serves the dashboard on this machine against any deployment. Supabase
+// serves HTML from functions as plain text, so the web app runs here and calls the deployment's
+// admin API from the browser; the secret key goes only to that browser and the deployment.
+import { dashboardRoutes } from "../dashboard/serve.ts";
+import { apiFrom } from "./api.ts";
+import { UsageError } from "./args.ts";
+
+export const DASHBOARD_USAGE = `Usage: pgpayments dashboard [options]
+
+Serves the payments dashboard at http://127.0.0.1:<port>/dashboard/ for one deployment.
+
+Options:
+      --url <url>                     Project URL (default: $SUPABASE_URL)
+      --secret-key <key>              Secret key (default: $SUPABASE_SECRET_KEY, then
+                                      $SUPABASE_SERVICE_ROLE_KEY); without one the page asks
+      --service-role-key <key>        Same as --secret-key
+      --function-name <name>          Edge function name (default: payments)
+      --port <port>                   Local port (default: 54329; 0 picks a free one)
+  -h, --help                          Show this help`;
+
+interface DashboardIo {
+  out: (line: string) => void;
+  env: (name: string) => string | undefined;
+}
+
+const FLAGS: Record<string, "url" | "secretKey" | "functionName" | "port"> = {
+  "--url": "url",
+  "--secret-key": "secretKey",
+  "--service-role-key": "secretKey",
+  "--function-name": "functionName",
+  "--port": "port",
+};
+
+export function parseDashboardArgs(argv: string[]) {
+  const values: Partial<Record<"url" | "secretKey" | "functionName" | "port", string>> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "-h" || arg === "--help") return { help: true as const };
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    const key = FLAGS[name];
+    if (!key) throw new UsageError(`dashboard: unknown argument '${arg}'.`, false);
+    const value = name !== arg ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value.startsWith("-")) {
+      throw new UsageError(`${name} needs a value.`);
+    }
+    values[key] = value;
+  }
+  const port = Number(values.port ?? 54329);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--port must be a port number from 0 to 65535 (got '${values.port}').`);
+  }
+  return { help: false as const, ...values, port };
+}
+
+/** Serves until the process is stopped; resolves with the exit code. */
+export async function runDashboard(argv: string[], io: DashboardIo): Promise<number> {
+  const args = parseDashboardArgs(argv);
+  if (args.help) {
+    io.out(DASHBOARD_USAGE);
+    return 0;
+  }
+  const url = args.url ?? io.env("SUPABASE_URL");
+  if (!url) throw new UsageError("no project URL: pass --url or set SUPABASE_URL.");
+  const secretKey = args.secretKey ?? io.env("SUPABASE_SECRET_KEY") ??
+    io.env("SUPABASE_SERVICE_ROLE_KEY");
+  let apiUrl: string;
+  try {
+    apiUrl = apiFrom(url, secretKey ?? "", args.functionName ?? "payments").base;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const routes = dashboardRoutes(() => ({ apiUrl, secretKey }));
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: args.port,
+      onListen: ({ port }) => {
+        io.out(
+          `pgpayments: dashboard for ${
+            new URL(apiUrl).origin
+          } at http://127.0.0.1:${port}/dashboard/`,
+        );
+        io.out(
+          secretKey
+            ? "pgpayments: the secret key is handed to that page only (Ctrl-C stops)"
+            : "pgpayments: no secret key given: the page asks for it (Ctrl-C stops)",
+        );
+      },
+    }, async (request) =>
+      (await routes(request)) ??
+        new Response(null, { status: 308, headers: { location: "/dashboard/" } }));
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`port ${args.port} is already in use; choose another with --port.`);
+    }
+    throw error;
+  }
+  await server.finished;
+  return 0;
+}

@@ -1,0 +1,501 @@
+-- migrate:up
+
+-- Admin lists for the dashboard and the CLI (service role only): newest first, keyset-paginated
+-- on (sort time, id), so a page deep in a large table costs what the first page costs. Each list
+-- answers one JSON page {data, nextCursor}; the cursor is opaque to callers.
+--
+-- The statements are built with only the filters the caller gave (values quoted with %L) and
+-- planned for those values: a cached generic plan with "p_x is null or col = p_x" branches could
+-- not pick the index that fits the filters.
+--
+-- The cursor helpers are private; the list functions are security definer so that the service
+-- role (their only caller: EXECUTE is granted to it alone) reaches them without using the schema.
+
+--------------------------------------------------------------------------------
+-- Cursors
+--------------------------------------------------------------------------------
+
+-- A cursor names the last row of a page: its sort time (to the microsecond, in UTC) and id.
+create function payments_private.encode_list_cursor(p_at timestamptz, p_id uuid)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select translate(encode(convert_to(
+    to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ' ' || p_id::text, 'UTF8'),
+    'base64'), E'+/=\n', '-_')
+$$;
+comment on function payments_private.encode_list_cursor(timestamptz, uuid) is 'The opaque cursor (base64url of sort time and id) of the last row of an admin list page.';
+revoke execute on function payments_private.encode_list_cursor(timestamptz, uuid) from public;
+
+create function payments_private.decode_list_cursor(p_cursor text, out at timestamptz, out id uuid)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_text text;
+begin
+  if p_cursor is null then
+    return;
+  end if;
+  begin
+    v_text := convert_from(decode(rpad(translate(p_cursor, '-_', '+/'),
+      ((length(p_cursor) + 3) / 4) * 4, '='), 'base64'), 'UTF8');
+    at := split_part(v_text, ' ', 1)::timestamptz;
+    id := split_part(v_text, ' ', 2)::uuid;
+  exception when others then
+    at := null;
+  end;
+  if at is null or id is null then
+    raise exception using errcode = 'PT400', message = 'cursor is not the nextCursor of a previous page.',
+      hint = 'Pass nextCursor from the previous answer unchanged, or omit cursor for the first page.';
+  end if;
+end;
+$$;
+comment on function payments_private.decode_list_cursor(text) is 'Sort time and id named by an admin list cursor; PT400 for anything that is not such a cursor.';
+revoke execute on function payments_private.decode_list_cursor(text) from public;
+
+-- Checks shared by every list: the environment and the page size (default 25, at most 100).
+create function payments_private.check_list_request(p_environment text, p_limit integer)
+returns integer
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if p_environment is null or p_environment not in ('test', 'live') then
+    raise exception using errcode = 'PT400', message = 'environment must be test or live.',
+      hint = 'Use test or live.';
+  end if;
+  if p_limit is not null and p_limit not between 1 and 100 then
+    raise exception using errcode = 'PT400', message = format('limit must be from 1 to 100 (got %s).', p_limit),
+      hint = 'Page through larger results with nextCursor.';
+  end if;
+  return coalesce(p_limit, 25);
+end;
+$$;
+comment on function payments_private.check_list_request(text, integer) is 'PT400 unless the environment is test or live and the limit is 1 to 100; returns the limit (25 by default).';
+revoke execute on function payments_private.check_list_request(text, integer) from public;
+
+--------------------------------------------------------------------------------
+-- Webhook events
+--------------------------------------------------------------------------------
+
+-- Newest received first. Failed and pending events are few: a partial index finds them at once.
+-- These replace the two indexes of the first migration that served look-ups by type and by
+-- unsettled status (no code path used them): same leading columns, now in the lists' order, so
+-- ingestion maintains one index more than before rather than three.
+drop index payments.webhook_events_type_idx;
+drop index payments.webhook_events_status_idx;
+create index webhook_events_received_idx
+  on payments.webhook_events (environment, received_at desc, id desc);
+create index webhook_events_unsettled_received_idx
+  on payments.webhook_events (environment, processing_status, received_at desc, id desc)
+  where processing_status in ('pending', 'failed');
+create index webhook_events_type_received_idx
+  on payments.webhook_events (environment, event_type, received_at desc, id desc);
+
+create function payments.list_webhook_events(
+  p_environment text, p_limit integer default null, p_cursor text default null,
+  p_status text default null, p_type text default null, p_object_id text default null,
+  p_since timestamptz default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('e.provider = %L and e.environment = %L', 'stripe', p_environment);
+  v_page jsonb;
+begin
+  if p_status is not null then
+    v_where := v_where || format(' and e.processing_status = %L', p_status);
+  end if;
+  if p_type is not null then
+    v_where := v_where || format(' and e.event_type = %L', p_type);
+  end if;
+  if p_object_id is not null then
+    v_where := v_where || format(' and e.object_id = %L', p_object_id);
+  end if;
+  if p_since is not null then
+    v_where := v_where || format(' and e.received_at >= %L::timestamptz', p_since);
+  end if;
+  if v_after.at is not null then
+    v_where := v_where || format(' and (e.received_at, e.id) < (%L::timestamptz, %L::uuid)', v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select e.id, e.received_at as sort_at, jsonb_build_object(
+               'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
+               'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
+               'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
+               'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at
+             ) as item
+      from payments.webhook_events e
+      where %s
+      order by e.received_at desc, e.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of received webhook events, newest first, optionally by status, type, object id and received since; without payloads (see get_webhook_event).';
+revoke execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) from public;
+grant execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) to service_role;
+
+create function payments.get_webhook_event(p_environment text, p_event_id text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_event jsonb;
+begin
+  perform payments_private.check_list_request(p_environment, null);
+  select jsonb_build_object(
+           'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
+           'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
+           'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
+           'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at,
+           'payload', e.payload)
+    into v_event
+  from payments.webhook_events e
+  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id;
+  if v_event is null then
+    raise exception using errcode = 'PT404',
+      message = format('Webhook event %s not found in %s.', p_event_id, p_environment),
+      hint = 'List events with GET /stripe/{environment}/webhook-events.';
+  end if;
+  return v_event;
+end;
+$$;
+comment on function payments.get_webhook_event(text, text) is 'One stored webhook event by its Stripe id: the whole payload, its status, error and attempts; PT404 when unknown.';
+revoke execute on function payments.get_webhook_event(text, text) from public;
+grant execute on function payments.get_webhook_event(text, text) to service_role;
+
+--------------------------------------------------------------------------------
+-- Transactions
+--------------------------------------------------------------------------------
+
+-- Stripe's creation time orders the history; rows projected without one fall back to insert time.
+-- It replaces the index on status alone, which no query used (a status matches a large share of
+-- the rows), so projecting a payment writes no more index entries than before.
+drop index payments.transactions_status_idx;
+create index transactions_created_idx
+  on payments.transactions (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+
+create function payments.list_transactions(
+  p_environment text, p_limit integer default null, p_cursor text default null,
+  p_type text default null, p_status text default null, p_subject_type text default null,
+  p_subject_id text default null, p_customer_id text default null, p_since timestamptz default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('t.provider = %L and t.environment = %L', 'stripe', p_environment);
+  v_page jsonb;
+  v_totals jsonb;
+begin
+  if p_type is not null then
+    v_where := v_where || format(' and t.type = %L', p_type);
+  end if;
+  if p_status is not null then
+    v_where := v_where || format(' and t.status = %L', p_status);
+  end if;
+  if p_subject_type is not null then
+    v_where := v_where || format(' and t.subject_type = %L', p_subject_type);
+  end if;
+  if p_subject_id is not null then
+    v_where := v_where || format(' and t.subject_id = %L', p_subject_id);
+  end if;
+  if p_customer_id is not null then
+    v_where := v_where || format(' and t.customer_id = %L', p_customer_id);
+  end if;
+  if p_since is not null then
+    v_where := v_where || format(' and coalesce(t.stripe_created_at, t.created_at) >= %L::timestamptz', p_since);
+  end if;
+  -- Totals describe the whole filtered set, so they come with the first page only.
+  if v_after.at is null then
+    execute format($q$
+      select coalesce(jsonb_agg(jsonb_build_object('currency', currency, 'count', n, 'amount', amount,
+                                                    'amountRefunded', refunded) order by currency), '[]'::jsonb)
+      from (select t.currency, count(*) as n, sum(t.amount) as amount, sum(t.amount_refunded) as refunded
+            from payments.transactions t where %s group by t.currency) s
+    $q$, v_where) into v_totals;
+  else
+    v_where := v_where || format(' and (coalesce(t.stripe_created_at, t.created_at), t.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select t.id, coalesce(t.stripe_created_at, t.created_at) as sort_at, jsonb_build_object(
+               'id', t.id, 'type', t.type, 'status', t.status, 'objectId', t.provider_object_id,
+               'subjectType', t.subject_type, 'subjectId', t.subject_id, 'customerId', t.customer_id,
+               'customerEmail', t.customer_email, 'checkoutSessionId', t.checkout_session_id,
+               'paymentIntentId', t.payment_intent_id, 'chargeId', t.charge_id, 'invoiceId', t.invoice_id,
+               'subscriptionId', t.subscription_id, 'refundId', t.refund_id, 'amount', t.amount,
+               'amountRefunded', t.amount_refunded, 'currency', t.currency, 'description', t.description,
+               'paidAt', t.paid_at, 'failedAt', t.failed_at, 'refundedAt', t.refunded_at,
+               'createdAt', coalesce(t.stripe_created_at, t.created_at)
+             ) as item
+      from payments.transactions t
+      where %s
+      order by coalesce(t.stripe_created_at, t.created_at) desc, t.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  if v_totals is not null then
+    v_page := v_page || jsonb_build_object('totals', v_totals);
+  end if;
+  return v_page;
+end;
+$$;
+comment on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of transactions, newest first, optionally by type, status, subject, customer and created since; the first page also carries totals per currency of the whole filtered set.';
+revoke execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) from public;
+grant execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) to service_role;
+
+--------------------------------------------------------------------------------
+-- Subscriptions, customers, products
+--------------------------------------------------------------------------------
+
+create index stripe_subscriptions_created_idx
+  on payments.stripe_subscriptions (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+create index customers_created_idx
+  on payments.customers (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+create index stripe_products_created_idx
+  on payments.stripe_products (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+
+create function payments.list_subscriptions(
+  p_environment text, p_limit integer default null, p_cursor text default null,
+  p_status text default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('s.environment = %L', p_environment);
+  v_page jsonb;
+begin
+  if p_status is not null then
+    v_where := v_where || format(' and s.status = %L', p_status);
+  end if;
+  if v_after.at is not null then
+    v_where := v_where || format(' and (coalesce(s.stripe_created_at, s.created_at), s.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select s.id, coalesce(s.stripe_created_at, s.created_at) as sort_at, jsonb_build_object(
+               'subscriptionId', s.subscription_id, 'customerId', s.customer_id,
+               'subjectType', s.subject_type, 'subjectId', s.subject_id, 'status', s.status,
+               'cancelAtPeriodEnd', s.cancel_at_period_end, 'cancelAt', s.cancel_at,
+               'canceledAt', s.canceled_at, 'endedAt', s.ended_at, 'trialEnd', s.trial_end,
+               'currentPeriodEnd', coalesce(s.current_period_end, (
+                 select min(i.current_period_end) from payments.stripe_subscription_items i
+                 where i.environment = s.environment and i.subscription_id = s.subscription_id)),
+               'items', coalesce((
+                 select jsonb_agg(jsonb_build_object('priceId', i.price_id, 'productId', i.product_id,
+                                                     'quantity', i.quantity) order by i.subscription_item_id)
+                 from payments.stripe_subscription_items i
+                 where i.environment = s.environment and i.subscription_id = s.subscription_id), '[]'::jsonb),
+               'metadata', s.metadata, 'archived', s.archived_at is not null,
+               'createdAt', coalesce(s.stripe_created_at, s.created_at)
+             ) as item
+      from payments.stripe_subscriptions s
+      where %s
+      order by coalesce(s.stripe_created_at, s.created_at) desc, s.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_subscriptions(text, integer, text, text) is 'One page {data, nextCursor} of mirrored subscriptions with their items, newest first, optionally by status.';
+revoke execute on function payments.list_subscriptions(text, integer, text, text) from public;
+grant execute on function payments.list_subscriptions(text, integer, text, text) to service_role;
+
+create function payments.list_customers(
+  p_environment text, p_limit integer default null, p_cursor text default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('c.environment = %L', p_environment);
+  v_page jsonb;
+begin
+  if v_after.at is not null then
+    v_where := v_where || format(' and (coalesce(c.stripe_created_at, c.created_at), c.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select c.id, coalesce(c.stripe_created_at, c.created_at) as sort_at, jsonb_build_object(
+               'customerId', c.customer_id, 'email', c.email, 'name', c.name, 'metadata', c.metadata,
+               'deleted', c.deleted, 'archived', c.archived_at is not null,
+               'subject', (select jsonb_build_object('type', m.subject_type, 'id', m.subject_id)
+                           from payments.customer_mappings m
+                           where m.provider = 'stripe' and m.environment = c.environment
+                             and m.provider_customer_id = c.customer_id),
+               'createdAt', coalesce(c.stripe_created_at, c.created_at)
+             ) as item
+      from payments.customers c
+      where %s
+      order by coalesce(c.stripe_created_at, c.created_at) desc, c.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_customers(text, integer, text) is 'One page {data, nextCursor} of mirrored customers with the billing subject mapped to each, newest first.';
+revoke execute on function payments.list_customers(text, integer, text) from public;
+grant execute on function payments.list_customers(text, integer, text) to service_role;
+
+create function payments.list_products(
+  p_environment text, p_limit integer default null, p_cursor text default null,
+  p_active boolean default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('p.environment = %L and p.deleted_at is null', p_environment);
+  v_page jsonb;
+begin
+  if p_active is not null then
+    -- Archived by sync (gone from Stripe) counts as inactive.
+    v_where := v_where || format(' and (p.active and p.archived_at is null) = %L', p_active);
+  end if;
+  if v_after.at is not null then
+    v_where := v_where || format(' and (coalesce(p.stripe_created_at, p.created_at), p.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select p.id, coalesce(p.stripe_created_at, p.created_at) as sort_at, jsonb_build_object(
+               'productId', p.product_id, 'name', p.name, 'description', p.description,
+               'active', p.active, 'defaultPriceId', p.default_price_id, 'metadata', p.metadata,
+               'archived', p.archived_at is not null, 'createdAt', coalesce(p.stripe_created_at, p.created_at),
+               'prices', coalesce((
+                 select jsonb_agg(jsonb_build_object(
+                          'priceId', r.price_id, 'currency', r.currency, 'unitAmount', r.unit_amount,
+                          'type', r.type, 'recurring', case when r.recurring_interval is not null then
+                            jsonb_build_object('interval', r.recurring_interval,
+                                               'intervalCount', r.recurring_interval_count) end,
+                          'lookupKey', r.lookup_key, 'nickname', r.nickname, 'active', r.active,
+                          'metadata', r.metadata, 'archived', r.archived_at is not null)
+                        order by r.active desc, r.unit_amount, r.price_id)
+                 from payments.stripe_prices r
+                 where r.environment = p.environment and r.product_id = p.product_id and r.deleted_at is null),
+                 '[]'::jsonb)
+             ) as item
+      from payments.stripe_products p
+      where %s
+      order by coalesce(p.stripe_created_at, p.created_at) desc, p.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_products(text, integer, text, boolean) is 'One page {data, nextCursor} of mirrored products, each with its prices, newest first, optionally only active (or only archived) ones.';
+revoke execute on function payments.list_products(text, integer, text, boolean) from public;
+grant execute on function payments.list_products(text, integer, text, boolean) to service_role;
+
+--------------------------------------------------------------------------------
+-- Overview
+--------------------------------------------------------------------------------
+
+create function payments.admin_overview(p_environment text, p_since timestamptz default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_since timestamptz := coalesce(p_since, now() - interval '30 days');
+  v_hours_since timestamptz := greatest(v_since, now() - interval '48 hours');
+begin
+  perform payments_private.check_list_request(p_environment, null);
+  return jsonb_build_object(
+    'since', v_since,
+    -- Net of refunds, on the day the payment was made (UTC).
+    'revenuePerDay', coalesce((
+      select jsonb_agg(jsonb_build_object('day', day, 'currency', currency, 'amount', amount, 'count', n)
+                       order by day, currency)
+      from (select (date_trunc('day', coalesce(t.stripe_created_at, t.created_at) at time zone 'UTC'))::date as day,
+                   t.currency, sum(t.amount - t.amount_refunded) as amount, count(*) as n
+            from payments.transactions t
+            where t.provider = 'stripe' and t.environment = p_environment
+              and coalesce(t.stripe_created_at, t.created_at) >= v_since
+              and t.type in ('one_time_payment', 'subscription_invoice')
+              and t.status in ('succeeded', 'partially_refunded', 'refunded')
+            group by 1, 2) r), '[]'::jsonb),
+    'eventsPerHour', coalesce((
+      select jsonb_agg(jsonb_build_object('hour', hour, 'status', status, 'count', n) order by hour, status)
+      from (select date_trunc('hour', e.received_at) as hour, e.processing_status as status, count(*) as n
+            from payments.webhook_events e
+            where e.provider = 'stripe' and e.environment = p_environment and e.received_at >= v_hours_since
+            group by 1, 2) h), '[]'::jsonb),
+    'subscriptionsByStatus', coalesce((
+      select jsonb_object_agg(status, n)
+      from (select s.status, count(*) as n from payments.stripe_subscriptions s
+            where s.environment = p_environment and s.archived_at is null group by s.status) s), '{}'::jsonb),
+    'failedEvents', (
+      select count(*) from payments.webhook_events e
+      where e.provider = 'stripe' and e.environment = p_environment and e.processing_status = 'failed')
+  );
+end;
+$$;
+comment on function payments.admin_overview(text, timestamptz) is 'Figures for the dashboard overview: net revenue per day and currency since p_since (30 days by default), webhook events per hour and status (48 hours at most), subscriptions by status and the number of failed events.';
+revoke execute on function payments.admin_overview(text, timestamptz) from public;
+grant execute on function payments.admin_overview(text, timestamptz) to service_role;
+
+-- migrate:down
