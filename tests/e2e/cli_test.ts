@@ -367,7 +367,9 @@ Deno.test("the CLI fails clearly when the webhook endpoint cannot be configured"
       const [line, ...others] = lines(run.stderr);
       assert.deepEqual(others, []);
       assert.ok(
-        line.startsWith(`payments: test: the webhook endpoint could not be configured: ${refusal}`),
+        line.startsWith(
+          `pgpayments: test: the webhook endpoint could not be configured: ${refusal}`,
+        ),
         line,
       );
       assert.ok(line.endsWith(retry), line);
@@ -386,7 +388,7 @@ Deno.test("the CLI fails clearly when the webhook endpoint cannot be configured"
       assert.equal(run.stdout, "");
       const [line, ...more] = lines(run.stderr);
       assert.deepEqual(more, []);
-      assert.ok(line.startsWith(`payments: ${refusal}`), line);
+      assert.ok(line.startsWith(`pgpayments: ${refusal}`), line);
       assert.match(line, /\(HTTP 502, stripe_error\)\.$/);
     });
 
@@ -396,7 +398,7 @@ Deno.test("the CLI fails clearly when the webhook endpoint cannot be configured"
       assert.equal(run.code, 1);
       assert.equal(run.stdout, "");
       assert.deepEqual(lines(run.stderr), [
-        "payments: test: the webhook endpoint could not be configured: PUBLIC_URL is not set, " +
+        "pgpayments: test: the webhook endpoint could not be configured: PUBLIC_URL is not set, " +
         `so Stripe cannot reach the webhook. ${retry}`,
       ]);
 

@@ -78,7 +78,8 @@ $$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_t
           'disconnect_stripe_account', 'record_webhook_endpoint', 'record_sync_status', 'stripe_connection_status',
           'restart_checkout_session', 'record_checkout_session_result', 'record_checkout_session_failure',
           'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',
-          'validate_session_request'],
+          'validate_session_request', 'list_webhook_events', 'get_webhook_event', 'list_transactions',
+          'list_subscriptions', 'list_customers', 'list_products', 'admin_overview'],
   'Only the doors into payments_private are security definer: service-role entry points and the pure request validator.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace

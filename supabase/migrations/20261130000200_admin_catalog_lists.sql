@@ -1,0 +1,229 @@
+-- migrate:up
+
+-- Admin lists of subscriptions, customers and products, and the dashboard's overview: the same
+-- keyset pages as 20261130000100_admin_lists.sql, through its private cursor helpers.
+
+--------------------------------------------------------------------------------
+-- Subscriptions, customers, products
+--------------------------------------------------------------------------------
+
+create index stripe_subscriptions_created_idx
+  on payments.stripe_subscriptions (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+create index customers_created_idx
+  on payments.customers (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+create index stripe_products_created_idx
+  on payments.stripe_products (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
+
+create function payments.list_subscriptions(
+  p_environment text, p_limit integer default null, p_cursor text default null,
+  p_status text default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('s.environment = %L', p_environment);
+  v_page jsonb;
+begin
+  if p_status is not null then
+    v_where := v_where || format(' and s.status = %L', p_status);
+  end if;
+  if v_after.at is not null then
+    v_where := v_where || format(' and (coalesce(s.stripe_created_at, s.created_at), s.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select s.id, coalesce(s.stripe_created_at, s.created_at) as sort_at, jsonb_build_object(
+               'subscriptionId', s.subscription_id, 'customerId', s.customer_id,
+               'subjectType', s.subject_type, 'subjectId', s.subject_id, 'status', s.status,
+               'cancelAtPeriodEnd', s.cancel_at_period_end, 'cancelAt', s.cancel_at,
+               'canceledAt', s.canceled_at, 'endedAt', s.ended_at, 'trialEnd', s.trial_end,
+               'currentPeriodEnd', coalesce(s.current_period_end, (
+                 select min(i.current_period_end) from payments.stripe_subscription_items i
+                 where i.environment = s.environment and i.subscription_id = s.subscription_id)),
+               'items', coalesce((
+                 select jsonb_agg(jsonb_build_object('priceId', i.price_id, 'productId', i.product_id,
+                                                     'quantity', i.quantity) order by i.subscription_item_id)
+                 from payments.stripe_subscription_items i
+                 where i.environment = s.environment and i.subscription_id = s.subscription_id), '[]'::jsonb),
+               'metadata', s.metadata, 'archived', s.archived_at is not null,
+               'createdAt', coalesce(s.stripe_created_at, s.created_at)
+             ) as item
+      from payments.stripe_subscriptions s
+      where %s
+      order by coalesce(s.stripe_created_at, s.created_at) desc, s.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_subscriptions(text, integer, text, text) is 'One page {data, nextCursor} of mirrored subscriptions with their items, newest first, optionally by status.';
+revoke execute on function payments.list_subscriptions(text, integer, text, text) from public;
+grant execute on function payments.list_subscriptions(text, integer, text, text) to service_role;
+
+create function payments.list_customers(
+  p_environment text, p_limit integer default null, p_cursor text default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('c.environment = %L', p_environment);
+  v_page jsonb;
+begin
+  if v_after.at is not null then
+    v_where := v_where || format(' and (coalesce(c.stripe_created_at, c.created_at), c.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select c.id, coalesce(c.stripe_created_at, c.created_at) as sort_at, jsonb_build_object(
+               'customerId', c.customer_id, 'email', c.email, 'name', c.name, 'metadata', c.metadata,
+               'deleted', c.deleted, 'archived', c.archived_at is not null,
+               'subject', (select jsonb_build_object('type', m.subject_type, 'id', m.subject_id)
+                           from payments.customer_mappings m
+                           where m.provider = 'stripe' and m.environment = c.environment
+                             and m.provider_customer_id = c.customer_id),
+               'createdAt', coalesce(c.stripe_created_at, c.created_at)
+             ) as item
+      from payments.customers c
+      where %s
+      order by coalesce(c.stripe_created_at, c.created_at) desc, c.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_customers(text, integer, text) is 'One page {data, nextCursor} of mirrored customers with the billing subject mapped to each, newest first.';
+revoke execute on function payments.list_customers(text, integer, text) from public;
+grant execute on function payments.list_customers(text, integer, text) to service_role;
+
+create function payments.list_products(
+  p_environment text, p_limit integer default null, p_cursor text default null,
+  p_active boolean default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := format('p.environment = %L and p.deleted_at is null', p_environment);
+  v_page jsonb;
+begin
+  if p_active is not null then
+    -- Archived by sync (gone from Stripe) counts as inactive.
+    v_where := v_where || format(' and (p.active and p.archived_at is null) = %L', p_active);
+  end if;
+  if v_after.at is not null then
+    v_where := v_where || format(' and (coalesce(p.stripe_created_at, p.created_at), p.id) < (%L::timestamptz, %L::uuid)',
+      v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select p.id, coalesce(p.stripe_created_at, p.created_at) as sort_at, jsonb_build_object(
+               'productId', p.product_id, 'name', p.name, 'description', p.description,
+               'active', p.active, 'defaultPriceId', p.default_price_id, 'metadata', p.metadata,
+               'archived', p.archived_at is not null, 'createdAt', coalesce(p.stripe_created_at, p.created_at),
+               'prices', coalesce((
+                 select jsonb_agg(jsonb_build_object(
+                          'priceId', r.price_id, 'currency', r.currency, 'unitAmount', r.unit_amount,
+                          'type', r.type, 'recurring', case when r.recurring_interval is not null then
+                            jsonb_build_object('interval', r.recurring_interval,
+                                               'intervalCount', r.recurring_interval_count) end,
+                          'lookupKey', r.lookup_key, 'nickname', r.nickname, 'active', r.active,
+                          'metadata', r.metadata, 'archived', r.archived_at is not null)
+                        order by r.active desc, r.unit_amount, r.price_id)
+                 from payments.stripe_prices r
+                 where r.environment = p.environment and r.product_id = p.product_id and r.deleted_at is null),
+                 '[]'::jsonb)
+             ) as item
+      from payments.stripe_products p
+      where %s
+      order by coalesce(p.stripe_created_at, p.created_at) desc, p.id desc
+      limit %s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
+    from numbered
+  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments.list_products(text, integer, text, boolean) is 'One page {data, nextCursor} of mirrored products, each with its prices, newest first, optionally only active (or only archived) ones.';
+revoke execute on function payments.list_products(text, integer, text, boolean) from public;
+grant execute on function payments.list_products(text, integer, text, boolean) to service_role;
+
+--------------------------------------------------------------------------------
+-- Overview
+--------------------------------------------------------------------------------
+
+create function payments.admin_overview(p_environment text, p_since timestamptz default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_since timestamptz := coalesce(p_since, now() - interval '30 days');
+  v_hours_since timestamptz := greatest(v_since, now() - interval '48 hours');
+begin
+  perform payments_private.check_list_request(p_environment, null);
+  return jsonb_build_object(
+    'since', v_since,
+    -- Net of refunds, on the day the payment was made (UTC).
+    'revenuePerDay', coalesce((
+      select jsonb_agg(jsonb_build_object('day', day, 'currency', currency, 'amount', amount, 'count', n)
+                       order by day, currency)
+      from (select (date_trunc('day', coalesce(t.stripe_created_at, t.created_at) at time zone 'UTC'))::date as day,
+                   t.currency, sum(t.amount - t.amount_refunded) as amount, count(*) as n
+            from payments.transactions t
+            where t.provider = 'stripe' and t.environment = p_environment
+              and coalesce(t.stripe_created_at, t.created_at) >= v_since
+              and t.type in ('one_time_payment', 'subscription_invoice')
+              and t.status in ('succeeded', 'partially_refunded', 'refunded')
+            group by 1, 2) r), '[]'::jsonb),
+    'eventsPerHour', coalesce((
+      select jsonb_agg(jsonb_build_object('hour', hour, 'status', status, 'count', n) order by hour, status)
+      from (select date_trunc('hour', e.received_at) as hour, e.processing_status as status, count(*) as n
+            from payments.webhook_events e
+            where e.provider = 'stripe' and e.environment = p_environment and e.received_at >= v_hours_since
+            group by 1, 2) h), '[]'::jsonb),
+    'subscriptionsByStatus', coalesce((
+      select jsonb_object_agg(status, n)
+      from (select s.status, count(*) as n from payments.stripe_subscriptions s
+            where s.environment = p_environment and s.archived_at is null group by s.status) s), '{}'::jsonb),
+    'failedEvents', (
+      select count(*) from payments.webhook_events e
+      where e.provider = 'stripe' and e.environment = p_environment and e.processing_status = 'failed')
+  );
+end;
+$$;
+comment on function payments.admin_overview(text, timestamptz) is 'Figures for the dashboard overview: net revenue per day and currency since p_since (30 days by default), webhook events per hour and status (48 hours at most), subscriptions by status and the number of failed events.';
+revoke execute on function payments.admin_overview(text, timestamptz) from public;
+grant execute on function payments.admin_overview(text, timestamptz) to service_role;
+
+-- migrate:down
