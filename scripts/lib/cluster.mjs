@@ -190,6 +190,12 @@ export async function startCluster(options = {}) {
   try {
     chmodSync(dir, 0o700);
     if (owner) chownSync(dir, owner.uid, owner.gid);
+    if (kept && asPostgres && runAs(true, "test", ["-x", dir], "/").status !== 0) {
+      throw new Error(
+        `the postgres user (the server runs as postgres under root) cannot reach ${dir}: ` +
+          "make the folders above it searchable (chmod o+x), or keep the cluster elsewhere.",
+      );
+    }
     const existing = kept && existsSync(join(dataDir, "PG_VERSION"))
       ? Number(readFileSync(join(dataDir, "PG_VERSION"), "utf8").trim())
       : null;
