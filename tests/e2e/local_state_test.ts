@@ -9,7 +9,7 @@ import { eventually } from "../support/stack.ts";
 
 const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
-// What a developer might have exported must not leak into the stack under test.
+// What a developer (or npm test: DATABASE_URL) exported must not reach the stack under test.
 const UNSET = [
   "DATABASE_URL",
   "SUPABASE_DB_URL",
@@ -50,6 +50,7 @@ async function start(stateDir: string, args: string[] = []) {
     args: ["run", "-A", "scripts/start.ts", ...args],
     cwd: ROOT,
     env: environment(stateDir),
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -92,6 +93,7 @@ async function status(stateDir: string, json = false) {
     args: ["cli/payments.mjs", "status", "--local", ...(json ? ["--json"] : [])],
     cwd: ROOT,
     env: environment(stateDir),
+    clearEnv: true,
   }).output();
   return {
     code: output.code,
