@@ -36,7 +36,18 @@ export class StateFile {
 
   /** Something may have changed: write soon. */
   changed(): void {
-    this.timer ??= setTimeout(() => this.save(), WRITE_DELAY_MS);
+    this.timer ??= setTimeout(() => {
+      try {
+        this.save();
+      } catch (error) {
+        // A full disk must not take the emulator down; the next change or stop() tries again.
+        console.error(
+          `stripe emulator: cannot write ${this.path}: ${
+            error instanceof Error ? error.message : error
+          }`,
+        );
+      }
+    }, WRITE_DELAY_MS);
   }
 
   save(): void {

@@ -37,19 +37,19 @@ interface Banner {
   serviceRoleKey: string;
 }
 
-function environment(stateDir: string): Record<string, string> {
+function environment(stateDir: string, given: Record<string, string> = {}) {
   const env = Deno.env.toObject();
   for (const name of UNSET) delete env[name];
   // Free ports: the fixed defaults may be taken by a developer's own `npm start`.
-  return { ...env, PGPAYMENTS_STATE_DIR: stateDir, PORT: "0", STRIPE_EMULATOR_PORT: "0" };
+  return { ...env, PGPAYMENTS_STATE_DIR: stateDir, PORT: "0", STRIPE_EMULATOR_PORT: "0", ...given };
 }
 
 /** Runs `npm start` (scripts/start.ts) until its banner is out; returns the banner's lines. */
-async function start(stateDir: string, args: string[] = []) {
+async function start(stateDir: string, args: string[] = [], given: Record<string, string> = {}) {
   const child = new Deno.Command(DENO, {
     args: ["run", "-A", "scripts/start.ts", ...args],
     cwd: ROOT,
-    env: environment(stateDir),
+    env: environment(stateDir, given),
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
@@ -235,14 +235,18 @@ Deno.test("npm start keeps its state across restarts, --reset starts clean, stat
     await second.stop();
     running.pop();
 
-    // --reset: says so, and everything is new.
-    const third = await start(stateDir, ["--reset"]);
+    // --reset: says so, and everything is new; a key given in the environment wins, as always.
+    const given = "sb_secret_given_by_the_environment_0000";
+    const third = await start(stateDir, ["--reset"], {
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: given }),
+    });
     running.push(third);
     assert.match(third.stdout, /--reset: removed the local state in .*; starting clean/);
     const three = await banner(stateDir);
     for (const key of ["secretKey", "publishableKey", "userId", "teamId"] as const) {
       assert.notEqual(three[key], one[key], `${key} is new`);
     }
+    assert.equal(three.secretKey, given);
     assert.notDeepEqual(three.prices, one.prices);
     assert.notDeepEqual(await jwks(three), signingKeys);
     assert.equal(await countOrders(three), 0);
