@@ -47,6 +47,7 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: pgpayments payments stripe <command> [options]
        pgpayments init|upgrade [--dir <app>] [--force]   (install into an app's supabase/)
+       pgpayments status --local [--json]   (the banner of npm start again: URLs, keys, JWT)
 
 Commands:
   status                              Keys, account, webhook, last sync and row counts

@@ -17,6 +17,7 @@ import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.
 import { DEFAULT_EMULATOR_URL, trigger } from "./trigger.ts";
 import { progressLine, statusTable, syncSummary, webhookFailure, webhookLine } from "./format.ts";
 import { runDashboard } from "./dashboard.ts";
+import { runLocalStatus } from "./local_status.ts";
 import { runOperator } from "./operator.ts";
 
 interface Io {
@@ -36,6 +37,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let options: Options | undefined;
   try {
     if (argv[0] === "dashboard") return await runDashboard(argv.slice(1), io);
+    if (argv[0] === "status") return await runLocalStatus(argv.slice(1), io);
     const parsed = parseArgs(argv);
     if (parsed.kind === "help") {
       io.out(USAGE);

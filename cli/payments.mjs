@@ -26,10 +26,13 @@ const child = spawn(
     "--no-config",
     "--no-lock",
     "--allow-net",
-    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY,NO_COLOR",
-    // init and upgrade write into the app's supabase/ folder; the dashboard serves its files.
+    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY,NO_COLOR,PGPAYMENTS_STATE_DIR",
+    // init and upgrade write into the app's supabase/ folder; `status --local` reads the local
+    // stack's state folder; the dashboard serves its files.
     ...(["init", "upgrade"].includes(process.argv[2])
       ? ["--allow-read", "--allow-write"]
+      : process.argv[2] === "status"
+      ? ["--allow-read"]
       : [`--allow-read=${dashboard}`]),
     main,
     ...process.argv.slice(2),

@@ -24,11 +24,16 @@ export interface Demo {
 const EXAMPLES = ["fulfillment.sql", "team_billing.sql"];
 
 /**
- * Applies the examples, seeds the catalog, connects Stripe and creates the demo team.
- * The demo user and team are new on every start: an earlier run's customer mappings point at
- * customers of an emulator that no longer exists, so reusing them would break checkout.
+ * Applies the examples, seeds the catalog, connects Stripe and creates the demo team, or keeps
+ * the one `reuse` names when the database still has it (`npm start` keeps its database and the
+ * emulator's objects together, so the user's customer mappings stay valid). Anything else gets
+ * a new user and team: an earlier run's customer mappings may point at customers of an emulator
+ * that no longer exists, which would break checkout.
  */
-export async function setUpDemo(stack: Stack, options: { email?: string } = {}): Promise<Demo> {
+export async function setUpDemo(
+  stack: Stack,
+  options: { email?: string; reuse?: Pick<Demo, "userId" | "email" | "teamId" | "teamName"> } = {},
+): Promise<Demo> {
   await applyExamples(stack);
   const prices = await seedCatalog(stack.stripe);
   const connected = await stack.connectStripe();
@@ -41,6 +46,13 @@ export async function setUpDemo(stack: Stack, options: { email?: string } = {}):
     );
   }
 
+  const { reuse } = options;
+  if (reuse) {
+    const [kept] = await stack.sql`
+      select 1 from public.team_members
+      where team_id::text = ${reuse.teamId} and user_id::text = ${reuse.userId} and role = 'owner'`;
+    if (kept) return { stack, ...reuse, prices };
+  }
   const userId = crypto.randomUUID();
   const teamName = "Demo team";
   const [team] = await stack.sql.begin(async (tx) => {

@@ -12,6 +12,7 @@ const emulator = await startEmulator({
   port,
   hostname: Deno.env.get("STRIPE_EMULATOR_HOSTNAME") || undefined,
   publicUrl: Deno.env.get("STRIPE_EMULATOR_PUBLIC_URL") || undefined,
+  stateFile: Deno.env.get("STRIPE_EMULATOR_STATE_FILE") || undefined,
 });
 console.log(`Stripe emulator listening on ${emulator.url}`);
 

@@ -1,11 +1,12 @@
 /**
  * The emulator's HTTP server: `startEmulator` wires the API, hosted pages and test controls
- * to one in-memory store and one webhook dispatcher.
+ * to one in-memory store (kept in a file when asked) and one webhook dispatcher.
  */
 import { createApiHandler } from "./api.ts";
 import { createControlHandler } from "./controls.ts";
 import { createPageHandler } from "./pages.ts";
 import { jsonResponse } from "./responses.ts";
+import { StateFile } from "./state_file.ts";
 import { Store } from "./store.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
 
@@ -20,6 +21,11 @@ export interface EmulatorOptions {
   webhookTimeoutMs?: number;
   /** Base of hosted page URLs. Default http://127.0.0.1:<port>. */
   publicUrl?: string;
+  /**
+   * Keep the objects in this file: loaded at start when it exists, written after each request
+   * that may change them and on stop. Default: in memory only.
+   */
+  stateFile?: string;
 }
 
 export interface RunningEmulator {
@@ -33,6 +39,8 @@ export const DEFAULT_PORT = 12111;
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const hostname = options.hostname ?? "127.0.0.1";
   const store = new Store();
+  const state = options.stateFile ? new StateFile(options.stateFile, store) : undefined;
+  state?.load();
   const webhooks = new WebhookDispatcher({
     retryDelaysMs: options.webhookRetryDelaysMs ?? [1000, 5000, 30000],
     timeoutMs: options.webhookTimeoutMs ?? 10000,
@@ -43,7 +51,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const pages = createPageHandler(deps);
   const controls = createControlHandler(deps);
 
-  const handler = async (request: Request): Promise<Response> => {
+  const route = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/v1/")) return await api(request, url);
     const response = await controls(request, url) ?? await pages(request, url);
@@ -53,6 +61,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         message: `Unrecognized request URL (${request.method}: ${url.pathname}).`,
       },
     });
+  };
+
+  const handler = async (request: Request): Promise<Response> => {
+    const response = await route(request);
+    if (request.method !== "GET" && request.method !== "HEAD") state?.changed();
+    return response;
   };
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
@@ -73,6 +87,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     async stop() {
       await webhooks.stop();
       await server.shutdown();
+      state?.save();
     },
   };
 }

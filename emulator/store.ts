@@ -2,6 +2,7 @@
  * In-memory state. Data is partitioned by Stripe account and mode, so a test key never sees
  * live objects and two accounts never see each other's objects.
  */
+import { deserialize, serialize } from "node:v8";
 import type Stripe from "stripe";
 import type { TestCard } from "./cards.ts";
 
@@ -140,6 +141,9 @@ export class Partition {
   }
 }
 
+/** Bumped when a snapshot's layout changes, so an older file is refused instead of misread. */
+const SNAPSHOT_FORMAT = 1;
+
 export class Store {
   private readonly partitions = new Map<string, Partition>();
   /** Every `/v1` request waits this long before it runs (the latency control). */
@@ -175,5 +179,30 @@ export class Store {
   reset(): void {
     this.partitions.clear();
     this.latencyMs = 0;
+  }
+
+  /**
+   * Every partition's own fields, so a table added to Partition is saved with no change here.
+   * V8's structured-clone format keeps Maps and Sets, and objects shared between tables (a
+   * refund in its charge's list) come back shared. Requests in flight are not state.
+   */
+  snapshot(): Uint8Array {
+    const partitions = this.all().map((partition) => {
+      const { idempotencyInFlight: _inFlight, ...fields } = partition;
+      return fields;
+    });
+    return serialize({ format: SNAPSHOT_FORMAT, partitions });
+  }
+
+  /** Replaces everything with a snapshot's contents. */
+  restore(snapshot: Uint8Array): void {
+    const data = deserialize(snapshot);
+    if (data?.format !== SNAPSHOT_FORMAT || !Array.isArray(data.partitions)) {
+      throw new Error(`not an emulator snapshot of format ${SNAPSHOT_FORMAT}`);
+    }
+    this.reset();
+    for (const fields of data.partitions) {
+      Object.assign(this.partition(fields.accountId, fields.livemode), fields);
+    }
   }
 }

@@ -25,6 +25,10 @@ export const EMULATOR_SECRET_KEY = "sk_test_localemulator0000000000";
 export interface StackOptions {
   /** Use this database instead of starting a throwaway PostgreSQL cluster. */
   databaseUrl?: string;
+  /** Keep the cluster's files in this folder and reuse them (ignored with `databaseUrl`). */
+  databaseDir?: string;
+  /** Keep the Stripe emulator's objects in this file across restarts. */
+  emulatorStateFile?: string;
   /** Port of the functions server; 0 picks a free one. */
   port?: number;
   /** Port of the Stripe emulator; 0 picks a free one. */
@@ -130,8 +134,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      log("starting a throwaway PostgreSQL cluster ...");
-      const cluster = await startCluster();
+      log(
+        options.databaseDir
+          ? `starting the PostgreSQL cluster in ${options.databaseDir} ...`
+          : "starting a throwaway PostgreSQL cluster ...",
+      );
+      const cluster = await startCluster({ dir: options.databaseDir });
       cleanups.push(() => cluster.stop());
       databaseUrl = cluster.url as string;
     }
@@ -145,6 +153,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         startEmulator({
           port: options.emulatorPort ?? 0,
           webhookRetryDelaysMs: options.webhookRetryDelaysMs,
+          stateFile: options.emulatorStateFile,
         }),
     );
     cleanups.push(() => emulator.stop());
@@ -278,6 +287,13 @@ function legacyTokens(secret: string) {
       .setExpirationTime(expiresIn).sign(key);
 }
 
+/** A fresh ES256 signing key, private part included, as a JWK. */
+export async function newSigningKey(): Promise<JWK> {
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  const kid = `local-${crypto.randomUUID().slice(0, 8)}`;
+  return { ...(await exportJWK(pair.privateKey)), kid, alg: "ES256", use: "sig" };
+}
+
 /**
  * The stack's signing keys: the given key set (its first private key signs), or a fresh ES256
  * key. What is published never carries a private part.
@@ -286,12 +302,7 @@ async function signingKeys(given?: JsonWebKeySet): Promise<{
   jwks: JsonWebKeySet;
   sign?: (claims: Record<string, unknown>) => Promise<string>;
 }> {
-  let keys = given?.keys as JWK[] | undefined;
-  if (!keys) {
-    const pair = await generateKeyPair("ES256", { extractable: true });
-    const kid = `local-${crypto.randomUUID().slice(0, 8)}`;
-    keys = [{ ...(await exportJWK(pair.privateKey)), kid, alg: "ES256", use: "sig" }];
-  }
+  const keys = (given?.keys as JWK[] | undefined) ?? [await newSigningKey()];
   const publicParts = keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) =>
     rest
   );

@@ -1,14 +1,30 @@
-// `npm start`: the whole stack on this machine, ready for a first checkout.
+// `npm start`: the whole stack on this machine, ready for a first checkout. Its database, the
+// emulator's objects, keys and demo user are kept in the local state folder (see local_state.ts);
+// `npm start -- --reset` starts clean.
 import { dashboardRoutes } from "../dashboard/serve.ts";
 import { demoRoutes } from "../demo/routes.ts";
 import { type Demo, setUpDemo } from "../demo/setup.ts";
-import { LOCAL_JWT_SECRET, startStack } from "./stack.ts";
+import { removeCluster } from "./lib/cluster.mjs";
+import {
+  type Banner,
+  bannerLines,
+  isRunning,
+  type LocalKeys,
+  type LocalState,
+  readState,
+  stateDir,
+  statePaths,
+  writeState,
+} from "./local_state.ts";
+import { newSigningKey, startStack } from "./stack.ts";
 
 const env = Deno.env.toObject();
 const say = (line = "") => console.log(line);
+const dir = stateDir((name) => env[name]);
 
 let stack: Awaited<ReturnType<typeof startStack>> | undefined;
 let demo: Demo | undefined;
+let state: LocalState = {};
 let stopping = false;
 // The dashboard talks to this stack's function with its service role key.
 const dashboard = dashboardRoutes(() =>
@@ -19,12 +35,40 @@ async function shutdown(code: number) {
   stopping = true;
   say("\nstopping ...");
   await stack?.stop();
+  if (state.running?.pid === Deno.pid) {
+    delete state.running;
+    await writeState(dir, state).catch(() => {});
+  }
   Deno.exit(code);
 }
 Deno.addSignalListener("SIGINT", () => shutdown(0));
 Deno.addSignalListener("SIGTERM", () => shutdown(0));
 
 try {
+  const reset = startArguments(Deno.args);
+  const stored = await readState(dir);
+  if (stored?.running && await isRunning(stored.running)) {
+    throw new Error(
+      `the local stack is already running at ${stored.running.baseUrl} (process ${stored.running.pid}, ` +
+        `state in ${dir}); npx pgpayments status --local prints its keys again.`,
+    );
+  }
+  if (reset) {
+    removeCluster(statePaths(dir).database);
+    await Deno.remove(dir, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    say(`npm start: --reset: removed the local state in ${dir}; starting clean.`);
+  } else if (stored) {
+    console.error(
+      `[payments] reusing the local state in ${dir} (npm start -- --reset starts clean)`,
+    );
+  }
+  state = (reset ? undefined : stored) ?? {};
+  state.keys ??= await newLocalKeys();
+  await writeState(dir, state);
+  const keys = state.keys;
+
   const databaseUrl = env.DATABASE_URL ?? env.SUPABASE_DB_URL;
   if (databaseUrl) {
     console.error(
@@ -32,14 +76,17 @@ try {
         " their policies and a fulfillment trigger there; use a scratch database.",
     );
   }
+  const paths = statePaths(dir);
   stack = await startStack({
     databaseUrl,
+    databaseDir: paths.database,
+    emulatorStateFile: paths.emulator,
     port: portFrom("PORT", 54321),
     emulatorPort: portFrom("STRIPE_EMULATOR_PORT", 12111),
-    jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET ?? LOCAL_JWT_SECRET,
-    secretKeys: keysFrom("SUPABASE_SECRET_KEYS"),
-    publishableKeys: keysFrom("SUPABASE_PUBLISHABLE_KEYS"),
-    jwks: env.SUPABASE_JWKS ? JSON.parse(env.SUPABASE_JWKS) : undefined,
+    jwtSecret: env.JWT_SECRET ?? env.SUPABASE_JWT_SECRET ?? keys.jwtSecret,
+    secretKeys: keysFrom("SUPABASE_SECRET_KEYS") ?? keys.secretKeys,
+    publishableKeys: keysFrom("SUPABASE_PUBLISHABLE_KEYS") ?? keys.publishableKeys,
+    jwks: env.SUPABASE_JWKS ? JSON.parse(env.SUPABASE_JWKS) : keys.jwks,
     stripeSecretKey: testKey(env.STRIPE_SECRET_KEY),
     stripeApiBase: env.STRIPE_API_BASE,
     publicUrl: env.PUBLIC_URL,
@@ -48,53 +95,38 @@ try {
       (await dashboard(request)) ?? (await demoRoutes(() => demo)(request)),
   });
 
-  // Example tables and triggers, the catalog, Stripe connected as `test`, a demo team.
-  demo = await setUpDemo(stack);
-  const { prices, userId } = demo;
-  const token = await stack.userToken(userId, demo.email);
-  const body = JSON.stringify({
-    mode: "payment",
-    lineItems: [{ priceId: prices.oneTime, quantity: 1 }],
-    successUrl: `${stack.baseUrl}/success`,
-    cancelUrl: `${stack.baseUrl}/`,
-  });
-  say();
-  say("payments is running");
-  say(`  demo app    ${stack.baseUrl}/  (pricing, Buy, Subscribe, Manage billing)`);
-  say(`  dashboard   ${stack.baseUrl}/dashboard/  (operators: events, catalog, settings)`);
-  say(`  functions   ${stack.functionsUrl}`);
-  say(
-    stack.usesEmulator
-      ? `  emulator    ${stack.emulatorUrl}  (Stripe API, hosted Checkout and Billing Portal)`
-      : `  stripe      your test account (key ...${
-        env.STRIPE_SECRET_KEY!.slice(-4)
-      }), webhooks to ${env.PUBLIC_URL ?? stack.baseUrl}`,
-  );
-  say(`  database    ${redact(stack.databaseUrl)}`);
-  say(`  prices      ${prices.oneTime} (one-time), ${prices.monthly} (monthly)`);
-  say();
-  say(`  user id           ${userId}  (the demo user, owner of team ${demo.teamId})`);
-  say(`  user JWT          ${token}`);
-  say(`  secret key        ${stack.secretKey}  (admin routes, the CLI)`);
-  say(`  publishable key   ${stack.publishableKey}  (supabase-js)`);
-  say(`  signing keys      ${stack.baseUrl}/auth/v1/.well-known/jwks.json`);
-  if (stack.serviceRoleKey) say(`  legacy service role key  ${stack.serviceRoleKey}`);
-  if (stack.anonKey) say(`  legacy anon key          ${stack.anonKey}`);
-  say();
-  say("For the CLI and supabase-js (createClient(SUPABASE_URL, publishable key)):");
-  say(`  export SUPABASE_URL=${stack.baseUrl}`);
-  say(`  export SUPABASE_SECRET_KEY=${stack.secretKey}`);
-  say();
-  say("Create a checkout session as that user:");
-  say(`  curl -s -X POST ${stack.functionsUrl}/stripe/test/checkout-sessions \\`);
-  say(`    -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\`);
-  say(`    -d '${body}'`);
-  say();
-  say(
-    `Open the returned url to pay on ${
-      stack.usesEmulator ? "the emulator's" : "Stripe's"
-    } Checkout page. Ctrl-C stops everything.`,
-  );
+  // Example tables and triggers, the catalog, Stripe connected as `test`, the demo team (kept).
+  const running = stack;
+  demo = await setUpDemo(running, { reuse: state.demo });
+  const { prices, userId, email, teamId, teamName } = demo;
+  state.demo = { userId, email, teamId, teamName };
+  const banner: Banner = {
+    baseUrl: running.baseUrl,
+    functionsUrl: running.functionsUrl,
+    emulatorUrl: running.usesEmulator ? running.emulatorUrl : undefined,
+    stripe: running.usesEmulator ? undefined : {
+      keyLast4: env.STRIPE_SECRET_KEY!.slice(-4),
+      webhooksTo: env.PUBLIC_URL ?? running.baseUrl,
+    },
+    databaseUrl: running.databaseUrl,
+    prices,
+    userId,
+    teamId,
+    userToken: await running.userToken(userId, email),
+    secretKey: running.secretKey,
+    publishableKey: running.publishableKey,
+    serviceRoleKey: running.serviceRoleKey,
+    anonKey: running.anonKey,
+  };
+  state.running = { ...banner, pid: Deno.pid, startedAt: new Date().toISOString() };
+  await writeState(dir, state);
+  for (const line of bannerLines(banner)) say(line);
+  // Tokens last a day: the stored banner gets a fresh one every hour while the stack runs.
+  setInterval(async () => {
+    if (stopping || !state.running) return;
+    state.running.userToken = await running.userToken(userId, email);
+    await writeState(dir, state);
+  }, 60 * 60 * 1000);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
   await shutdown(1);
@@ -134,6 +166,26 @@ function keysFrom(variable: string): Record<string, string> | undefined {
   throw new Error(`${variable} must be a JSON object such as {"default": "sb_..."}.`);
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+/** `--reset` or nothing: anything else is a typo worth stopping for. */
+function startArguments(args: string[]): boolean {
+  const unknown = args.filter((arg) => arg !== "--reset");
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown argument '${unknown[0]}': npm start takes only --reset (npm start -- --reset).`,
+    );
+  }
+  return args.includes("--reset");
+}
+
+/** Keys for a new state folder, random so that no two folders (or machines) share them. */
+async function newLocalKeys(): Promise<LocalKeys> {
+  const random = (bytes: number) =>
+    btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))))
+      .replace(/[+/=]/g, "").slice(0, bytes);
+  return {
+    secretKeys: { default: `sb_secret_${random(32)}` },
+    publishableKeys: { default: `sb_publishable_${random(32)}` },
+    jwks: { keys: [{ ...await newSigningKey() }] },
+    jwtSecret: random(48),
+  };
 }

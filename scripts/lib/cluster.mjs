@@ -6,13 +6,23 @@
 //   await startCluster({superuser: "supabase_admin"});  // another bootstrap superuser
 //   ...
 //   cluster.stop();                          // synchronous, idempotent
+//   await startCluster({dir: ".pgpayments/postgres"});  // kept in that folder and reused
 //
 // As root the server runs as the `postgres` user (initdb refuses root). Every cluster still
 // running when the process exits is stopped by an exit handler; signal handlers are the
 // caller's business (they should call stop() and exit).
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,10 +90,44 @@ function tail(path, lines = 20) {
   }
 }
 
+/** A port that was free a moment ago: `preferred` when it still is, else one chosen by the OS. */
+function portNear(preferred) {
+  if (!preferred) return freePort();
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", () => resolve(freePort()));
+    server.listen(preferred, "127.0.0.1", () => server.close(() => resolve(preferred)));
+  });
+}
+
 /**
- * Starts a throwaway cluster.
- * @param {{log?: (line: string) => void, maxConnections?: number, superuser?: string}} options
+ * Stops a server still running in a kept cluster folder: the process that started it was
+ * killed before it could stop it, and a second server cannot start on the same files.
+ */
+function stopLeftover(asPostgres, binDir, dataDir, cwd) {
+  if (!existsSync(join(dataDir, "postmaster.pid"))) return;
+  const status = runAs(asPostgres, join(binDir, "pg_ctl"), ["-D", dataDir, "status"], cwd);
+  if (status.status === 0) {
+    runAs(asPostgres, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"], cwd);
+  }
+}
+
+/** Stops whatever server runs in a kept cluster folder and deletes the folder. */
+export function removeCluster(dir) {
+  const server = findServerBinaries();
+  const dataDir = join(dir, "data");
+  if (server) stopLeftover(postgresUser() !== null, server.binDir, dataDir, "/");
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Starts a throwaway cluster, or a kept one.
+ * @param {{log?: (line: string) => void, maxConnections?: number, superuser?: string,
+ *   dir?: string}} options
  *   `superuser`: the bootstrap superuser's name (default `postgres`).
+ *   `dir`: keep the cluster in this folder: created on the first start, reused (on the same
+ *   port when it is free) afterwards; stop() shuts the server down cleanly and keeps the files.
  * @returns {Promise<{url: string, host: string, port: number, dir: string, major: number,
  *   binDir: string, stop: () => void}>} `url` points at database `postgres` as the superuser
  *   (trust authentication, no password).
@@ -97,9 +141,12 @@ export async function startCluster(options = {}) {
   const { binDir, major } = server;
   const owner = postgresUser();
   const asPostgres = owner !== null;
-  const dir = mkdtempSync(join(tmpdir(), "pgpayments-pg-"));
+  const kept = Boolean(options.dir);
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "pgpayments-pg-"));
+  if (kept) mkdirSync(dir, { recursive: true });
   const dataDir = join(dir, "data");
   const logFile = join(dir, "postgres.log");
+  const portFile = join(dir, "port");
   let started = false;
   const cluster = {
     url: "",
@@ -112,9 +159,11 @@ export async function startCluster(options = {}) {
       if (!live.has(cluster)) return;
       live.delete(cluster);
       if (started && existsSync(join(dataDir, "postmaster.pid"))) {
-        runAs(asPostgres, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "stop"], dir);
+        // Kept data gets a clean shutdown, so the next start needs no crash recovery.
+        const mode = kept ? ["-m", "fast", "-w"] : ["-m", "immediate"];
+        runAs(asPostgres, join(binDir, "pg_ctl"), ["-D", dataDir, ...mode, "stop"], dir);
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!kept) rmSync(dir, { recursive: true, force: true });
     },
   };
   live.add(cluster);
@@ -123,11 +172,9 @@ export async function startCluster(options = {}) {
     process.on("exit", stopAllClusters);
   }
 
-  try {
-    chmodSync(dir, 0o700);
-    if (owner) chownSync(dir, owner.uid, owner.gid);
-    log(`Creating a throwaway PostgreSQL ${major || ""} cluster in ${dir}`.replace("  ", " "));
-    const init = await runAsAsync(asPostgres, join(binDir, "initdb"), [
+  const initdb = () => {
+    log(`Creating a PostgreSQL ${major || ""} cluster in ${dir}`.replace("  ", " "));
+    return runAsAsync(asPostgres, join(binDir, "initdb"), [
       "-D",
       dataDir,
       "-U",
@@ -138,20 +185,45 @@ export async function startCluster(options = {}) {
       "UTF8",
       "--locale=C.UTF-8",
     ], dir);
+  };
+
+  try {
+    chmodSync(dir, 0o700);
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    if (kept && asPostgres && runAs(true, "test", ["-x", dir], "/").status !== 0) {
+      throw new Error(
+        `the postgres user (the server runs as postgres under root) cannot reach ${dir}: ` +
+          "make the folders above it searchable (chmod o+x), or keep the cluster elsewhere.",
+      );
+    }
+    const existing = kept && existsSync(join(dataDir, "PG_VERSION"))
+      ? Number(readFileSync(join(dataDir, "PG_VERSION"), "utf8").trim())
+      : null;
+    if (existing !== null && major && existing !== major) {
+      throw new Error(
+        `the cluster in ${dir} was made by PostgreSQL ${existing}, but this server is ` +
+          `${major}: remove the folder (npm start -- --reset) to start again.`,
+      );
+    }
+    if (existing !== null) stopLeftover(asPostgres, binDir, dataDir, dir);
+    const init = existing !== null ? { status: 0 } : await initdb();
     if (init.status !== 0) {
       throw new Error(`initdb failed:\n${String(init.stderr || init.stdout || init.error).trim()}`);
     }
 
     let lastError = "";
+    const previousPort = kept && existsSync(portFile)
+      ? Number(readFileSync(portFile, "utf8").trim())
+      : 0;
     for (let attempt = 1; attempt <= 3 && !started; attempt++) {
-      const port = await freePort();
+      const port = attempt === 1 ? await portNear(previousPort) : await freePort();
       const settings = [
         `-p ${port}`,
         `-k ${dir}`,
         "-c listen_addresses=127.0.0.1",
-        "-c fsync=off",
+        // A throwaway cluster trades durability for speed; kept data keeps fsync.
+        ...(kept ? [] : ["-c fsync=off", "-c full_page_writes=off"]),
         "-c synchronous_commit=off",
-        "-c full_page_writes=off",
         `-c max_connections=${maxConnections}`,
       ].join(" ");
       const start = await runAsAsync(asPostgres, join(binDir, "pg_ctl"), [
@@ -170,6 +242,7 @@ export async function startCluster(options = {}) {
         started = true;
         cluster.port = port;
         cluster.url = `postgres://${superuser}@127.0.0.1:${port}/postgres?sslmode=disable`;
+        if (kept) writeFileSync(portFile, `${port}\n`);
       } else {
         lastError = `${(start.stderr || start.stdout || "").trim()}\n${tail(logFile)}`;
         // A failed start may still have left a server behind; make sure it is gone.
