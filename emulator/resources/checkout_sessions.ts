@@ -18,6 +18,7 @@ import { newCheckoutSessionId, newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import type { CheckoutSessionRecord } from "../store.ts";
 import { buildPrice, buildProduct, INLINE_RECURRING_PARAMS, unitAmountOf } from "./catalog.ts";
 import { findCustomer, insertCustomer } from "./customers.ts";
@@ -813,9 +814,11 @@ function settle(ctx: Context, record: CheckoutSessionRecord, succeeded: boolean)
 }
 
 export const checkoutSessionRoutes = [
-  endpoint("POST", "/v1/checkout/sessions", CREATE_PARAMS, createSession),
+  ...collection("/v1/checkout/sessions", {
+    create: [CREATE_PARAMS, createSession],
+    retrieve: [RETRIEVE_PARAMS, retrieveSession],
+    actions: { expire: [EXPIRE_PARAMS, expireSession] },
+  }),
   endpoint("GET", "/v1/checkout/sessions", LIST_PARAMS, listSessions),
-  endpoint("GET", "/v1/checkout/sessions/{id}", RETRIEVE_PARAMS, retrieveSession),
-  endpoint("POST", "/v1/checkout/sessions/{id}/expire", EXPIRE_PARAMS, expireSession),
   endpoint("GET", "/v1/checkout/sessions/{id}/line_items", LINE_ITEMS_PARAMS, listLineItems),
 ];
