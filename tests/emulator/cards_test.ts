@@ -5,16 +5,16 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createPrice, postJson, stripeClient, stripeError, withEmulator } from "./helpers.ts";
-
-async function typesSince(stripe: Stripe, eventId: string | undefined): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
-  return events.data.map((event) => event.type).reverse();
-}
-
-async function lastEventId(stripe: Stripe): Promise<string | undefined> {
-  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
-}
+import {
+  createPrice,
+  INVOICE_PAID_BY_CARD,
+  lastEventId,
+  postJson,
+  stripeClient,
+  stripeError,
+  typesSince,
+  withEmulator,
+} from "./helpers.ts";
 
 Deno.test("pm_card_visa attaches, becomes the default and pays a PaymentIntent", async () => {
   await withEmulator(async (emulator) => {
@@ -200,14 +200,7 @@ Deno.test("subscriptions.create pays its first invoice with the customer's defau
     assert.equal(invoice.payments?.data[0].status, "paid");
     assert.deepEqual(await typesSince(stripe, before), [
       "customer.subscription.created",
-      "invoice.created",
-      "invoice.finalized",
-      "payment_intent.created",
-      "charge.succeeded",
-      "payment_intent.succeeded",
-      "invoice_payment.paid",
-      "invoice.paid",
-      "invoice.payment_succeeded",
+      ...INVOICE_PAID_BY_CARD,
       "customer.subscription.updated",
     ]);
 

@@ -1,12 +1,7 @@
 /** Products, prices and customers, with the events their writes emit. */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { stripeClient, stripeError, withEmulator } from "./helpers.ts";
-
-async function eventTypesOf(stripe: Stripe): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100 });
-  return events.data.map((event) => event.type).reverse();
-}
+import { stripeClient, stripeError, typesSince, withEmulator } from "./helpers.ts";
 
 Deno.test("products can be created, retrieved, updated, listed and deleted", async () => {
   await withEmulator(async (emulator) => {
@@ -52,7 +47,7 @@ Deno.test("products can be created, retrieved, updated, listed and deleted", asy
     const deleted = await stripe.products.del(product.id);
     assert.deepEqual([deleted.id, deleted.object, deleted.deleted], [product.id, "product", true]);
     assert.equal((await stripeError(stripe.products.retrieve(product.id))).statusCode, 404);
-    assert.deepEqual(await eventTypesOf(stripe), [
+    assert.deepEqual(await typesSince(stripe), [
       "product.created",
       "product.updated",
       "product.created",
@@ -75,7 +70,7 @@ Deno.test("a product with prices cannot be deleted", async () => {
     assert.match(String(product.default_price), /^price_/);
     const error = await stripeError(stripe.products.del(product.id));
     assert.equal(error.statusCode, 400);
-    assert.deepEqual(await eventTypesOf(stripe), ["product.created", "price.created"]);
+    assert.deepEqual(await typesSince(stripe), ["product.created", "price.created"]);
   });
 });
 
@@ -128,7 +123,7 @@ Deno.test("prices can be created, retrieved, updated and listed with filters", a
     const listExpanded = await stripe.prices.list({ expand: ["data.product"] });
     assert.equal(typeof listExpanded.data[0].product, "object");
 
-    assert.deepEqual(await eventTypesOf(stripe), [
+    assert.deepEqual(await typesSince(stripe), [
       "product.created",
       "price.created",
       "product.created",
@@ -205,7 +200,7 @@ Deno.test("customers can be created, retrieved, updated, listed by email and del
     const retrieved = await stripe.customers.retrieve(ada.id);
     assert.equal(retrieved.deleted, true);
     assert.equal((await stripe.customers.list({ email: "ada@example.com" })).data.length, 0);
-    assert.deepEqual(await eventTypesOf(stripe), [
+    assert.deepEqual(await typesSince(stripe), [
       "customer.created",
       "customer.created",
       "customer.updated",

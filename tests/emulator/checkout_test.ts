@@ -4,22 +4,14 @@ import type Stripe from "stripe";
 import {
   completeSession,
   createPrice,
+  INVOICE_PAID_BY_CARD,
+  lastEventId,
   postJson,
   stripeClient,
   stripeError,
+  typesSince,
   withEmulator,
 } from "./helpers.ts";
-
-async function typesSince(stripe: Stripe, afterId?: string): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100 });
-  const all = events.data.reverse();
-  const start = afterId ? all.findIndex((event) => event.id === afterId) + 1 : 0;
-  return all.slice(start).map((event) => event.type);
-}
-
-async function lastEventId(stripe: Stripe): Promise<string | undefined> {
-  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
-}
 
 Deno.test("a payment session is open, priced, hosted and shaped like Stripe's", async () => {
   await withEmulator(async (emulator) => {
@@ -212,14 +204,7 @@ Deno.test("completing a subscription session creates subscription, invoice and p
       "customer.created",
       "payment_method.attached",
       "customer.subscription.created",
-      "invoice.created",
-      "invoice.finalized",
-      "payment_intent.created",
-      "charge.succeeded",
-      "payment_intent.succeeded",
-      "invoice_payment.paid",
-      "invoice.paid",
-      "invoice.payment_succeeded",
+      ...INVOICE_PAID_BY_CARD,
       "customer.subscription.updated",
       "checkout.session.completed",
     ]);

@@ -4,16 +4,14 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { completeSession, createPrice, stripeClient, withEmulator } from "./helpers.ts";
-
-async function typesSince(stripe: Stripe, eventId: string | undefined): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
-  return events.data.map((event) => event.type).reverse();
-}
-
-async function lastEventId(stripe: Stripe): Promise<string | undefined> {
-  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
-}
+import {
+  completeSession,
+  createPrice,
+  lastEventId,
+  stripeClient,
+  typesSince,
+  withEmulator,
+} from "./helpers.ts";
 
 Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async () => {
   await withEmulator(async (emulator) => {

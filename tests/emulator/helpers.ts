@@ -27,6 +27,29 @@ export function stripeClient(emulator: RunningEmulator, key = TEST_KEY): Stripe 
   });
 }
 
+/** The newest event's id: a mark for `typesSince`. */
+export async function lastEventId(stripe: Stripe): Promise<string | undefined> {
+  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
+}
+
+/** The types of the events after `eventId` (of all events without it), oldest first. */
+export async function typesSince(stripe: Stripe, eventId?: string): Promise<string[]> {
+  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
+  return events.data.map((event) => event.type).reverse();
+}
+
+/** What paying an invoice by card emits, in Stripe's order. */
+export const INVOICE_PAID_BY_CARD = [
+  "invoice.created",
+  "invoice.finalized",
+  "payment_intent.created",
+  "charge.succeeded",
+  "payment_intent.succeeded",
+  "invoice_payment.paid",
+  "invoice.paid",
+  "invoice.payment_succeeded",
+];
+
 /** Runs `promise` expecting a Stripe error and returns it. */
 export async function stripeError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
   try {
