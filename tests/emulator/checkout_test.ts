@@ -6,6 +6,7 @@ import {
   createPrice,
   INVOICE_PAID_BY_CARD,
   lastEventId,
+  openPaymentSession,
   postJson,
   stripeClient,
   stripeError,
@@ -129,11 +130,7 @@ Deno.test("completing a payment session creates a PaymentIntent and Charge with 
 Deno.test("a guest payment without customer_creation has no customer object", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+    const session = await openPaymentSession(stripe);
     await completeSession(emulator, session.id);
     const done = await stripe.checkout.sessions.retrieve(session.id);
     assert.equal(done.customer, null);
@@ -231,11 +228,7 @@ Deno.test("a subscription session for an existing customer reuses that customer"
 Deno.test("delayed payments complete unpaid, then succeed", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+    const session = await openPaymentSession(stripe);
     await completeSession(emulator, session.id, "async_pending");
     let current = await stripe.checkout.sessions.retrieve(session.id);
     assert.equal(current.status, "complete");
@@ -288,11 +281,7 @@ Deno.test("a delayed subscription payment that fails emits async_payment_failed"
 Deno.test("completing twice or with an unknown outcome is refused", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+    const session = await openPaymentSession(stripe);
     const base = `${emulator.url}/_emulator/checkout/sessions`;
     const unknown = await postJson(`${base}/${session.id}/complete`, { outcome: "maybe" });
     assert.equal(unknown.status, 400);
@@ -310,11 +299,7 @@ Deno.test("completing twice or with an unknown outcome is refused", async () => 
 Deno.test("an open session can be expired once, emitting checkout.session.expired", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+    const session = await openPaymentSession(stripe);
     const expired = await stripe.checkout.sessions.expire(session.id);
     assert.equal(expired.status, "expired");
     const again = await stripeError(stripe.checkout.sessions.expire(session.id));

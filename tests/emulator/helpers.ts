@@ -133,6 +133,19 @@ export async function createPrice(
   });
 }
 
+/** An open payment-mode session for one unit of a new one-time price, with `params` on top. */
+export async function openPaymentSession(
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+): Promise<Stripe.Checkout.Session> {
+  const price = await createPrice(stripe, { recurring: false });
+  return await stripe.checkout.sessions.create({
+    mode: "payment",
+    line_items: [{ price: price.id, quantity: 1 }],
+    ...params,
+  });
+}
+
 export async function postJson(url: string, body: unknown = {}): Promise<Response> {
   return await fetch(url, {
     method: "POST",

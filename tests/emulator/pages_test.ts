@@ -1,7 +1,14 @@
 /** The hosted Checkout and Billing Portal pages, driven the way a browser submits forms. */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { completeSession, createPrice, stripeClient, submitForm, withEmulator } from "./helpers.ts";
+import {
+  completeSession,
+  createPrice,
+  openPaymentSession,
+  stripeClient,
+  submitForm,
+  withEmulator,
+} from "./helpers.ts";
 
 Deno.test("the Checkout page lists line items and total with Pay and Cancel buttons", async () => {
   await withEmulator(async (emulator) => {
@@ -35,11 +42,8 @@ Deno.test("the Checkout page lists line items and total with Pay and Cancel butt
 Deno.test("Pay completes the session and redirects to success_url with the session id", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
+    const session = await openPaymentSession(stripe, {
       customer_creation: "always",
-      line_items: [{ price: price.id, quantity: 1 }],
       success_url: "https://shop.example/thanks?id={CHECKOUT_SESSION_ID}&x=1",
     });
     const response = await submitForm(session.url!, { id: "pay-form" }, {
@@ -71,10 +75,7 @@ Deno.test("Pay completes the session and redirects to success_url with the sessi
 Deno.test("Cancel redirects to cancel_url and leaves the session open", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
+    const session = await openPaymentSession(stripe, {
       success_url: "https://shop.example/ok",
       cancel_url: "https://shop.example/cart",
     });
@@ -180,10 +181,7 @@ Deno.test("the portal refuses to cancel another customer's subscription", async 
 Deno.test("a declined or mistyped card is shown inline and leaves the session open", async () => {
   await withEmulator(async (emulator) => {
     const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
+    const session = await openPaymentSession(stripe, {
       success_url: "https://shop.example/ok",
     });
     const cases: [Record<string, string>, number, RegExp, string][] = [
