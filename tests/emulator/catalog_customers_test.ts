@@ -1,11 +1,10 @@
 /** Products, prices and customers, with the events their writes emit. */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { stripeClient, stripeError, typesSince, withEmulator } from "./helpers.ts";
+import { stripeError, typesSince, withEmulator } from "./helpers.ts";
 
 Deno.test("products can be created, retrieved, updated, listed and deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({
       name: "Starter",
       description: "For small teams",
@@ -61,8 +60,7 @@ Deno.test("products can be created, retrieved, updated, listed and deleted", asy
 });
 
 Deno.test("a product with prices cannot be deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({
       name: "Pro",
       default_price_data: { currency: "usd", unit_amount: 900 },
@@ -75,8 +73,7 @@ Deno.test("a product with prices cannot be deleted", async () => {
 });
 
 Deno.test("prices can be created, retrieved, updated and listed with filters", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({ name: "Pro" });
     const monthly = await stripe.prices.create({
       product: product.id,
@@ -134,8 +131,7 @@ Deno.test("prices can be created, retrieved, updated and listed with filters", a
 });
 
 Deno.test("a lookup key is unique unless transfer_lookup_key moves it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({ name: "Pro" });
     const base = { product: product.id, currency: "usd", lookup_key: "pro" };
     const first = await stripe.prices.create({ ...base, unit_amount: 100 });
@@ -153,8 +149,7 @@ Deno.test("a lookup key is unique unless transfer_lookup_key moves it", async ()
 });
 
 Deno.test("price creation validates its parameters", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({ name: "Pro" });
     const noAmount = await stripeError(
       stripe.prices.create({ product: product.id, currency: "usd" }),
@@ -176,8 +171,7 @@ Deno.test("price creation validates its parameters", async () => {
 });
 
 Deno.test("customers can be created, retrieved, updated, listed by email and deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const ada = await stripe.customers.create({
       email: "ada@example.com",
       name: "Ada",

@@ -8,15 +8,13 @@ import {
   lastEventId,
   openPaymentSession,
   postJson,
-  stripeClient,
   stripeError,
   typesSince,
   withEmulator,
 } from "./helpers.ts";
 
 Deno.test("a payment session is open, priced, hosted and shaped like Stripe's", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 1200, recurring: false, name: "Mug" });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",
@@ -66,8 +64,7 @@ Deno.test("a payment session is open, priced, hosted and shaped like Stripe's", 
 });
 
 Deno.test("completing a payment session creates a PaymentIntent and Charge with its metadata", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 2500, recurring: false });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",
@@ -128,8 +125,7 @@ Deno.test("completing a payment session creates a PaymentIntent and Charge with 
 });
 
 Deno.test("a guest payment without customer_creation has no customer object", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const session = await openPaymentSession(stripe);
     await completeSession(emulator, session.id);
     const done = await stripe.checkout.sessions.retrieve(session.id);
@@ -140,8 +136,7 @@ Deno.test("a guest payment without customer_creation has no customer object", as
 });
 
 Deno.test("completing a subscription session creates subscription, invoice and payment", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const monthly = await createPrice(stripe, { unitAmount: 1500 });
     const setupFee = await createPrice(stripe, { unitAmount: 500, recurring: false });
     const session = await stripe.checkout.sessions.create({
@@ -209,8 +204,7 @@ Deno.test("completing a subscription session creates subscription, invoice and p
 });
 
 Deno.test("a subscription session for an existing customer reuses that customer", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const customer = await stripe.customers.create({ email: "known@example.com" });
     const price = await createPrice(stripe);
     const session = await stripe.checkout.sessions.create({
@@ -226,8 +220,7 @@ Deno.test("a subscription session for an existing customer reuses that customer"
 });
 
 Deno.test("delayed payments complete unpaid, then succeed", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const session = await openPaymentSession(stripe);
     await completeSession(emulator, session.id, "async_pending");
     let current = await stripe.checkout.sessions.retrieve(session.id);
@@ -249,8 +242,7 @@ Deno.test("delayed payments complete unpaid, then succeed", async () => {
 });
 
 Deno.test("a delayed subscription payment that fails emits async_payment_failed", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const session = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -279,8 +271,7 @@ Deno.test("a delayed subscription payment that fails emits async_payment_failed"
 });
 
 Deno.test("completing twice or with an unknown outcome is refused", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const session = await openPaymentSession(stripe);
     const base = `${emulator.url}/_emulator/checkout/sessions`;
     const unknown = await postJson(`${base}/${session.id}/complete`, { outcome: "maybe" });
@@ -297,8 +288,7 @@ Deno.test("completing twice or with an unknown outcome is refused", async () => 
 });
 
 Deno.test("an open session can be expired once, emitting checkout.session.expired", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const session = await openPaymentSession(stripe);
     const expired = await stripe.checkout.sessions.expire(session.id);
     assert.equal(expired.status, "expired");
@@ -314,8 +304,7 @@ Deno.test("an open session can be expired once, emitting checkout.session.expire
 });
 
 Deno.test("session creation validates mode, prices and mode-specific data", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const monthly = await createPrice(stripe);
     const once = await createPrice(stripe, { recurring: false });
     const item = (price: Stripe.Price) => [{ price: price.id, quantity: 1 }];
@@ -356,8 +345,7 @@ Deno.test("session creation validates mode, prices and mode-specific data", asyn
 });
 
 Deno.test("a billing portal session points at the hosted portal for a customer", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const customer = await stripe.customers.create({ email: "p@example.com" });
     const session = await stripe.billingPortal.sessions.create({
       customer: customer.id,

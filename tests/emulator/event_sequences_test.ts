@@ -4,18 +4,10 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import {
-  completeSession,
-  createPrice,
-  lastEventId,
-  stripeClient,
-  typesSince,
-  withEmulator,
-} from "./helpers.ts";
+import { completeSession, createPrice, lastEventId, typesSince, withEmulator } from "./helpers.ts";
 
 Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { recurring: false });
     const session = () =>
       stripe.checkout.sessions.create({
@@ -64,8 +56,7 @@ Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fa
 });
 
 Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund and a cancel", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const session = (trial?: number) =>
       stripe.checkout.sessions.create({

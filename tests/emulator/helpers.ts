@@ -5,13 +5,16 @@ import { type RunningEmulator, startEmulator } from "../../emulator/server.ts";
 export const TEST_KEY = "sk_test_emulator";
 export const LIVE_KEY = "sk_live_emulator";
 
-/** Starts an emulator on a free port with fast retries, and always stops it. */
+/**
+ * Starts an emulator on a free port with fast retries, hands it to `fn` with a test-mode SDK
+ * client for it, and always stops it.
+ */
 export async function withEmulator(
-  fn: (emulator: RunningEmulator) => Promise<void>,
+  fn: (emulator: RunningEmulator, stripe: Stripe) => Promise<void>,
 ): Promise<void> {
   const emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [10, 20] });
   try {
-    await fn(emulator);
+    await fn(emulator, stripeClient(emulator));
   } finally {
     await emulator.stop();
   }

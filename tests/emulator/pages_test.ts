@@ -5,14 +5,12 @@ import {
   completeSession,
   createPrice,
   openPaymentSession,
-  stripeClient,
   submitForm,
   withEmulator,
 } from "./helpers.ts";
 
 Deno.test("the Checkout page lists line items and total with Pay and Cancel buttons", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 1999, name: "Pro <plan>" });
     const session = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -40,8 +38,7 @@ Deno.test("the Checkout page lists line items and total with Pay and Cancel butt
 });
 
 Deno.test("Pay completes the session and redirects to success_url with the session id", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const session = await openPaymentSession(stripe, {
       customer_creation: "always",
       success_url: "https://shop.example/thanks?id={CHECKOUT_SESSION_ID}&x=1",
@@ -73,8 +70,7 @@ Deno.test("Pay completes the session and redirects to success_url with the sessi
 });
 
 Deno.test("Cancel redirects to cancel_url and leaves the session open", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const session = await openPaymentSession(stripe, {
       success_url: "https://shop.example/ok",
       cancel_url: "https://shop.example/cart",
@@ -87,8 +83,7 @@ Deno.test("Cancel redirects to cancel_url and leaves the session open", async ()
 });
 
 Deno.test("an expired session's page says so instead of offering Pay", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { recurring: false });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",
@@ -116,8 +111,7 @@ Deno.test("an expired session's page says so instead of offering Pay", async () 
 });
 
 Deno.test("the portal lists subscriptions, cancels one and links back to return_url", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 900, name: "Basic" });
     const checkout = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -155,8 +149,7 @@ Deno.test("the portal lists subscriptions, cancels one and links back to return_
 });
 
 Deno.test("the portal refuses to cancel another customer's subscription", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const checkout = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -179,8 +172,7 @@ Deno.test("the portal refuses to cancel another customer's subscription", async 
 });
 
 Deno.test("a declined or mistyped card is shown inline and leaves the session open", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const session = await openPaymentSession(stripe, {
       success_url: "https://shop.example/ok",
     });
@@ -218,8 +210,7 @@ Deno.test("a declined or mistyped card is shown inline and leaves the session op
 });
 
 Deno.test("the 3-D Secure card shows the authentication step, then completes or fails", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const create = () =>
       stripe.checkout.sessions.create({
@@ -265,8 +256,7 @@ Deno.test("the 3-D Secure card shows the authentication step, then completes or 
 });
 
 Deno.test("the portal lists invoices and the card, switches plan, schedules and resumes a cancel, updates the card", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const basic = await createPrice(stripe, { unitAmount: 900, name: "Basic" });
     const pro = await stripe.prices.create({
       product: (await stripe.products.create({ name: "Pro" })).id,

@@ -8,7 +8,6 @@ import {
   INVOICE_PAID_BY_CARD,
   lastEventId,
   postJson,
-  stripeClient,
   stripeError,
   typesSince,
   withEmulator,
@@ -35,8 +34,7 @@ async function control(emulator: RunningEmulator, path: string): Promise<Respons
 }
 
 Deno.test("subscriptions list by customer and status, canceled ones only with status=all", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const first = await subscribe(emulator, stripe, "a@example.com");
     const second = await subscribe(emulator, stripe, "b@example.com");
     await stripe.subscriptions.cancel(first.id);
@@ -58,8 +56,7 @@ Deno.test("subscriptions list by customer and status, canceled ones only with st
 });
 
 Deno.test("cancel_at_period_end is set and cleared with customer.subscription.updated", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const subscription = await subscribe(emulator, stripe);
     const updatesBefore = (await stripe.events.list({ type: "customer.subscription.updated" }))
       .data.length;
@@ -88,8 +85,7 @@ Deno.test("cancel_at_period_end is set and cleared with customer.subscription.up
 });
 
 Deno.test("DELETE cancels now with customer.subscription.deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const subscription = await subscribe(emulator, stripe);
     const canceled = await stripe.subscriptions.cancel(subscription.id, {
       cancellation_details: { comment: "Too pricey", feedback: "too_expensive" },
@@ -112,8 +108,7 @@ Deno.test("DELETE cancels now with customer.subscription.deleted", async () => {
 });
 
 Deno.test("renew bills the next period with a paid invoice", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const subscription = await subscribe(emulator, stripe);
     const [item] = subscription.items.data;
     const mark = await lastEventId(stripe);
@@ -144,8 +139,7 @@ Deno.test("renew bills the next period with a paid invoice", async () => {
 });
 
 Deno.test("fail_payment leaves the subscription past_due until a renewal pays it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const subscription = await subscribe(emulator, stripe);
     const mark = await lastEventId(stripe);
     const failed = await control(emulator, `subscriptions/${subscription.id}/fail_payment`);
@@ -175,8 +169,7 @@ Deno.test("fail_payment leaves the subscription past_due until a renewal pays it
 });
 
 Deno.test("renewing a subscription set to cancel at period end ends it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const subscription = await subscribe(emulator, stripe);
     await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
     const response = await control(emulator, `subscriptions/${subscription.id}/renew`);
@@ -191,8 +184,7 @@ Deno.test("renewing a subscription set to cancel at period end ends it", async (
 });
 
 Deno.test("deleting a customer cancels their subscriptions", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const subscription = await subscribe(emulator, stripe);
     await stripe.customers.del(subscription.customer as string);
     assert.equal((await stripe.subscriptions.retrieve(subscription.id)).status, "canceled");
@@ -200,8 +192,7 @@ Deno.test("deleting a customer cancels their subscriptions", async () => {
 });
 
 Deno.test("refunds are full or partial, update the charge and emit refund and charge events", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 1000, recurring: false });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",

@@ -10,7 +10,6 @@ import {
   INVOICE_PAID_BY_CARD,
   lastEventId,
   postJson,
-  stripeClient,
   stripeError,
   typesSince,
   withEmulator,
@@ -28,8 +27,7 @@ async function advance(stripe: Stripe, clock: string, to: number): Promise<void>
 }
 
 Deno.test("advancing a test clock renews with the card on file, then a failing card goes past_due", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const clock = await stripe.testHelpers.testClocks.create({
       frozen_time: START,
       name: "Monthly renewals",
@@ -123,8 +121,7 @@ Deno.test("advancing a test clock renews with the card on file, then a failing c
 });
 
 Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Checkout Sessions", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
     const price = await createPrice(stripe, { unitAmount: 800 });
     const customer = await stripe.customers.create({
@@ -189,8 +186,7 @@ Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Ch
 });
 
 Deno.test("a trial on 4000 0000 0000 0341 ends past_due; a Checkout trial on the clock too", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
     const price = await createPrice(stripe, { unitAmount: 2500 });
     const customer = await stripe.customers.create({
