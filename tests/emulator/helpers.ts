@@ -41,6 +41,26 @@ export async function typesSince(stripe: Stripe, eventId?: string): Promise<stri
   return events.data.map((event) => event.type).reverse();
 }
 
+/** The types of the events `action` causes, oldest first. */
+export async function typesDuring(
+  stripe: Stripe,
+  action: () => Promise<unknown>,
+): Promise<string[]> {
+  const mark = await lastEventId(stripe);
+  await action();
+  return await typesSince(stripe, mark);
+}
+
+/** The types of the events completing Checkout Session `sessionId` with `outcome` emits. */
+export function typesCompleting(
+  emulator: RunningEmulator,
+  stripe: Stripe,
+  sessionId: string,
+  outcome?: string,
+): Promise<string[]> {
+  return typesDuring(stripe, () => completeSession(emulator, sessionId, outcome));
+}
+
 /** What paying an invoice by card emits, in Stripe's order. */
 export const INVOICE_PAID_BY_CARD = [
   "invoice.created",
