@@ -5,7 +5,7 @@ import type { Context } from "../context.ts";
 import { noSuch } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { collection } from "./collection.ts";
+import { collection, whereEqual } from "./collection.ts";
 
 export type ChargeStatus = "succeeded" | "pending" | "failed";
 
@@ -163,13 +163,7 @@ const LIST_PARAMS: ParamSpec = {
 };
 
 function listCharges(ctx: Context, params: ParamReader) {
-  const customer = params.string("customer");
-  const paymentIntent = params.string("payment_intent");
-  const charges = [...ctx.partition.charges.values()].filter((charge) =>
-    (customer === undefined || charge.customer === customer) &&
-    (paymentIntent === undefined || charge.payment_intent === paymentIntent)
-  );
-  return charges;
+  return whereEqual(ctx.partition.charges.values(), params, ["customer", "payment_intent"]);
 }
 
 export const chargeRoutes = collection("/v1/charges", {

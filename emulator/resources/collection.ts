@@ -68,3 +68,14 @@ export function listPage<T extends { id: string }>(
     params.expand(),
   );
 }
+
+/** The items whose `fields` equal the string filters of the same names the request gave. */
+export function whereEqual<T>(
+  items: Iterable<T>,
+  params: ParamReader,
+  fields: (keyof T & string)[],
+): T[] {
+  const wanted = fields.map((field) => [field, params.string(field)] as const)
+    .filter(([, value]) => value !== undefined);
+  return [...items].filter((item) => wanted.every(([field, value]) => item[field] === value));
+}

@@ -7,7 +7,7 @@ import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import type { PathParams } from "../router.ts";
-import { collection } from "./collection.ts";
+import { collection, whereEqual } from "./collection.ts";
 import {
   attachPaymentMethod,
   cardError,
@@ -228,13 +228,7 @@ const LIST_PARAMS: ParamSpec = {
 };
 
 function listCustomers(ctx: Context, params: ParamReader) {
-  const email = params.string("email");
-  const clock = params.string("test_clock");
-  const customers = [...ctx.partition.customers.values()].filter((customer) =>
-    (email === undefined || customer.email === email) &&
-    (clock === undefined || customer.test_clock === clock)
-  );
-  return customers;
+  return whereEqual(ctx.partition.customers.values(), params, ["email", "test_clock"]);
 }
 
 function readAddress(params: ParamReader): Stripe.Address | undefined {

@@ -13,7 +13,7 @@ import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import type { PathParams } from "../router.ts";
-import { collection } from "./collection.ts";
+import { collection, whereEqual } from "./collection.ts";
 import { insertCharge, setChargeStatus } from "./charges.ts";
 import { findCustomer } from "./customers.ts";
 import { cardError, resolvePaymentMethod } from "./payment_methods.ts";
@@ -434,11 +434,7 @@ const LIST_PARAMS: ParamSpec = {
 };
 
 function listPaymentIntents(ctx: Context, params: ParamReader) {
-  const customer = params.string("customer");
-  const paymentIntents = [...ctx.partition.paymentIntents.values()].filter((paymentIntent) =>
-    customer === undefined || paymentIntent.customer === customer
-  );
-  return paymentIntents;
+  return whereEqual(ctx.partition.paymentIntents.values(), params, ["customer"]);
 }
 
 export const paymentIntentRoutes = collection("/v1/payment_intents", {

@@ -5,7 +5,7 @@ import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { collection } from "./collection.ts";
+import { collection, whereEqual } from "./collection.ts";
 import { findCharge } from "./charges.ts";
 import { findPaymentIntent } from "./payment_intents.ts";
 
@@ -104,13 +104,7 @@ const LIST_PARAMS: ParamSpec = {
 };
 
 function listRefunds(ctx: Context, params: ParamReader) {
-  const charge = params.string("charge");
-  const paymentIntent = params.string("payment_intent");
-  const refunds = [...ctx.partition.refunds.values()].filter((refund) =>
-    (charge === undefined || refund.charge === charge) &&
-    (paymentIntent === undefined || refund.payment_intent === paymentIntent)
-  );
-  return refunds;
+  return whereEqual(ctx.partition.refunds.values(), params, ["charge", "payment_intent"]);
 }
 
 export const refundRoutes = collection("/v1/refunds", {
