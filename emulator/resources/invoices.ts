@@ -300,12 +300,11 @@ function listInvoices(ctx: Context, params: ParamReader) {
     "status",
     ["draft", "open", "paid", "uncollectible", "void"] as const,
   );
-  const invoices = [...ctx.partition.invoices.values()].filter((invoice) =>
+  return [...ctx.partition.invoices.values()].filter((invoice) =>
     (customer === undefined || invoice.customer === customer) &&
     (subscription === undefined || subscriptionOf(invoice) === subscription) &&
     (status === undefined || invoice.status === status)
   );
-  return invoices;
 }
 
 /** Every invoice payment, newest invoice first, newest payment first within an invoice. */

@@ -103,14 +103,13 @@ function listPrices(ctx: Context, params: ParamReader) {
   const product = params.string("product");
   const type = params.oneOf("type", ["one_time", "recurring"] as const);
   const lookupKeys = params.strings("lookup_keys");
-  const prices = [...ctx.partition.prices.values()].filter((price) =>
+  return [...ctx.partition.prices.values()].filter((price) =>
     (active === undefined || price.active === active) &&
     (currency === undefined || price.currency === currency) &&
     (product === undefined || price.product === product) &&
     (type === undefined || price.type === type) &&
     (lookupKeys === undefined || lookupKeys.includes(price.lookup_key ?? ""))
   );
-  return prices;
 }
 
 export const priceRoutes = collection("/v1/prices", {

@@ -130,13 +130,12 @@ function listProducts(ctx: Context, params: ParamReader) {
   const ids = params.strings("ids");
   const shippable = params.boolean("shippable");
   const url = params.string("url");
-  const products = [...ctx.partition.products.values()].filter((product) =>
+  return [...ctx.partition.products.values()].filter((product) =>
     (active === undefined || product.active === active) &&
     (ids === undefined || ids.includes(product.id)) &&
     (shippable === undefined || product.shippable === shippable) &&
     (url === undefined || product.url === url)
   );
-  return products;
 }
 
 /** `undefined` keeps the current value; `null` (an empty string in the form) unsets it. */

@@ -444,13 +444,12 @@ function listSubscriptions(ctx: Context, params: ParamReader) {
   const customer = params.string("customer");
   const price = params.string("price");
   const clock = params.string("test_clock");
-  const subscriptions = [...ctx.partition.subscriptions.values()].filter((subscription) =>
+  return [...ctx.partition.subscriptions.values()].filter((subscription) =>
     matchesStatus(subscription.status, status) &&
     (clock === undefined || subscription.test_clock === clock) &&
     (customer === undefined || subscription.customer === customer) &&
     (price === undefined || subscription.items.data.some((item) => item.price.id === price))
   );
-  return subscriptions;
 }
 
 /** Without a status filter Stripe lists every subscription that has not been canceled. */

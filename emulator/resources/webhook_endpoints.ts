@@ -111,8 +111,7 @@ function deleteEndpoint(ctx: Context, _params: ParamReader, path: PathParams) {
 const LIST_PARAMS: ParamSpec = { read: PAGINATION };
 
 function listEndpoints(ctx: Context) {
-  const endpoints = [...ctx.partition.webhookEndpoints.values()].map((record) => record.endpoint);
-  return endpoints;
+  return [...ctx.partition.webhookEndpoints.values()].map((record) => record.endpoint);
 }
 
 export const webhookEndpointRoutes = collection("/v1/webhook_endpoints", {
