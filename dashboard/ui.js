@@ -24,6 +24,16 @@ export function showError(error) {
   box.hidden = !error;
 }
 
+/** Loads once now and again on every submit of the `filters` form, showing failures. */
+export async function loadFiltered(filters, load) {
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    showError(null);
+    load().catch(showError);
+  });
+  await load();
+}
+
 /** Runs `work` with the button disabled; errors go to the page's error box. */
 export async function busy(button, work) {
   showError(null);

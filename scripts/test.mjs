@@ -404,7 +404,7 @@ async function main() {
       ]);
       if (supabaseLines.length > 0) {
         header(
-          "Database: a throwaway cluster shaped like a Supabase project (tests/fixtures/supabase)",
+          "Database: a throwaway cluster shaped like a Supabase project (tests/vendor/supabase)",
         );
         for (const line of supabaseLines) console.log(line);
       }

@@ -1,7 +1,7 @@
 // Webhook events: failed ones first, filters by status and type, the stored payload and error of
 // one event, and Replay with its outcome.
 import { ApiError, call, env } from "../api.js";
-import { busy, h, pagedTable, showError, status, stripeLink, time } from "../ui.js";
+import { busy, h, loadFiltered, pagedTable, showError, status, stripeLink, time } from "../ui.js";
 
 function duration(event) {
   if (!event.processedAt) return "–";
@@ -174,12 +174,7 @@ export async function render(root) {
     );
     lists.replaceChildren(...sections);
   };
-  filters.addEventListener("submit", (event) => {
-    event.preventDefault();
-    showError(null);
-    load().catch(showError);
-  });
-  await load();
+  await loadFiltered(filters, load);
   root.replaceChildren(
     h("h1", {}, "Webhook events"),
     filters,

@@ -1,6 +1,6 @@
 // Customers, Subscriptions and Transactions: newest first, page by page, linked to Stripe.
 import { call, env } from "../api.js";
-import { h, money, pagedTable, showError, status, stripeLink, time } from "../ui.js";
+import { h, loadFiltered, money, pagedTable, showError, status, stripeLink, time } from "../ui.js";
 
 function subject(type, id) {
   return type ? `${type} ${id}` : "–";
@@ -185,12 +185,7 @@ export async function renderTransactions(root) {
     );
     list.replaceChildren(element);
   };
-  filters.addEventListener("submit", (event) => {
-    event.preventDefault();
-    showError(null);
-    load().catch(showError);
-  });
-  await load();
+  await loadFiltered(filters, load);
   root.replaceChildren(
     h("h1", {}, "Transactions"),
     h("section", { class: "panel", id: "transactions" }, filters, totals, list),

@@ -3,11 +3,9 @@ import type Stripe from "stripe";
 import type { Decline } from "../cards.ts";
 import type { Context } from "../context.ts";
 import { noSuch } from "../errors.ts";
-import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import { collection, whereEqual } from "./collection.ts";
 
 export type ChargeStatus = "succeeded" | "pending" | "failed";
 
@@ -159,30 +157,16 @@ function paymentMethodDetails(
   } as Stripe.Charge.PaymentMethodDetails;
 }
 
-/** `GET /v1/charges/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrieveCharge(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findCharge(ctx, path.id), params.expand());
-}
-
 const LIST_PARAMS: ParamSpec = {
   read: [...PAGINATION, "customer", "payment_intent"],
   ignored: ["created", "transfer_group"],
 };
 
 function listCharges(ctx: Context, params: ParamReader) {
-  const customer = params.string("customer");
-  const paymentIntent = params.string("payment_intent");
-  const charges = [...ctx.partition.charges.values()].filter((charge) =>
-    (customer === undefined || charge.customer === customer) &&
-    (paymentIntent === undefined || charge.payment_intent === paymentIntent)
-  );
-  const list = paginate(charges, params, "/v1/charges", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
+  return whereEqual(ctx.partition.charges.values(), params, ["customer", "payment_intent"]);
 }
 
-export const chargeRoutes = [
-  endpoint("GET", "/v1/charges", LIST_PARAMS, listCharges),
-  endpoint("GET", "/v1/charges/{id}", RETRIEVE_PARAMS, retrieveCharge),
-];
+export const chargeRoutes = collection("/v1/charges", {
+  list: [LIST_PARAMS, listCharges],
+  find: findCharge,
+});

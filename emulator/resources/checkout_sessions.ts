@@ -18,6 +18,7 @@ import { newCheckoutSessionId, newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import type { CheckoutSessionRecord } from "../store.ts";
 import { buildPrice, buildProduct, INLINE_RECURRING_PARAMS, unitAmountOf } from "./catalog.ts";
 import { findCustomer, insertCustomer } from "./customers.ts";
@@ -662,18 +663,7 @@ function payWithCard(
       result = collectInvoice(ctx, invoice, method.paymentMethod.id, { offSession: false });
       if (result.status === "succeeded") setSubscriptionStatus(ctx, existing, "active");
     } else {
-      const started = startSubscription(ctx, {
-        customer,
-        lines: record.lineItems.map((item) => ({
-          price: item.price as Stripe.Price,
-          quantity: item.quantity ?? 1,
-        })),
-        metadata: record.subscriptionData.metadata,
-        description: record.subscriptionData.description,
-        paymentMethod: method.paymentMethod.id,
-        saveAsDefault: true,
-        trialEnd: trialEndOf(ctx, record),
-      });
+      const started = startSessionSubscription(ctx, record, customer, method.paymentMethod.id);
       session.subscription = started.subscription.id;
       session.invoice = started.invoice.id;
       result = started.result ?? { status: "succeeded" };
@@ -696,6 +686,27 @@ function payWithCard(
       finishCheckout(ctx, record, "unpaid");
       return { status: "complete" };
   }
+}
+
+/** Starts the subscription a subscription-mode session sells, paid by `paymentMethod`. */
+function startSessionSubscription(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  customer: Stripe.Customer,
+  paymentMethod: string,
+) {
+  return startSubscription(ctx, {
+    customer,
+    lines: record.lineItems.map((item) => ({
+      price: item.price as Stripe.Price,
+      quantity: item.quantity ?? 1,
+    })),
+    metadata: record.subscriptionData.metadata,
+    description: record.subscriptionData.description,
+    paymentMethod,
+    saveAsDefault: true,
+    trialEnd: trialEndOf(ctx, record),
+  });
 }
 
 function trialEndOf(ctx: Context, record: CheckoutSessionRecord): number | null {
@@ -745,18 +756,12 @@ function payByBankDebit(ctx: Context, record: CheckoutSessionRecord, buyer: Buye
     confirmPaymentIntent(ctx, paymentIntent, { offSession: false });
   } else if (customer) {
     attachPaymentMethod(ctx, method, customer);
-    const { subscription, invoice } = startSubscription(ctx, {
+    const { subscription, invoice } = startSessionSubscription(
+      ctx,
+      record,
       customer,
-      lines: record.lineItems.map((item) => ({
-        price: item.price as Stripe.Price,
-        quantity: item.quantity ?? 1,
-      })),
-      metadata: record.subscriptionData.metadata,
-      description: record.subscriptionData.description,
-      paymentMethod: method.paymentMethod.id,
-      saveAsDefault: true,
-      trialEnd: trialEndOf(ctx, record),
-    });
+      method.paymentMethod.id,
+    );
     session.subscription = subscription.id;
     session.invoice = invoice.id;
   }
@@ -813,9 +818,11 @@ function settle(ctx: Context, record: CheckoutSessionRecord, succeeded: boolean)
 }
 
 export const checkoutSessionRoutes = [
-  endpoint("POST", "/v1/checkout/sessions", CREATE_PARAMS, createSession),
+  ...collection("/v1/checkout/sessions", {
+    create: [CREATE_PARAMS, createSession],
+    retrieve: [RETRIEVE_PARAMS, retrieveSession],
+    actions: { expire: [EXPIRE_PARAMS, expireSession] },
+  }),
   endpoint("GET", "/v1/checkout/sessions", LIST_PARAMS, listSessions),
-  endpoint("GET", "/v1/checkout/sessions/{id}", RETRIEVE_PARAMS, retrieveSession),
-  endpoint("POST", "/v1/checkout/sessions/{id}/expire", EXPIRE_PARAMS, expireSession),
   endpoint("GET", "/v1/checkout/sessions/{id}/line_items", LINE_ITEMS_PARAMS, listLineItems),
 ];

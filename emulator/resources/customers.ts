@@ -5,9 +5,9 @@ import { attachDecline } from "../cards.ts";
 import { invalidRequest, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection, whereEqual } from "./collection.ts";
 import {
   attachPaymentMethod,
   cardError,
@@ -228,14 +228,7 @@ const LIST_PARAMS: ParamSpec = {
 };
 
 function listCustomers(ctx: Context, params: ParamReader) {
-  const email = params.string("email");
-  const clock = params.string("test_clock");
-  const customers = [...ctx.partition.customers.values()].filter((customer) =>
-    (email === undefined || customer.email === email) &&
-    (clock === undefined || customer.test_clock === clock)
-  );
-  const list = paginate(customers, params, "/v1/customers", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
+  return whereEqual(ctx.partition.customers.values(), params, ["email", "test_clock"]);
 }
 
 function readAddress(params: ParamReader): Stripe.Address | undefined {
@@ -251,10 +244,10 @@ function readAddress(params: ParamReader): Stripe.Address | undefined {
   };
 }
 
-export const customerRoutes = [
-  endpoint("POST", "/v1/customers", CREATE_PARAMS, createCustomer),
-  endpoint("GET", "/v1/customers", LIST_PARAMS, listCustomers),
-  endpoint("GET", "/v1/customers/{id}", RETRIEVE_PARAMS, retrieveCustomer),
-  endpoint("POST", "/v1/customers/{id}", UPDATE_PARAMS, updateCustomer),
-  endpoint("DELETE", "/v1/customers/{id}", DELETE_PARAMS, deleteCustomer),
-];
+export const customerRoutes = collection("/v1/customers", {
+  create: [CREATE_PARAMS, createCustomer],
+  list: [LIST_PARAMS, listCustomers],
+  retrieve: [RETRIEVE_PARAMS, retrieveCustomer],
+  update: [UPDATE_PARAMS, updateCustomer],
+  delete: [DELETE_PARAMS, deleteCustomer],
+});

@@ -7,9 +7,10 @@ import type { Context } from "../context.ts";
 import { noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
+import { paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import { unitAmountOf, wireDecimal } from "./catalog.ts";
 
 export interface InvoiceLine {
@@ -287,13 +288,6 @@ function subscriptionOf(invoice: Stripe.Invoice): string | null {
   return typeof subscription === "string" ? subscription : subscription?.id ?? null;
 }
 
-/** `GET /v1/invoices/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrieveInvoice(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findInvoice(ctx, path.id), params.expand());
-}
-
 const LIST_PARAMS: ParamSpec = {
   read: [...PAGINATION, "customer", "status", "subscription"],
   ignored: ["collection_method", "created", "customer_account", "due_date"],
@@ -306,13 +300,11 @@ function listInvoices(ctx: Context, params: ParamReader) {
     "status",
     ["draft", "open", "paid", "uncollectible", "void"] as const,
   );
-  const invoices = [...ctx.partition.invoices.values()].filter((invoice) =>
+  return [...ctx.partition.invoices.values()].filter((invoice) =>
     (customer === undefined || invoice.customer === customer) &&
     (subscription === undefined || subscriptionOf(invoice) === subscription) &&
     (status === undefined || invoice.status === status)
   );
-  const list = paginate(invoices, params, "/v1/invoices", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
 }
 
 /** Every invoice payment, newest invoice first, newest payment first within an invoice. */
@@ -357,6 +349,5 @@ function retrieveInvoicePayment(ctx: Context, params: ParamReader, path: PathPar
 export const invoiceRoutes = [
   endpoint("GET", "/v1/invoice_payments", PAYMENT_LIST_PARAMS, listInvoicePayments),
   endpoint("GET", "/v1/invoice_payments/{id}", PAYMENT_RETRIEVE_PARAMS, retrieveInvoicePayment),
-  endpoint("GET", "/v1/invoices", LIST_PARAMS, listInvoices),
-  endpoint("GET", "/v1/invoices/{id}", RETRIEVE_PARAMS, retrieveInvoice),
+  ...collection("/v1/invoices", { list: [LIST_PARAMS, listInvoices], find: findInvoice }),
 ];

@@ -11,9 +11,9 @@ import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection, whereEqual } from "./collection.ts";
 import { insertCharge, setChargeStatus } from "./charges.ts";
 import { findCustomer } from "./customers.ts";
 import { cardError, resolvePaymentMethod } from "./payment_methods.ts";
@@ -434,23 +434,15 @@ const LIST_PARAMS: ParamSpec = {
 };
 
 function listPaymentIntents(ctx: Context, params: ParamReader) {
-  const customer = params.string("customer");
-  const paymentIntents = [...ctx.partition.paymentIntents.values()].filter((paymentIntent) =>
-    customer === undefined || paymentIntent.customer === customer
-  );
-  const list = paginate(
-    paymentIntents,
-    params,
-    "/v1/payment_intents",
-    newestFirst(ctx.partition),
-  );
-  return expand(ctx.partition, list, params.expand());
+  return whereEqual(ctx.partition.paymentIntents.values(), params, ["customer"]);
 }
 
-export const paymentIntentRoutes = [
-  endpoint("POST", "/v1/payment_intents", CREATE_PARAMS, createPaymentIntent),
-  endpoint("GET", "/v1/payment_intents", LIST_PARAMS, listPaymentIntents),
-  endpoint("GET", "/v1/payment_intents/{id}", RETRIEVE_PARAMS, retrievePaymentIntent),
-  endpoint("POST", "/v1/payment_intents/{id}/confirm", CONFIRM_PARAMS, confirmEndpoint),
-  endpoint("POST", "/v1/payment_intents/{id}/cancel", CANCEL_PARAMS, cancelPaymentIntent),
-];
+export const paymentIntentRoutes = collection("/v1/payment_intents", {
+  create: [CREATE_PARAMS, createPaymentIntent],
+  list: [LIST_PARAMS, listPaymentIntents],
+  retrieve: [RETRIEVE_PARAMS, retrievePaymentIntent],
+  actions: {
+    confirm: [CONFIRM_PARAMS, confirmEndpoint],
+    cancel: [CANCEL_PARAMS, cancelPaymentIntent],
+  },
+});

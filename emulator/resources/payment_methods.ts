@@ -9,9 +9,9 @@ import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch, StripeError } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
+import { collection, listPage } from "./collection.ts";
 import type { PaymentMethodRecord } from "../store.ts";
 import { findCustomer } from "./customers.ts";
 
@@ -198,13 +198,6 @@ function createPaymentMethod(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, record.paymentMethod, params.expand());
 }
 
-/** `GET /v1/payment_methods/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrievePaymentMethod(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findPaymentMethod(ctx, path.id).paymentMethod, params.expand());
-}
-
 const ATTACH_PARAMS: ParamSpec = { read: ["customer"], ignored: ["customer_account"] };
 
 function attach(ctx: Context, params: ParamReader, path: PathParams) {
@@ -255,8 +248,7 @@ function listPaymentMethods(ctx: Context, params: ParamReader, path: PathParams)
   const url = path.customer
     ? `/v1/customers/${path.customer}/payment_methods`
     : "/v1/payment_methods";
-  const list = paginate(methods, params, url, newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
+  return listPage(ctx, params, methods, url);
 }
 
 const CUSTOMER_LIST_PARAMS: ParamSpec = {
@@ -265,11 +257,12 @@ const CUSTOMER_LIST_PARAMS: ParamSpec = {
 };
 
 export const paymentMethodRoutes = [
-  endpoint("POST", "/v1/payment_methods", CREATE_PARAMS, createPaymentMethod),
+  ...collection("/v1/payment_methods", {
+    create: [CREATE_PARAMS, createPaymentMethod],
+    find: (ctx, id) => findPaymentMethod(ctx, id).paymentMethod,
+    actions: { attach: [ATTACH_PARAMS, attach], detach: [DETACH_PARAMS, detach] },
+  }),
   endpoint("GET", "/v1/payment_methods", LIST_PARAMS, listPaymentMethods),
-  endpoint("GET", "/v1/payment_methods/{id}", RETRIEVE_PARAMS, retrievePaymentMethod),
-  endpoint("POST", "/v1/payment_methods/{id}/attach", ATTACH_PARAMS, attach),
-  endpoint("POST", "/v1/payment_methods/{id}/detach", DETACH_PARAMS, detach),
   endpoint(
     "GET",
     "/v1/customers/{customer}/payment_methods",

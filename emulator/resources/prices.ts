@@ -3,9 +3,9 @@ import type Stripe from "stripe";
 import type { Context } from "../context.ts";
 import { missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import { buildPrice, buildProduct, claimLookupKey } from "./catalog.ts";
 
 export function findPrice(ctx: Context, id: string, param = "id"): Stripe.Price {
@@ -68,13 +68,6 @@ function createPrice(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, price, params.expand());
 }
 
-/** `GET /v1/prices/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrievePrice(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findPrice(ctx, path.id), params.expand());
-}
-
 const UPDATE_PARAMS: ParamSpec = {
   read: ["active", "lookup_key", "metadata", "nickname", "tax_behavior", "transfer_lookup_key"],
   ignored: ["currency_options"],
@@ -110,20 +103,18 @@ function listPrices(ctx: Context, params: ParamReader) {
   const product = params.string("product");
   const type = params.oneOf("type", ["one_time", "recurring"] as const);
   const lookupKeys = params.strings("lookup_keys");
-  const prices = [...ctx.partition.prices.values()].filter((price) =>
+  return [...ctx.partition.prices.values()].filter((price) =>
     (active === undefined || price.active === active) &&
     (currency === undefined || price.currency === currency) &&
     (product === undefined || price.product === product) &&
     (type === undefined || price.type === type) &&
     (lookupKeys === undefined || lookupKeys.includes(price.lookup_key ?? ""))
   );
-  const list = paginate(prices, params, "/v1/prices", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
 }
 
-export const priceRoutes = [
-  endpoint("POST", "/v1/prices", CREATE_PARAMS, createPrice),
-  endpoint("GET", "/v1/prices", LIST_PARAMS, listPrices),
-  endpoint("GET", "/v1/prices/{id}", RETRIEVE_PARAMS, retrievePrice),
-  endpoint("POST", "/v1/prices/{id}", UPDATE_PARAMS, updatePrice),
-];
+export const priceRoutes = collection("/v1/prices", {
+  create: [CREATE_PARAMS, createPrice],
+  list: [LIST_PARAMS, listPrices],
+  find: findPrice,
+  update: [UPDATE_PARAMS, updatePrice],
+});

@@ -4,9 +4,9 @@ import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { invalidRequest, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import {
   buildPrice,
   buildProduct,
@@ -51,13 +51,6 @@ function createProduct(ctx: Context, params: ParamReader) {
   ctx.emit("product.created", product);
   if (price) ctx.emit("price.created", price);
   return expand(ctx.partition, product, params.expand());
-}
-
-/** `GET /v1/products/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrieveProduct(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findProduct(ctx, path.id), params.expand());
 }
 
 const UPDATE_PARAMS: ParamSpec = {
@@ -137,14 +130,12 @@ function listProducts(ctx: Context, params: ParamReader) {
   const ids = params.strings("ids");
   const shippable = params.boolean("shippable");
   const url = params.string("url");
-  const products = [...ctx.partition.products.values()].filter((product) =>
+  return [...ctx.partition.products.values()].filter((product) =>
     (active === undefined || product.active === active) &&
     (ids === undefined || ids.includes(product.id)) &&
     (shippable === undefined || product.shippable === shippable) &&
     (url === undefined || product.url === url)
   );
-  const list = paginate(products, params, "/v1/products", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
 }
 
 /** `undefined` keeps the current value; `null` (an empty string in the form) unsets it. */
@@ -152,10 +143,10 @@ function optional<T>(value: T | null | undefined, current: T | null): T | null {
   return value === undefined ? current : value;
 }
 
-export const productRoutes = [
-  endpoint("POST", "/v1/products", CREATE_PARAMS, createProduct),
-  endpoint("GET", "/v1/products", LIST_PARAMS, listProducts),
-  endpoint("GET", "/v1/products/{id}", RETRIEVE_PARAMS, retrieveProduct),
-  endpoint("POST", "/v1/products/{id}", UPDATE_PARAMS, updateProduct),
-  endpoint("DELETE", "/v1/products/{id}", DELETE_PARAMS, deleteProduct),
-];
+export const productRoutes = collection("/v1/products", {
+  create: [CREATE_PARAMS, createProduct],
+  list: [LIST_PARAMS, listProducts],
+  find: findProduct,
+  update: [UPDATE_PARAMS, updateProduct],
+  delete: [DELETE_PARAMS, deleteProduct],
+});

@@ -4,9 +4,8 @@ import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import { collection, whereEqual } from "./collection.ts";
 import { findCharge } from "./charges.ts";
 import { findPaymentIntent } from "./payment_intents.ts";
 
@@ -99,31 +98,17 @@ function createRefund(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, refund, params.expand());
 }
 
-/** `GET /v1/refunds/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrieveRefund(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findRefund(ctx, path.id), params.expand());
-}
-
 const LIST_PARAMS: ParamSpec = {
   read: [...PAGINATION, "charge", "payment_intent"],
   ignored: ["created"],
 };
 
 function listRefunds(ctx: Context, params: ParamReader) {
-  const charge = params.string("charge");
-  const paymentIntent = params.string("payment_intent");
-  const refunds = [...ctx.partition.refunds.values()].filter((refund) =>
-    (charge === undefined || refund.charge === charge) &&
-    (paymentIntent === undefined || refund.payment_intent === paymentIntent)
-  );
-  const list = paginate(refunds, params, "/v1/refunds", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
+  return whereEqual(ctx.partition.refunds.values(), params, ["charge", "payment_intent"]);
 }
 
-export const refundRoutes = [
-  endpoint("POST", "/v1/refunds", CREATE_PARAMS, createRefund),
-  endpoint("GET", "/v1/refunds", LIST_PARAMS, listRefunds),
-  endpoint("GET", "/v1/refunds/{id}", RETRIEVE_PARAMS, retrieveRefund),
-];
+export const refundRoutes = collection("/v1/refunds", {
+  create: [CREATE_PARAMS, createRefund],
+  list: [LIST_PARAMS, listRefunds],
+  find: findRefund,
+});

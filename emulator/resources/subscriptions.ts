@@ -8,9 +8,9 @@ import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import { startSubscription } from "../billing.ts";
 import { findCustomer } from "./customers.ts";
 import { cardError } from "./payment_methods.ts";
@@ -234,13 +234,6 @@ export function cancelSubscriptionNow(
   ctx.emit("customer.subscription.deleted", subscription);
 }
 
-/** `GET /v1/subscriptions/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrieveSubscription(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findSubscription(ctx, path.id), params.expand());
-}
-
 const CANCELLATION_DETAILS_PARAMS: ParamSpec = {
   read: ["comment", "feedback"],
   ignored: ["feedback_option"],
@@ -451,14 +444,12 @@ function listSubscriptions(ctx: Context, params: ParamReader) {
   const customer = params.string("customer");
   const price = params.string("price");
   const clock = params.string("test_clock");
-  const subscriptions = [...ctx.partition.subscriptions.values()].filter((subscription) =>
+  return [...ctx.partition.subscriptions.values()].filter((subscription) =>
     matchesStatus(subscription.status, status) &&
     (clock === undefined || subscription.test_clock === clock) &&
     (customer === undefined || subscription.customer === customer) &&
     (price === undefined || subscription.items.data.some((item) => item.price.id === price))
   );
-  const list = paginate(subscriptions, params, "/v1/subscriptions", newestFirst(ctx.partition));
-  return expand(ctx.partition, list, params.expand());
 }
 
 /** Without a status filter Stripe lists every subscription that has not been canceled. */
@@ -612,10 +603,10 @@ function readTrialEnd(ctx: Context, params: ParamReader): number | null {
   return timestamp ?? null;
 }
 
-export const subscriptionRoutes = [
-  endpoint("POST", "/v1/subscriptions", CREATE_PARAMS, createSubscription),
-  endpoint("GET", "/v1/subscriptions", LIST_PARAMS, listSubscriptions),
-  endpoint("GET", "/v1/subscriptions/{id}", RETRIEVE_PARAMS, retrieveSubscription),
-  endpoint("POST", "/v1/subscriptions/{id}", UPDATE_PARAMS, updateSubscription),
-  endpoint("DELETE", "/v1/subscriptions/{id}", CANCEL_PARAMS, cancelSubscription),
-];
+export const subscriptionRoutes = collection("/v1/subscriptions", {
+  create: [CREATE_PARAMS, createSubscription],
+  list: [LIST_PARAMS, listSubscriptions],
+  find: findSubscription,
+  update: [UPDATE_PARAMS, updateSubscription],
+  delete: [CANCEL_PARAMS, cancelSubscription],
+});

@@ -12,9 +12,9 @@ import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { expand, render } from "../expand.ts";
 import { newId } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import { expireCheckoutSession } from "./checkout_sessions.ts";
 import { setSubscriptionStatus } from "./subscriptions.ts";
 
@@ -66,23 +66,10 @@ function createTestClock(ctx: Context, params: ParamReader) {
   return expand(ctx.partition, clock, params.expand());
 }
 
-/** `GET /v1/test_helpers/test_clocks/{id}`: only `expand`. */
-const RETRIEVE_PARAMS: ParamSpec = {};
-
-function retrieveTestClock(ctx: Context, params: ParamReader, path: PathParams) {
-  return expand(ctx.partition, findTestClock(ctx, path.id), params.expand());
-}
-
 const LIST_PARAMS: ParamSpec = { read: PAGINATION };
 
-function listTestClocks(ctx: Context, params: ParamReader) {
-  const list = paginate(
-    ctx.partition.testClocks.values(),
-    params,
-    "/v1/test_helpers/test_clocks",
-    newestFirst(ctx.partition),
-  );
-  return expand(ctx.partition, list, params.expand());
+function listTestClocks(ctx: Context) {
+  return ctx.partition.testClocks.values();
 }
 
 /** `DELETE /v1/test_helpers/test_clocks/{id}`: no parameters. */
@@ -203,15 +190,10 @@ function subscriptionDue(ctx: Context, subscription: Stripe.Subscription): Due[]
   return due;
 }
 
-export const testClockRoutes = [
-  endpoint("POST", "/v1/test_helpers/test_clocks", CREATE_PARAMS, createTestClock),
-  endpoint("GET", "/v1/test_helpers/test_clocks", LIST_PARAMS, listTestClocks),
-  endpoint("GET", "/v1/test_helpers/test_clocks/{id}", RETRIEVE_PARAMS, retrieveTestClock),
-  endpoint("DELETE", "/v1/test_helpers/test_clocks/{id}", DELETE_PARAMS, deleteTestClock),
-  endpoint(
-    "POST",
-    "/v1/test_helpers/test_clocks/{id}/advance",
-    ADVANCE_PARAMS,
-    advanceTestClock,
-  ),
-];
+export const testClockRoutes = collection("/v1/test_helpers/test_clocks", {
+  create: [CREATE_PARAMS, createTestClock],
+  list: [LIST_PARAMS, listTestClocks],
+  find: findTestClock,
+  delete: [DELETE_PARAMS, deleteTestClock],
+  actions: { advance: [ADVANCE_PARAMS, advanceTestClock] },
+});

@@ -7,9 +7,9 @@ import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { invalidRequest, missingParam, noSuch } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
-import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
-import { endpoint, type PathParams } from "../router.ts";
+import type { PathParams } from "../router.ts";
+import { collection } from "./collection.ts";
 import type { WebhookEndpointRecord } from "../store.ts";
 
 function findEndpoint(ctx: Context, id: string): WebhookEndpointRecord {
@@ -110,15 +110,14 @@ function deleteEndpoint(ctx: Context, _params: ParamReader, path: PathParams) {
 
 const LIST_PARAMS: ParamSpec = { read: PAGINATION };
 
-function listEndpoints(ctx: Context, params: ParamReader) {
-  const endpoints = [...ctx.partition.webhookEndpoints.values()].map((record) => record.endpoint);
-  return paginate(endpoints, params, "/v1/webhook_endpoints", newestFirst(ctx.partition));
+function listEndpoints(ctx: Context) {
+  return [...ctx.partition.webhookEndpoints.values()].map((record) => record.endpoint);
 }
 
-export const webhookEndpointRoutes = [
-  endpoint("POST", "/v1/webhook_endpoints", CREATE_PARAMS, createEndpoint),
-  endpoint("GET", "/v1/webhook_endpoints", LIST_PARAMS, listEndpoints),
-  endpoint("GET", "/v1/webhook_endpoints/{id}", RETRIEVE_PARAMS, retrieveEndpoint),
-  endpoint("POST", "/v1/webhook_endpoints/{id}", UPDATE_PARAMS, updateEndpoint),
-  endpoint("DELETE", "/v1/webhook_endpoints/{id}", DELETE_PARAMS, deleteEndpoint),
-];
+export const webhookEndpointRoutes = collection("/v1/webhook_endpoints", {
+  create: [CREATE_PARAMS, createEndpoint],
+  list: [LIST_PARAMS, listEndpoints],
+  retrieve: [RETRIEVE_PARAMS, retrieveEndpoint],
+  update: [UPDATE_PARAMS, updateEndpoint],
+  delete: [DELETE_PARAMS, deleteEndpoint],
+});

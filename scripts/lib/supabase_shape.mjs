@@ -1,5 +1,5 @@
 // A throwaway database shaped like a Supabase project's, built from Supabase's own published
-// setup SQL (vendored in tests/fixtures/supabase/, see its README).
+// setup SQL (vendored in tests/vendor/supabase/, see its README).
 //
 //   import { startSupabaseCluster } from "./lib/supabase_shape.mjs";
 //   const db = await startSupabaseCluster();  // {url, adminUrl, port, stop()}
@@ -22,7 +22,7 @@ import { ROOT } from "./migrate.mjs";
 import { DatabaseError, findPsql, psql } from "./postgres_tools.mjs";
 import { run } from "./process.mjs";
 
-export const SUPABASE_FIXTURE_DIR = join(ROOT, "tests", "fixtures", "supabase");
+export const SUPABASE_FIXTURE_DIR = join(ROOT, "tests", "vendor", "supabase");
 
 // The edits this repository makes to Supabase's setup (listed in the fixture's README), applied
 // here so that the vendored files stay byte for byte as published.

@@ -79,6 +79,55 @@ $$;
 comment on function payments_private.check_list_request(text, integer) is 'PT400 unless the environment is test or live and the limit is 1 to 100; returns the limit (25 by default).';
 revoke execute on function payments_private.check_list_request(text, integer) from public;
 
+-- One keyset page {data, nextCursor} of `p_from` (one table, aliased `p_alias`): the rows matching
+-- `p_where` after the cursor, newest `p_sort` first (ties by id), each shown as `p_item`. One row
+-- past the limit tells whether a next page exists. The callers build `p_where` with %L-quoted values.
+create function payments_private.keyset_page(
+  p_from text, p_alias text, p_sort text, p_item text, p_where text, p_cursor text, p_limit integer)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_after record := payments_private.decode_list_cursor(p_cursor);
+  v_where text := p_where;
+  v_page jsonb;
+begin
+  if v_after.at is not null then
+    v_where := v_where || format(' and (%s, %I.id) < (%L::timestamptz, %L::uuid)', p_sort, p_alias, v_after.at, v_after.id);
+  end if;
+  execute format($q$
+    with page as (
+      select %2$I.id, %3$s as sort_at, %4$s as item
+      from %1$s %2$I
+      where %5$s
+      order by %3$s desc, %2$I.id desc
+      limit %6$s
+    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %7$s), '[]'::jsonb),
+      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %7$s and %7$s < (select count(*) from page)))
+    from numbered
+  $q$, p_from, p_alias, p_sort, p_item, v_where, p_limit + 1, p_limit) into v_page;
+  return v_page;
+end;
+$$;
+comment on function payments_private.keyset_page(text, text, text, text, text, text, integer) is 'One admin list page {data, nextCursor} of a table, newest first after the cursor, for the given filter and item shape.';
+revoke execute on function payments_private.keyset_page(text, text, text, text, text, text, integer) from public;
+
+-- " and <expression> = <value>" for a filter the caller gave, nothing for one left out.
+create function payments_private.list_filter(p_expression text, p_value text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_value is null then '' else format(' and %s = %L', p_expression, p_value) end
+$$;
+comment on function payments_private.list_filter(text, text) is 'The where-clause term of one optional admin list filter (empty when the value is null).';
+revoke execute on function payments_private.list_filter(text, text) from public;
+
 --------------------------------------------------------------------------------
 -- Webhook events
 --------------------------------------------------------------------------------
@@ -109,43 +158,23 @@ set search_path = ''
 as $$
 declare
   v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_after record := payments_private.decode_list_cursor(p_cursor);
   v_where text := format('e.provider = %L and e.environment = %L', 'stripe', p_environment);
   v_page jsonb;
 begin
-  if p_status is not null then
-    v_where := v_where || format(' and e.processing_status = %L', p_status);
-  end if;
-  if p_type is not null then
-    v_where := v_where || format(' and e.event_type = %L', p_type);
-  end if;
-  if p_object_id is not null then
-    v_where := v_where || format(' and e.object_id = %L', p_object_id);
-  end if;
+  v_where := v_where || payments_private.list_filter('e.processing_status', p_status);
+  v_where := v_where || payments_private.list_filter('e.event_type', p_type);
+  v_where := v_where || payments_private.list_filter('e.object_id', p_object_id);
   if p_since is not null then
     v_where := v_where || format(' and e.received_at >= %L::timestamptz', p_since);
   end if;
-  if v_after.at is not null then
-    v_where := v_where || format(' and (e.received_at, e.id) < (%L::timestamptz, %L::uuid)', v_after.at, v_after.id);
-  end if;
-  execute format($q$
-    with page as (
-      select e.id, e.received_at as sort_at, jsonb_build_object(
-               'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
-               'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
-               'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
-               'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at
-             ) as item
-      from payments.webhook_events e
-      where %s
-      order by e.received_at desc, e.id desc
-      limit %s
-    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
-    select jsonb_build_object(
-      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
-      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
-    from numbered
-  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  v_page := payments_private.keyset_page('payments.webhook_events', 'e', 'e.received_at', $i$
+      jsonb_build_object(
+         'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
+         'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
+         'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
+         'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at
+       )
+    $i$, v_where, p_cursor, v_limit);
   return v_page;
 end;
 $$;
@@ -208,63 +237,39 @@ set search_path = ''
 as $$
 declare
   v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_after record := payments_private.decode_list_cursor(p_cursor);
   v_where text := format('t.provider = %L and t.environment = %L', 'stripe', p_environment);
   v_page jsonb;
   v_totals jsonb;
 begin
-  if p_type is not null then
-    v_where := v_where || format(' and t.type = %L', p_type);
-  end if;
-  if p_status is not null then
-    v_where := v_where || format(' and t.status = %L', p_status);
-  end if;
-  if p_subject_type is not null then
-    v_where := v_where || format(' and t.subject_type = %L', p_subject_type);
-  end if;
-  if p_subject_id is not null then
-    v_where := v_where || format(' and t.subject_id = %L', p_subject_id);
-  end if;
-  if p_customer_id is not null then
-    v_where := v_where || format(' and t.customer_id = %L', p_customer_id);
-  end if;
+  v_where := v_where || payments_private.list_filter('t.type', p_type);
+  v_where := v_where || payments_private.list_filter('t.status', p_status);
+  v_where := v_where || payments_private.list_filter('t.subject_type', p_subject_type);
+  v_where := v_where || payments_private.list_filter('t.subject_id', p_subject_id);
+  v_where := v_where || payments_private.list_filter('t.customer_id', p_customer_id);
   if p_since is not null then
     v_where := v_where || format(' and coalesce(t.stripe_created_at, t.created_at) >= %L::timestamptz', p_since);
   end if;
   -- Totals describe the whole filtered set, so they come with the first page only.
-  if v_after.at is null then
+  if p_cursor is null then
     execute format($q$
       select coalesce(jsonb_agg(jsonb_build_object('currency', currency, 'count', n, 'amount', amount,
                                                     'amountRefunded', refunded) order by currency), '[]'::jsonb)
       from (select t.currency, count(*) as n, sum(t.amount) as amount, sum(t.amount_refunded) as refunded
             from payments.transactions t where %s group by t.currency) s
     $q$, v_where) into v_totals;
-  else
-    v_where := v_where || format(' and (coalesce(t.stripe_created_at, t.created_at), t.id) < (%L::timestamptz, %L::uuid)',
-      v_after.at, v_after.id);
   end if;
-  execute format($q$
-    with page as (
-      select t.id, coalesce(t.stripe_created_at, t.created_at) as sort_at, jsonb_build_object(
-               'id', t.id, 'type', t.type, 'status', t.status, 'objectId', t.provider_object_id,
-               'subjectType', t.subject_type, 'subjectId', t.subject_id, 'customerId', t.customer_id,
-               'customerEmail', t.customer_email, 'checkoutSessionId', t.checkout_session_id,
-               'paymentIntentId', t.payment_intent_id, 'chargeId', t.charge_id, 'invoiceId', t.invoice_id,
-               'subscriptionId', t.subscription_id, 'refundId', t.refund_id, 'amount', t.amount,
-               'amountRefunded', t.amount_refunded, 'currency', t.currency, 'description', t.description,
-               'paidAt', t.paid_at, 'failedAt', t.failed_at, 'refundedAt', t.refunded_at,
-               'createdAt', coalesce(t.stripe_created_at, t.created_at)
-             ) as item
-      from payments.transactions t
-      where %s
-      order by coalesce(t.stripe_created_at, t.created_at) desc, t.id desc
-      limit %s
-    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
-    select jsonb_build_object(
-      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
-      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
-    from numbered
-  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  v_page := payments_private.keyset_page('payments.transactions', 't', 'coalesce(t.stripe_created_at, t.created_at)', $i$
+      jsonb_build_object(
+         'id', t.id, 'type', t.type, 'status', t.status, 'objectId', t.provider_object_id,
+         'subjectType', t.subject_type, 'subjectId', t.subject_id, 'customerId', t.customer_id,
+         'customerEmail', t.customer_email, 'checkoutSessionId', t.checkout_session_id,
+         'paymentIntentId', t.payment_intent_id, 'chargeId', t.charge_id, 'invoiceId', t.invoice_id,
+         'subscriptionId', t.subscription_id, 'refundId', t.refund_id, 'amount', t.amount,
+         'amountRefunded', t.amount_refunded, 'currency', t.currency, 'description', t.description,
+         'paidAt', t.paid_at, 'failedAt', t.failed_at, 'refundedAt', t.refunded_at,
+         'createdAt', coalesce(t.stripe_created_at, t.created_at)
+       )
+    $i$, v_where, p_cursor, v_limit);
   if v_totals is not null then
     v_page := v_page || jsonb_build_object('totals', v_totals);
   end if;

@@ -25,45 +25,28 @@ set search_path = ''
 as $$
 declare
   v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_after record := payments_private.decode_list_cursor(p_cursor);
   v_where text := format('s.environment = %L', p_environment);
   v_page jsonb;
 begin
-  if p_status is not null then
-    v_where := v_where || format(' and s.status = %L', p_status);
-  end if;
-  if v_after.at is not null then
-    v_where := v_where || format(' and (coalesce(s.stripe_created_at, s.created_at), s.id) < (%L::timestamptz, %L::uuid)',
-      v_after.at, v_after.id);
-  end if;
-  execute format($q$
-    with page as (
-      select s.id, coalesce(s.stripe_created_at, s.created_at) as sort_at, jsonb_build_object(
-               'subscriptionId', s.subscription_id, 'customerId', s.customer_id,
-               'subjectType', s.subject_type, 'subjectId', s.subject_id, 'status', s.status,
-               'cancelAtPeriodEnd', s.cancel_at_period_end, 'cancelAt', s.cancel_at,
-               'canceledAt', s.canceled_at, 'endedAt', s.ended_at, 'trialEnd', s.trial_end,
-               'currentPeriodEnd', coalesce(s.current_period_end, (
-                 select min(i.current_period_end) from payments.stripe_subscription_items i
-                 where i.environment = s.environment and i.subscription_id = s.subscription_id)),
-               'items', coalesce((
-                 select jsonb_agg(jsonb_build_object('priceId', i.price_id, 'productId', i.product_id,
-                                                     'quantity', i.quantity) order by i.subscription_item_id)
-                 from payments.stripe_subscription_items i
-                 where i.environment = s.environment and i.subscription_id = s.subscription_id), '[]'::jsonb),
-               'metadata', s.metadata, 'archived', s.archived_at is not null,
-               'createdAt', coalesce(s.stripe_created_at, s.created_at)
-             ) as item
-      from payments.stripe_subscriptions s
-      where %s
-      order by coalesce(s.stripe_created_at, s.created_at) desc, s.id desc
-      limit %s
-    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
-    select jsonb_build_object(
-      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
-      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
-    from numbered
-  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  v_where := v_where || payments_private.list_filter('s.status', p_status);
+  v_page := payments_private.keyset_page('payments.stripe_subscriptions', 's', 'coalesce(s.stripe_created_at, s.created_at)', $i$
+      jsonb_build_object(
+         'subscriptionId', s.subscription_id, 'customerId', s.customer_id,
+         'subjectType', s.subject_type, 'subjectId', s.subject_id, 'status', s.status,
+         'cancelAtPeriodEnd', s.cancel_at_period_end, 'cancelAt', s.cancel_at,
+         'canceledAt', s.canceled_at, 'endedAt', s.ended_at, 'trialEnd', s.trial_end,
+         'currentPeriodEnd', coalesce(s.current_period_end, (
+           select min(i.current_period_end) from payments.stripe_subscription_items i
+           where i.environment = s.environment and i.subscription_id = s.subscription_id)),
+         'items', coalesce((
+           select jsonb_agg(jsonb_build_object('priceId', i.price_id, 'productId', i.product_id,
+                                               'quantity', i.quantity) order by i.subscription_item_id)
+           from payments.stripe_subscription_items i
+           where i.environment = s.environment and i.subscription_id = s.subscription_id), '[]'::jsonb),
+         'metadata', s.metadata, 'archived', s.archived_at is not null,
+         'createdAt', coalesce(s.stripe_created_at, s.created_at)
+       )
+    $i$, v_where, p_cursor, v_limit);
   return v_page;
 end;
 $$;
@@ -81,35 +64,20 @@ set search_path = ''
 as $$
 declare
   v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_after record := payments_private.decode_list_cursor(p_cursor);
   v_where text := format('c.environment = %L', p_environment);
   v_page jsonb;
 begin
-  if v_after.at is not null then
-    v_where := v_where || format(' and (coalesce(c.stripe_created_at, c.created_at), c.id) < (%L::timestamptz, %L::uuid)',
-      v_after.at, v_after.id);
-  end if;
-  execute format($q$
-    with page as (
-      select c.id, coalesce(c.stripe_created_at, c.created_at) as sort_at, jsonb_build_object(
-               'customerId', c.customer_id, 'email', c.email, 'name', c.name, 'metadata', c.metadata,
-               'deleted', c.deleted, 'archived', c.archived_at is not null,
-               'subject', (select jsonb_build_object('type', m.subject_type, 'id', m.subject_id)
-                           from payments.customer_mappings m
-                           where m.provider = 'stripe' and m.environment = c.environment
-                             and m.provider_customer_id = c.customer_id),
-               'createdAt', coalesce(c.stripe_created_at, c.created_at)
-             ) as item
-      from payments.customers c
-      where %s
-      order by coalesce(c.stripe_created_at, c.created_at) desc, c.id desc
-      limit %s
-    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
-    select jsonb_build_object(
-      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
-      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
-    from numbered
-  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  v_page := payments_private.keyset_page('payments.customers', 'c', 'coalesce(c.stripe_created_at, c.created_at)', $i$
+      jsonb_build_object(
+         'customerId', c.customer_id, 'email', c.email, 'name', c.name, 'metadata', c.metadata,
+         'deleted', c.deleted, 'archived', c.archived_at is not null,
+         'subject', (select jsonb_build_object('type', m.subject_type, 'id', m.subject_id)
+                     from payments.customer_mappings m
+                     where m.provider = 'stripe' and m.environment = c.environment
+                       and m.provider_customer_id = c.customer_id),
+         'createdAt', coalesce(c.stripe_created_at, c.created_at)
+       )
+    $i$, v_where, p_cursor, v_limit);
   return v_page;
 end;
 $$;
@@ -128,7 +96,6 @@ set search_path = ''
 as $$
 declare
   v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_after record := payments_private.decode_list_cursor(p_cursor);
   v_where text := format('p.environment = %L and p.deleted_at is null', p_environment);
   v_page jsonb;
 begin
@@ -136,39 +103,25 @@ begin
     -- Archived by sync (gone from Stripe) counts as inactive.
     v_where := v_where || format(' and (p.active and p.archived_at is null) = %L', p_active);
   end if;
-  if v_after.at is not null then
-    v_where := v_where || format(' and (coalesce(p.stripe_created_at, p.created_at), p.id) < (%L::timestamptz, %L::uuid)',
-      v_after.at, v_after.id);
-  end if;
-  execute format($q$
-    with page as (
-      select p.id, coalesce(p.stripe_created_at, p.created_at) as sort_at, jsonb_build_object(
-               'productId', p.product_id, 'name', p.name, 'description', p.description,
-               'active', p.active, 'defaultPriceId', p.default_price_id, 'metadata', p.metadata,
-               'archived', p.archived_at is not null, 'createdAt', coalesce(p.stripe_created_at, p.created_at),
-               'prices', coalesce((
-                 select jsonb_agg(jsonb_build_object(
-                          'priceId', r.price_id, 'currency', r.currency, 'unitAmount', r.unit_amount,
-                          'type', r.type, 'recurring', case when r.recurring_interval is not null then
-                            jsonb_build_object('interval', r.recurring_interval,
-                                               'intervalCount', r.recurring_interval_count) end,
-                          'lookupKey', r.lookup_key, 'nickname', r.nickname, 'active', r.active,
-                          'metadata', r.metadata, 'archived', r.archived_at is not null)
-                        order by r.active desc, r.unit_amount, r.price_id)
-                 from payments.stripe_prices r
-                 where r.environment = p.environment and r.product_id = p.product_id and r.deleted_at is null),
-                 '[]'::jsonb)
-             ) as item
-      from payments.stripe_products p
-      where %s
-      order by coalesce(p.stripe_created_at, p.created_at) desc, p.id desc
-      limit %s
-    ), numbered as (select *, row_number() over (order by sort_at desc, id desc) as n from page)
-    select jsonb_build_object(
-      'data', coalesce(jsonb_agg(item order by n) filter (where n <= %3$s), '[]'::jsonb),
-      'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %3$s and %3$s < (select count(*) from page)))
-    from numbered
-  $q$, v_where, v_limit + 1, v_limit) into v_page;
+  v_page := payments_private.keyset_page('payments.stripe_products', 'p', 'coalesce(p.stripe_created_at, p.created_at)', $i$
+      jsonb_build_object(
+         'productId', p.product_id, 'name', p.name, 'description', p.description,
+         'active', p.active, 'defaultPriceId', p.default_price_id, 'metadata', p.metadata,
+         'archived', p.archived_at is not null, 'createdAt', coalesce(p.stripe_created_at, p.created_at),
+         'prices', coalesce((
+           select jsonb_agg(jsonb_build_object(
+                    'priceId', r.price_id, 'currency', r.currency, 'unitAmount', r.unit_amount,
+                    'type', r.type, 'recurring', case when r.recurring_interval is not null then
+                      jsonb_build_object('interval', r.recurring_interval,
+                                         'intervalCount', r.recurring_interval_count) end,
+                    'lookupKey', r.lookup_key, 'nickname', r.nickname, 'active', r.active,
+                    'metadata', r.metadata, 'archived', r.archived_at is not null)
+                  order by r.active desc, r.unit_amount, r.price_id)
+           from payments.stripe_prices r
+           where r.environment = p.environment and r.product_id = p.product_id and r.deleted_at is null),
+           '[]'::jsonb)
+       )
+    $i$, v_where, p_cursor, v_limit);
   return v_page;
 end;
 $$;

@@ -95,8 +95,7 @@ Deno.test("an unknown id is a 404 resource_missing naming the param", async () =
 });
 
 Deno.test("a missing required param is a 400 parameter_missing naming it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const error = await stripeError(
       stripe.prices.create({ currency: "usd", unit_amount: 100 } as never),
     );

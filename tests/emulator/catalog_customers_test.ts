@@ -1,16 +1,10 @@
 /** Products, prices and customers, with the events their writes emit. */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { stripeClient, stripeError, withEmulator } from "./helpers.ts";
-
-async function eventTypesOf(stripe: Stripe): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100 });
-  return events.data.map((event) => event.type).reverse();
-}
+import { stripeError, typesSince, withEmulator } from "./helpers.ts";
 
 Deno.test("products can be created, retrieved, updated, listed and deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({
       name: "Starter",
       description: "For small teams",
@@ -52,7 +46,7 @@ Deno.test("products can be created, retrieved, updated, listed and deleted", asy
     const deleted = await stripe.products.del(product.id);
     assert.deepEqual([deleted.id, deleted.object, deleted.deleted], [product.id, "product", true]);
     assert.equal((await stripeError(stripe.products.retrieve(product.id))).statusCode, 404);
-    assert.deepEqual(await eventTypesOf(stripe), [
+    assert.deepEqual(await typesSince(stripe), [
       "product.created",
       "product.updated",
       "product.created",
@@ -66,8 +60,7 @@ Deno.test("products can be created, retrieved, updated, listed and deleted", asy
 });
 
 Deno.test("a product with prices cannot be deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({
       name: "Pro",
       default_price_data: { currency: "usd", unit_amount: 900 },
@@ -75,13 +68,12 @@ Deno.test("a product with prices cannot be deleted", async () => {
     assert.match(String(product.default_price), /^price_/);
     const error = await stripeError(stripe.products.del(product.id));
     assert.equal(error.statusCode, 400);
-    assert.deepEqual(await eventTypesOf(stripe), ["product.created", "price.created"]);
+    assert.deepEqual(await typesSince(stripe), ["product.created", "price.created"]);
   });
 });
 
 Deno.test("prices can be created, retrieved, updated and listed with filters", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({ name: "Pro" });
     const monthly = await stripe.prices.create({
       product: product.id,
@@ -128,7 +120,7 @@ Deno.test("prices can be created, retrieved, updated and listed with filters", a
     const listExpanded = await stripe.prices.list({ expand: ["data.product"] });
     assert.equal(typeof listExpanded.data[0].product, "object");
 
-    assert.deepEqual(await eventTypesOf(stripe), [
+    assert.deepEqual(await typesSince(stripe), [
       "product.created",
       "price.created",
       "product.created",
@@ -139,8 +131,7 @@ Deno.test("prices can be created, retrieved, updated and listed with filters", a
 });
 
 Deno.test("a lookup key is unique unless transfer_lookup_key moves it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({ name: "Pro" });
     const base = { product: product.id, currency: "usd", lookup_key: "pro" };
     const first = await stripe.prices.create({ ...base, unit_amount: 100 });
@@ -158,8 +149,7 @@ Deno.test("a lookup key is unique unless transfer_lookup_key moves it", async ()
 });
 
 Deno.test("price creation validates its parameters", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const product = await stripe.products.create({ name: "Pro" });
     const noAmount = await stripeError(
       stripe.prices.create({ product: product.id, currency: "usd" }),
@@ -181,8 +171,7 @@ Deno.test("price creation validates its parameters", async () => {
 });
 
 Deno.test("customers can be created, retrieved, updated, listed by email and deleted", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const ada = await stripe.customers.create({
       email: "ada@example.com",
       name: "Ada",
@@ -205,7 +194,7 @@ Deno.test("customers can be created, retrieved, updated, listed by email and del
     const retrieved = await stripe.customers.retrieve(ada.id);
     assert.equal(retrieved.deleted, true);
     assert.equal((await stripe.customers.list({ email: "ada@example.com" })).data.length, 0);
-    assert.deepEqual(await eventTypesOf(stripe), [
+    assert.deepEqual(await typesSince(stripe), [
       "customer.created",
       "customer.created",
       "customer.updated",

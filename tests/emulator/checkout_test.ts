@@ -4,26 +4,17 @@ import type Stripe from "stripe";
 import {
   completeSession,
   createPrice,
+  INVOICE_PAID_BY_CARD,
+  lastEventId,
+  openPaymentSession,
   postJson,
-  stripeClient,
   stripeError,
+  typesSince,
   withEmulator,
 } from "./helpers.ts";
 
-async function typesSince(stripe: Stripe, afterId?: string): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100 });
-  const all = events.data.reverse();
-  const start = afterId ? all.findIndex((event) => event.id === afterId) + 1 : 0;
-  return all.slice(start).map((event) => event.type);
-}
-
-async function lastEventId(stripe: Stripe): Promise<string | undefined> {
-  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
-}
-
 Deno.test("a payment session is open, priced, hosted and shaped like Stripe's", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 1200, recurring: false, name: "Mug" });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",
@@ -73,8 +64,7 @@ Deno.test("a payment session is open, priced, hosted and shaped like Stripe's", 
 });
 
 Deno.test("completing a payment session creates a PaymentIntent and Charge with its metadata", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 2500, recurring: false });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",
@@ -135,13 +125,8 @@ Deno.test("completing a payment session creates a PaymentIntent and Charge with 
 });
 
 Deno.test("a guest payment without customer_creation has no customer object", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+  await withEmulator(async (emulator, stripe) => {
+    const session = await openPaymentSession(stripe);
     await completeSession(emulator, session.id);
     const done = await stripe.checkout.sessions.retrieve(session.id);
     assert.equal(done.customer, null);
@@ -151,8 +136,7 @@ Deno.test("a guest payment without customer_creation has no customer object", as
 });
 
 Deno.test("completing a subscription session creates subscription, invoice and payment", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const monthly = await createPrice(stripe, { unitAmount: 1500 });
     const setupFee = await createPrice(stripe, { unitAmount: 500, recurring: false });
     const session = await stripe.checkout.sessions.create({
@@ -212,14 +196,7 @@ Deno.test("completing a subscription session creates subscription, invoice and p
       "customer.created",
       "payment_method.attached",
       "customer.subscription.created",
-      "invoice.created",
-      "invoice.finalized",
-      "payment_intent.created",
-      "charge.succeeded",
-      "payment_intent.succeeded",
-      "invoice_payment.paid",
-      "invoice.paid",
-      "invoice.payment_succeeded",
+      ...INVOICE_PAID_BY_CARD,
       "customer.subscription.updated",
       "checkout.session.completed",
     ]);
@@ -227,8 +204,7 @@ Deno.test("completing a subscription session creates subscription, invoice and p
 });
 
 Deno.test("a subscription session for an existing customer reuses that customer", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const customer = await stripe.customers.create({ email: "known@example.com" });
     const price = await createPrice(stripe);
     const session = await stripe.checkout.sessions.create({
@@ -244,13 +220,8 @@ Deno.test("a subscription session for an existing customer reuses that customer"
 });
 
 Deno.test("delayed payments complete unpaid, then succeed", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+  await withEmulator(async (emulator, stripe) => {
+    const session = await openPaymentSession(stripe);
     await completeSession(emulator, session.id, "async_pending");
     let current = await stripe.checkout.sessions.retrieve(session.id);
     assert.equal(current.status, "complete");
@@ -271,8 +242,7 @@ Deno.test("delayed payments complete unpaid, then succeed", async () => {
 });
 
 Deno.test("a delayed subscription payment that fails emits async_payment_failed", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const session = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -301,13 +271,8 @@ Deno.test("a delayed subscription payment that fails emits async_payment_failed"
 });
 
 Deno.test("completing twice or with an unknown outcome is refused", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+  await withEmulator(async (emulator, stripe) => {
+    const session = await openPaymentSession(stripe);
     const base = `${emulator.url}/_emulator/checkout/sessions`;
     const unknown = await postJson(`${base}/${session.id}/complete`, { outcome: "maybe" });
     assert.equal(unknown.status, 400);
@@ -323,13 +288,8 @@ Deno.test("completing twice or with an unknown outcome is refused", async () => 
 });
 
 Deno.test("an open session can be expired once, emitting checkout.session.expired", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+  await withEmulator(async (_emulator, stripe) => {
+    const session = await openPaymentSession(stripe);
     const expired = await stripe.checkout.sessions.expire(session.id);
     assert.equal(expired.status, "expired");
     const again = await stripeError(stripe.checkout.sessions.expire(session.id));
@@ -344,8 +304,7 @@ Deno.test("an open session can be expired once, emitting checkout.session.expire
 });
 
 Deno.test("session creation validates mode, prices and mode-specific data", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const monthly = await createPrice(stripe);
     const once = await createPrice(stripe, { recurring: false });
     const item = (price: Stripe.Price) => [{ price: price.id, quantity: 1 }];
@@ -386,8 +345,7 @@ Deno.test("session creation validates mode, prices and mode-specific data", asyn
 });
 
 Deno.test("a billing portal session points at the hosted portal for a customer", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const customer = await stripe.customers.create({ email: "p@example.com" });
     const session = await stripe.billingPortal.sessions.create({
       customer: customer.id,

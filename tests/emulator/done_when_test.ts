@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { eventTypes, startReceiver, stripeClient, submitForm, withEmulator } from "./helpers.ts";
+import { eventTypes, startReceiver, submitForm, withEmulator } from "./helpers.ts";
 
 Deno.test("a subscription bought on the hosted Checkout page reaches a webhook receiver, signed", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const receiver = await startReceiver();
     try {
       const endpoint = await stripe.webhookEndpoints.create({

@@ -4,20 +4,16 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { completeSession, createPrice, stripeClient, withEmulator } from "./helpers.ts";
-
-async function typesSince(stripe: Stripe, eventId: string | undefined): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
-  return events.data.map((event) => event.type).reverse();
-}
-
-async function lastEventId(stripe: Stripe): Promise<string | undefined> {
-  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
-}
+import {
+  completeSession,
+  createPrice,
+  typesCompleting,
+  typesDuring,
+  withEmulator,
+} from "./helpers.ts";
 
 Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { recurring: false });
     const session = () =>
       stripe.checkout.sessions.create({
@@ -25,9 +21,7 @@ Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fa
         line_items: [{ price: price.id, quantity: 1 }],
       });
 
-    let mark = await lastEventId(stripe);
-    await completeSession(emulator, (await session()).id);
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesCompleting(emulator, stripe, (await session()).id), [
       "payment_intent.created",
       "charge.succeeded",
       "payment_intent.succeeded",
@@ -35,39 +29,35 @@ Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fa
     ]);
 
     const pending = await session();
-    mark = await lastEventId(stripe);
-    await completeSession(emulator, pending.id, "async_pending");
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_pending"), [
       "payment_intent.created",
       "charge.pending",
       "payment_intent.processing",
       "checkout.session.completed",
     ]);
-    mark = await lastEventId(stripe);
-    await completeSession(emulator, pending.id, "async_succeeded");
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_succeeded"), [
       "charge.succeeded",
       "payment_intent.succeeded",
       "checkout.session.async_payment_succeeded",
     ]);
 
-    mark = await lastEventId(stripe);
-    await completeSession(emulator, (await session()).id, "async_failed");
-    assert.deepEqual(await typesSince(stripe, mark), [
-      "payment_intent.created",
-      "charge.pending",
-      "payment_intent.processing",
-      "checkout.session.completed",
-      "charge.failed",
-      "payment_intent.payment_failed",
-      "checkout.session.async_payment_failed",
-    ]);
+    assert.deepEqual(
+      await typesCompleting(emulator, stripe, (await session()).id, "async_failed"),
+      [
+        "payment_intent.created",
+        "charge.pending",
+        "payment_intent.processing",
+        "checkout.session.completed",
+        "charge.failed",
+        "payment_intent.payment_failed",
+        "checkout.session.async_payment_failed",
+      ],
+    );
   });
 });
 
 Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund and a cancel", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const session = (trial?: number) =>
       stripe.checkout.sessions.create({
@@ -77,9 +67,7 @@ Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund 
       });
 
     const delayed = await session();
-    let mark = await lastEventId(stripe);
-    await completeSession(emulator, delayed.id, "async_pending");
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_pending"), [
       "customer.created",
       "payment_method.attached",
       "customer.subscription.created",
@@ -90,9 +78,7 @@ Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund 
       "payment_intent.processing",
       "checkout.session.completed",
     ]);
-    mark = await lastEventId(stripe);
-    await completeSession(emulator, delayed.id, "async_failed");
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_failed"), [
       "charge.failed",
       "payment_intent.payment_failed",
       "invoice.payment_failed",
@@ -100,9 +86,7 @@ Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund 
       "checkout.session.async_payment_failed",
     ]);
 
-    mark = await lastEventId(stripe);
-    await completeSession(emulator, (await session(14)).id);
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesCompleting(emulator, stripe, (await session(14)).id), [
       "customer.created",
       "payment_method.attached",
       "customer.subscription.created",
@@ -120,14 +104,21 @@ Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund 
     });
     const invoice = done.invoice as Stripe.Invoice;
     const paymentIntent = invoice.payments?.data[0].payment.payment_intent as Stripe.PaymentIntent;
-    mark = await lastEventId(stripe);
-    await stripe.refunds.create({ charge: paymentIntent.latest_charge as string });
-    assert.deepEqual(await typesSince(stripe, mark), ["refund.created", "charge.refunded"]);
+    assert.deepEqual(
+      await typesDuring(
+        stripe,
+        () => stripe.refunds.create({ charge: paymentIntent.latest_charge as string }),
+      ),
+      ["refund.created", "charge.refunded"],
+    );
 
-    mark = await lastEventId(stripe);
-    await stripe.subscriptions.update(done.subscription as string, { cancel_at_period_end: true });
-    await stripe.subscriptions.cancel(done.subscription as string);
-    assert.deepEqual(await typesSince(stripe, mark), [
+    const cancel = async () => {
+      await stripe.subscriptions.update(done.subscription as string, {
+        cancel_at_period_end: true,
+      });
+      await stripe.subscriptions.cancel(done.subscription as string);
+    };
+    assert.deepEqual(await typesDuring(stripe, cancel), [
       "customer.subscription.updated",
       "customer.subscription.deleted",
     ]);

@@ -4,17 +4,10 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import {
-  completeSession,
-  createPrice,
-  startReceiver,
-  stripeClient,
-  withEmulator,
-} from "./helpers.ts";
+import { completeSession, createPrice, startReceiver, withEmulator } from "./helpers.ts";
 
 Deno.test("invoices carry payments and charges carry refunds only when expanded", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const receiver = await startReceiver();
     try {
       await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });

@@ -5,13 +5,16 @@ import { type RunningEmulator, startEmulator } from "../../emulator/server.ts";
 export const TEST_KEY = "sk_test_emulator";
 export const LIVE_KEY = "sk_live_emulator";
 
-/** Starts an emulator on a free port with fast retries, and always stops it. */
+/**
+ * Starts an emulator on a free port with fast retries, hands it to `fn` with a test-mode SDK
+ * client for it, and always stops it.
+ */
 export async function withEmulator(
-  fn: (emulator: RunningEmulator) => Promise<void>,
+  fn: (emulator: RunningEmulator, stripe: Stripe) => Promise<void>,
 ): Promise<void> {
   const emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [10, 20] });
   try {
-    await fn(emulator);
+    await fn(emulator, stripeClient(emulator));
   } finally {
     await emulator.stop();
   }
@@ -26,6 +29,49 @@ export function stripeClient(emulator: RunningEmulator, key = TEST_KEY): Stripe 
     maxNetworkRetries: 0,
   });
 }
+
+/** The newest event's id: a mark for `typesSince`. */
+export async function lastEventId(stripe: Stripe): Promise<string | undefined> {
+  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
+}
+
+/** The types of the events after `eventId` (of all events without it), oldest first. */
+export async function typesSince(stripe: Stripe, eventId?: string): Promise<string[]> {
+  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
+  return events.data.map((event) => event.type).reverse();
+}
+
+/** The types of the events `action` causes, oldest first. */
+export async function typesDuring(
+  stripe: Stripe,
+  action: () => Promise<unknown>,
+): Promise<string[]> {
+  const mark = await lastEventId(stripe);
+  await action();
+  return await typesSince(stripe, mark);
+}
+
+/** The types of the events completing Checkout Session `sessionId` with `outcome` emits. */
+export function typesCompleting(
+  emulator: RunningEmulator,
+  stripe: Stripe,
+  sessionId: string,
+  outcome?: string,
+): Promise<string[]> {
+  return typesDuring(stripe, () => completeSession(emulator, sessionId, outcome));
+}
+
+/** What paying an invoice by card emits, in Stripe's order. */
+export const INVOICE_PAID_BY_CARD = [
+  "invoice.created",
+  "invoice.finalized",
+  "payment_intent.created",
+  "charge.succeeded",
+  "payment_intent.succeeded",
+  "invoice_payment.paid",
+  "invoice.paid",
+  "invoice.payment_succeeded",
+];
 
 /** Runs `promise` expecting a Stripe error and returns it. */
 export async function stripeError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
@@ -107,6 +153,19 @@ export async function createPrice(
     currency: "usd",
     unit_amount: options.unitAmount ?? 1500,
     ...(options.recurring === false ? {} : { recurring: { interval: "month" } }),
+  });
+}
+
+/** An open payment-mode session for one unit of a new one-time price, with `params` on top. */
+export async function openPaymentSession(
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+): Promise<Stripe.Checkout.Session> {
+  const price = await createPrice(stripe, { recurring: false });
+  return await stripe.checkout.sessions.create({
+    mode: "payment",
+    line_items: [{ price: price.id, quantity: 1 }],
+    ...params,
   });
 }
 

@@ -1,6 +1,6 @@
 /** Idempotency keys and cursor pagination. */
 import assert from "node:assert/strict";
-import { postJson, stripeClient, stripeError, TEST_KEY, withEmulator } from "./helpers.ts";
+import { postJson, stripeError, TEST_KEY, withEmulator } from "./helpers.ts";
 
 /** The SDK's `lastResponse.headers` is typed as a record but may be a `Headers` object. */
 function header(response: { headers: unknown }, name: string): string | null {
@@ -8,8 +8,7 @@ function header(response: { headers: unknown }, name: string): string | null {
 }
 
 Deno.test("the same Idempotency-Key and parameters replay the stored response", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const first = await stripe.customers.create(
       { email: "once@example.com" },
       { idempotencyKey: "create-once" },
@@ -28,8 +27,7 @@ Deno.test("the same Idempotency-Key and parameters replay the stored response", 
 });
 
 Deno.test("the same Idempotency-Key with other parameters is a 400 idempotency_error", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     await stripe.customers.create({ email: "a@example.com" }, { idempotencyKey: "key-1" });
     const error = await stripeError(
       stripe.customers.create({ email: "b@example.com" }, { idempotencyKey: "key-1" }),
@@ -44,8 +42,7 @@ Deno.test("the same Idempotency-Key with other parameters is a 400 idempotency_e
 });
 
 Deno.test("an error response is stored and replayed for its Idempotency-Key", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const params = { product: "prod_missing", currency: "usd", unit_amount: 100 };
     const first = await stripeError(stripe.prices.create(params, { idempotencyKey: "bad" }));
     await stripe.products.create({ id: "prod_missing", name: "Now exists" });
@@ -58,8 +55,7 @@ Deno.test("an error response is stored and replayed for its Idempotency-Key", as
 });
 
 Deno.test("lists are newest first with has_more, url and a default limit of 10", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push((await stripe.customers.create({ name: `c${i}` })).id);
     const page = await stripe.customers.list();
@@ -72,8 +68,7 @@ Deno.test("lists are newest first with has_more, url and a default limit of 10",
 });
 
 Deno.test("starting_after and ending_before walk the list both ways", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await stripe.products.create({ name: `p${i}` })).id);
     const newestFirst = [...ids].reverse();
@@ -102,8 +97,7 @@ Deno.test("starting_after and ending_before walk the list both ways", async () =
 });
 
 Deno.test("limit must be between 1 and 100 and cursors must exist", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     for (const limit of [0, 101]) {
       const error = await stripeError(stripe.products.list({ limit }));
       assert.equal(error.statusCode, 400);
@@ -121,8 +115,7 @@ Deno.test("limit must be between 1 and 100 and cursors must exist", async () => 
 });
 
 Deno.test("a cursor still works after its object stops matching the filter", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const a = await stripe.products.create({ name: "a" });
     const b = await stripe.products.create({ name: "b" });
     const c = await stripe.products.create({ name: "c" });
@@ -152,8 +145,7 @@ Deno.test("bracket-notation arrays also decode from curl's empty-bracket form", 
 });
 
 Deno.test("a key whose first request is still running is a 409 idempotency_key_in_use", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const hold = await postJson(`${emulator.url}/_emulator/latency`, { ms: 300 });
     assert.equal(hold.status, 200);
     await hold.body?.cancel();

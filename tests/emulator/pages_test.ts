@@ -1,11 +1,16 @@
 /** The hosted Checkout and Billing Portal pages, driven the way a browser submits forms. */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { completeSession, createPrice, stripeClient, submitForm, withEmulator } from "./helpers.ts";
+import {
+  completeSession,
+  createPrice,
+  openPaymentSession,
+  submitForm,
+  withEmulator,
+} from "./helpers.ts";
 
 Deno.test("the Checkout page lists line items and total with Pay and Cancel buttons", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 1999, name: "Pro <plan>" });
     const session = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -33,13 +38,9 @@ Deno.test("the Checkout page lists line items and total with Pay and Cancel butt
 });
 
 Deno.test("Pay completes the session and redirects to success_url with the session id", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
+  await withEmulator(async (emulator, stripe) => {
+    const session = await openPaymentSession(stripe, {
       customer_creation: "always",
-      line_items: [{ price: price.id, quantity: 1 }],
       success_url: "https://shop.example/thanks?id={CHECKOUT_SESSION_ID}&x=1",
     });
     const response = await submitForm(session.url!, { id: "pay-form" }, {
@@ -69,12 +70,8 @@ Deno.test("Pay completes the session and redirects to success_url with the sessi
 });
 
 Deno.test("Cancel redirects to cancel_url and leaves the session open", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
+  await withEmulator(async (_emulator, stripe) => {
+    const session = await openPaymentSession(stripe, {
       success_url: "https://shop.example/ok",
       cancel_url: "https://shop.example/cart",
     });
@@ -86,8 +83,7 @@ Deno.test("Cancel redirects to cancel_url and leaves the session open", async ()
 });
 
 Deno.test("an expired session's page says so instead of offering Pay", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { recurring: false });
     const session = await stripe.checkout.sessions.create({
       mode: "payment",
@@ -115,8 +111,7 @@ Deno.test("an expired session's page says so instead of offering Pay", async () 
 });
 
 Deno.test("the portal lists subscriptions, cancels one and links back to return_url", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { unitAmount: 900, name: "Basic" });
     const checkout = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -154,8 +149,7 @@ Deno.test("the portal lists subscriptions, cancels one and links back to return_
 });
 
 Deno.test("the portal refuses to cancel another customer's subscription", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const checkout = await stripe.checkout.sessions.create({
       mode: "subscription",
@@ -178,12 +172,8 @@ Deno.test("the portal refuses to cancel another customer's subscription", async 
 });
 
 Deno.test("a declined or mistyped card is shown inline and leaves the session open", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
-    const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
+  await withEmulator(async (_emulator, stripe) => {
+    const session = await openPaymentSession(stripe, {
       success_url: "https://shop.example/ok",
     });
     const cases: [Record<string, string>, number, RegExp, string][] = [
@@ -220,8 +210,7 @@ Deno.test("a declined or mistyped card is shown inline and leaves the session op
 });
 
 Deno.test("the 3-D Secure card shows the authentication step, then completes or fails", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const create = () =>
       stripe.checkout.sessions.create({
@@ -267,8 +256,7 @@ Deno.test("the 3-D Secure card shows the authentication step, then completes or 
 });
 
 Deno.test("the portal lists invoices and the card, switches plan, schedules and resumes a cancel, updates the card", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const basic = await createPrice(stripe, { unitAmount: 900, name: "Basic" });
     const pro = await stripe.prices.create({
       product: (await stripe.products.create({ name: "Pro" })).id,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import type { RunningEmulator } from "../../emulator/server.ts";
-import { stripeClient, stripeError, TEST_KEY, withEmulator } from "./helpers.ts";
+import { stripeError, TEST_KEY, withEmulator } from "./helpers.ts";
 
 type Form = [string, string][];
 
@@ -281,8 +281,7 @@ Deno.test("parameters real Stripe accepts but the emulator ignores still pass", 
 });
 
 Deno.test("the SDK sees parameter_unknown as an invalid request naming the parameter", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const params = { name: "Thing", colour: "red" } as unknown as Stripe.ProductCreateParams;
     const error = await stripeError(stripe.products.create(params));
     assert.equal(error.type, "StripeInvalidRequestError");

@@ -7,14 +7,7 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { checkObject, interfacesFor, optionalListFields } from "./sdk_schema.ts";
-import {
-  completeSession,
-  createPrice,
-  postJson,
-  stripeClient,
-  stripeError,
-  withEmulator,
-} from "./helpers.ts";
+import { completeSession, createPrice, postJson, stripeError, withEmulator } from "./helpers.ts";
 
 type Json = Record<string, unknown>;
 
@@ -31,8 +24,7 @@ function objectsIn(value: unknown, found: Json[] = []): Json[] {
 }
 
 Deno.test("every served object carries the fields the pinned SDK declares required", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const served: unknown[] = [];
     const keep = <T>(value: T): T => {
       served.push(value);

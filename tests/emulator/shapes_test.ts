@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { INCLUDABLE } from "../../emulator/expand.ts";
 import type { RunningEmulator } from "../../emulator/server.ts";
-import { completeSession, stripeClient, TEST_KEY, withEmulator } from "./helpers.ts";
+import { completeSession, TEST_KEY, withEmulator } from "./helpers.ts";
 
 const fixtures: Record<string, Record<string, unknown>> = JSON.parse(
   await Deno.readTextFile(new URL("../fixtures/stripe/current.json", import.meta.url)),
@@ -37,8 +37,7 @@ async function raw(
 }
 
 Deno.test("emulated objects carry every top-level key of the current fixtures", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const product = await stripe.products.create({ name: "Shape" });
     const price = await stripe.prices.create({
       product: product.id,

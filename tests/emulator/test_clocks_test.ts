@@ -5,19 +5,19 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createPrice, postJson, stripeClient, stripeError, withEmulator } from "./helpers.ts";
+import {
+  createPrice,
+  INVOICE_PAID_BY_CARD,
+  lastEventId,
+  postJson,
+  stripeError,
+  typesDuring,
+  typesSince,
+  withEmulator,
+} from "./helpers.ts";
 
 const DAY = 24 * 60 * 60;
 const START = Date.UTC(2031, 0, 15, 12) / 1000;
-
-async function typesSince(stripe: Stripe, eventId: string | undefined): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100, ending_before: eventId });
-  return events.data.map((event) => event.type).reverse();
-}
-
-async function lastEventId(stripe: Stripe): Promise<string | undefined> {
-  return (await stripe.events.list({ limit: 1 })).data[0]?.id;
-}
 
 async function advance(stripe: Stripe, clock: string, to: number): Promise<void> {
   const advancing = await stripe.testHelpers.testClocks.advance(clock, { frozen_time: to });
@@ -27,9 +27,13 @@ async function advance(stripe: Stripe, clock: string, to: number): Promise<void>
   assert.equal(ready.frozen_time, to);
 }
 
+/** What advancing `clock` to `to` emits between `test_clock.advancing` and `test_clock.ready`. */
+async function typesWhileAdvancing(stripe: Stripe, clock: string, to: number): Promise<string[]> {
+  return (await typesDuring(stripe, () => advance(stripe, clock, to))).slice(1, -1);
+}
+
 Deno.test("advancing a test clock renews with the card on file, then a failing card goes past_due", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const clock = await stripe.testHelpers.testClocks.create({
       frozen_time: START,
       name: "Monthly renewals",
@@ -56,26 +60,15 @@ Deno.test("advancing a test clock renews with the card on file, then a failing c
     assert.equal(periodEnd, Date.UTC(2031, 1, 15, 12) / 1000);
 
     // Nothing is due before the period ends.
-    let mark = await lastEventId(stripe);
-    await advance(stripe, clock.id, START + 10 * DAY);
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesDuring(stripe, () => advance(stripe, clock.id, START + 10 * DAY)), [
       "test_helpers.test_clock.advancing",
       "test_helpers.test_clock.ready",
     ]);
 
-    mark = await lastEventId(stripe);
-    await advance(stripe, clock.id, periodEnd + DAY);
-    assert.deepEqual(await typesSince(stripe, mark), [
+    assert.deepEqual(await typesDuring(stripe, () => advance(stripe, clock.id, periodEnd + DAY)), [
       "test_helpers.test_clock.advancing",
       "customer.subscription.updated",
-      "invoice.created",
-      "invoice.finalized",
-      "payment_intent.created",
-      "charge.succeeded",
-      "payment_intent.succeeded",
-      "invoice_payment.paid",
-      "invoice.paid",
-      "invoice.payment_succeeded",
+      ...INVOICE_PAID_BY_CARD,
       "test_helpers.test_clock.ready",
     ]);
     const renewed = await stripe.subscriptions.retrieve(subscription.id, {
@@ -96,11 +89,8 @@ Deno.test("advancing a test clock renews with the card on file, then a failing c
     await stripe.customers.update(customer.id, {
       invoice_settings: { default_payment_method: failing.id },
     });
-    mark = await lastEventId(stripe);
     const nextEnd = renewed.items.data[0].current_period_end;
-    await advance(stripe, clock.id, nextEnd + DAY);
-    const types = await typesSince(stripe, mark);
-    assert.deepEqual(types.slice(1, -1), [
+    assert.deepEqual(await typesWhileAdvancing(stripe, clock.id, nextEnd + DAY), [
       "customer.subscription.updated",
       "invoice.created",
       "invoice.finalized",
@@ -130,8 +120,7 @@ Deno.test("advancing a test clock renews with the card on file, then a failing c
 });
 
 Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Checkout Sessions", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
     const price = await createPrice(stripe, { unitAmount: 800 });
     const customer = await stripe.customers.create({
@@ -147,13 +136,11 @@ Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Ch
     assert.equal(trialing.status, "trialing");
     assert.equal(trialing.trial_end, START + 7 * DAY);
 
-    let mark = await lastEventId(stripe);
+    const mark = await lastEventId(stripe);
     await advance(stripe, clock.id, START + 5 * DAY);
     assert.ok((await typesSince(stripe, mark)).includes("customer.subscription.trial_will_end"));
 
-    mark = await lastEventId(stripe);
-    await advance(stripe, clock.id, START + 8 * DAY);
-    const types = await typesSince(stripe, mark);
+    const types = await typesDuring(stripe, () => advance(stripe, clock.id, START + 8 * DAY));
     assert.ok(types.includes("invoice.paid"), types.join(", "));
     const active = await stripe.subscriptions.retrieve(trialing.id, {
       expand: ["latest_invoice"],
@@ -163,9 +150,8 @@ Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Ch
     assert.equal(active.items.data[0].current_period_start, START + 7 * DAY);
 
     await stripe.subscriptions.update(active.id, { cancel_at_period_end: true });
-    mark = await lastEventId(stripe);
-    await advance(stripe, clock.id, active.items.data[0].current_period_end + 60);
-    assert.deepEqual((await typesSince(stripe, mark)).slice(1, -1), [
+    const periodEnd = active.items.data[0].current_period_end;
+    assert.deepEqual(await typesWhileAdvancing(stripe, clock.id, periodEnd + 60), [
       "customer.subscription.deleted",
     ]);
     const canceled = await stripe.subscriptions.retrieve(active.id);
@@ -180,9 +166,9 @@ Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Ch
     });
     const frozen = (await stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time;
     assert.equal(session.expires_at, frozen + DAY);
-    mark = await lastEventId(stripe);
-    await advance(stripe, clock.id, session.expires_at + 1);
-    assert.deepEqual((await typesSince(stripe, mark)).slice(1, -1), ["checkout.session.expired"]);
+    assert.deepEqual(await typesWhileAdvancing(stripe, clock.id, session.expires_at + 1), [
+      "checkout.session.expired",
+    ]);
     const expired = await stripe.checkout.sessions.retrieve(session.id);
     assert.equal(expired.status, "expired");
 
@@ -196,8 +182,7 @@ Deno.test("a test clock ends trials, applies cancel_at_period_end and expires Ch
 });
 
 Deno.test("a trial on 4000 0000 0000 0341 ends past_due; a Checkout trial on the clock too", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
     const price = await createPrice(stripe, { unitAmount: 2500 });
     const customer = await stripe.customers.create({
@@ -226,9 +211,7 @@ Deno.test("a trial on 4000 0000 0000 0341 ends past_due; a Checkout trial on the
     await completed.body?.cancel();
     const fromCheckout = (await stripe.checkout.sessions.retrieve(session.id)).subscription;
 
-    const mark = await lastEventId(stripe);
-    await advance(stripe, clock.id, START + 15 * DAY);
-    const types = await typesSince(stripe, mark);
+    const types = await typesDuring(stripe, () => advance(stripe, clock.id, START + 15 * DAY));
     assert.equal(types.filter((type) => type === "invoice.payment_failed").length, 2);
     for (const id of [trialing.id, fromCheckout as string]) {
       const ended = await stripe.subscriptions.retrieve(id, { expand: ["latest_invoice"] });

@@ -21,8 +21,7 @@ const REQUIRED = [
 ];
 
 Deno.test("every trigger runs a flow that emits its event to the listening account", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const receiver = await startReceiver();
     try {
       const endpoint = await stripe.webhookEndpoints.create({
@@ -90,8 +89,7 @@ Deno.test("a trigger needs api_key when several accounts listen", async () => {
 });
 
 Deno.test("payments stripe trigger <event> runs the flow and lists its events", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     await stripe.webhookEndpoints.create({
       url: "http://127.0.0.1:9/unreachable",
       enabled_events: ["invoice.paid"],

@@ -45,8 +45,7 @@ Deno.test("the signature matches Stripe's documented test vector", async () => {
 });
 
 Deno.test("webhook endpoints are created with a secret and otherwise never show it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const endpoint = await stripe.webhookEndpoints.create({
       url: "https://app.example/hooks",
       enabled_events: ["invoice.paid", "checkout.session.completed"],
@@ -89,8 +88,7 @@ Deno.test("webhook endpoints are created with a secret and otherwise never show 
 });
 
 Deno.test("events are delivered signed, as JSON, only to endpoints that enabled them", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const everything = await startReceiver();
     const invoices = await startReceiver();
     try {
@@ -140,8 +138,7 @@ Deno.test("events are delivered signed, as JSON, only to endpoints that enabled 
 });
 
 Deno.test("a failed delivery is retried until the receiver accepts it", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const receiver = await startReceiver((index) => index === 0 ? 500 : 200);
     try {
       const endpoint = await stripe.webhookEndpoints.create({
@@ -182,8 +179,7 @@ Deno.test("a failed delivery is retried until the receiver accepts it", async ()
 });
 
 Deno.test("retries stop after the back-off schedule is used up", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const receiver = await startReceiver(() => 503);
     try {
       await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });
@@ -237,8 +233,7 @@ Deno.test("a delivery that outlasts the timeout fails and is retried", async () 
 });
 
 Deno.test("disabled endpoints and endpoints of the other mode receive nothing", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const live = stripeClient(emulator, LIVE_KEY);
     const receiver = await startReceiver();
     try {
@@ -263,8 +258,7 @@ Deno.test("disabled endpoints and endpoints of the other mode receive nothing", 
 });
 
 Deno.test("events can be retrieved and listed by type, with wildcards", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (_emulator, stripe) => {
     const customer = await stripe.customers.create({ name: "A" });
     await stripe.customers.update(customer.id, { name: "B" });
     await stripe.products.create({ name: "P" });
@@ -285,8 +279,7 @@ Deno.test("events can be retrieved and listed by type, with wildcards", async ()
 });
 
 Deno.test("reset clears objects, events and the delivery log", async () => {
-  await withEmulator(async (emulator) => {
-    const stripe = stripeClient(emulator);
+  await withEmulator(async (emulator, stripe) => {
     const receiver = await startReceiver();
     try {
       await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });

@@ -26,7 +26,7 @@ select payments_private.delete_provider_secret('test', 'webhook_secret');
 -- Then the Vault stand-in of the Supabase-shaped test database (it encrypts with pgcrypto).
 create schema if not exists extensions;
 create extension if not exists pgcrypto with schema extensions;
-\ir ../fixtures/supabase/stand-ins/vault.sql
+\ir ../vendor/supabase/stand-ins/vault.sql
 \else
 select skip('This database has Vault, so the private-table path does not apply.', 1);
 \endif
