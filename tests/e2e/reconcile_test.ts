@@ -99,6 +99,39 @@ Deno.test("reconcile stores missed events once and fulfils each order once", asy
       { seen: first.body.listed, new: 0, failed: 0 },
     );
 
+    // The CLI, as a person and as a script runs it: nothing is left to ingest.
+    const cli = async (...args: string[]) => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "cli/main.ts", "payments", "stripe", ...args],
+        cwd: new URL("../..", import.meta.url).pathname,
+        env: {
+          SUPABASE_URL: stack.functionsUrl,
+          SUPABASE_SECRET_KEY: stack.secretKey,
+          NO_COLOR: "1",
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+      return { code: output.code, out: decode(output.stdout), err: decode(output.stderr) };
+    };
+    const table = await cli("events", "reconcile", "--since", "1h");
+    assert.equal(table.code, 0, table.err);
+    assert.match(
+      table.out,
+      new RegExp(
+        `^test: reconciled ${first.body.listed} events since .*: ${first.body.listed} already stored, 0 new, 0 failed`,
+      ),
+    );
+    const script = await cli("events", "reconcile", "--since", "2026-01-01T00:00:00Z", "--json");
+    assert.equal(script.code, 1, "A time beyond Stripe's 30 days is refused.");
+    assert.equal(JSON.parse(script.out).error.code, "validation_failed");
+    assert.match(script.err, /^pgpayments: since: must be within the last 30 days/);
+    const status = await cli("status", "--environment", "test");
+    assert.equal(status.code, 0, status.err);
+    assert.match(status.out, /endpoint\s+enabled/);
+    assert.match(status.out, /pending, not stored\s+0/);
+
     const events = await stack.sql`
       select provider_event_id, processing_status, received_via from payments.webhook_events
       where event_type = 'checkout.session.completed'`;
