@@ -171,6 +171,8 @@ async function ingestPage(
 // Delivery health scans this far back, and at most this many undelivered events.
 const HEALTH_WINDOW_HOURS = 72;
 const HEALTH_SCAN_LIMIT = 500;
+// Status must answer quickly when Stripe is slow or down: one short try per Stripe call.
+const HEALTH_REQUEST = { timeout: 5_000, maxNetworkRetries: 0 };
 
 /**
  * The managed endpoint as Stripe reports it, the last verified delivery, and the events Stripe
@@ -203,7 +205,7 @@ export async function deliveryHealth(
   }
   if (endpointId) {
     try {
-      const endpoint = await stripe.webhookEndpoints.retrieve(endpointId);
+      const endpoint = await stripe.webhookEndpoints.retrieve(endpointId, {}, HEALTH_REQUEST);
       health.endpointStatus = endpoint.status === "enabled" ? "enabled" : "disabled";
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) health.endpointStatus = "missing";
@@ -217,7 +219,7 @@ export async function deliveryHealth(
         limit: PAGE_SIZE,
         delivery_success: false,
         created: { gte: Math.floor(new Date(health.scannedSince).getTime() / 1000) },
-      })
+      }, HEALTH_REQUEST)
     ) {
       if (event.pending_webhooks > 0) pending.push(event.id);
       if (pending.length >= HEALTH_SCAN_LIMIT) break;
