@@ -60,7 +60,7 @@ export function statusTable(environments: Partial<StatusResponse["environments"]
     row("last delivery", (env) => time(env.delivery?.lastDeliveryAt) ?? NONE),
     row("last reconcile", (env) => time(env.delivery?.lastReconciledAt) ?? NONE),
     row(
-      "pending, not stored",
+      "not delivered",
       (env) =>
         env.delivery
           ? env.delivery.pendingNotStored === null

@@ -130,7 +130,7 @@ Deno.test("reconcile stores missed events once and fulfils each order once", asy
     const status = await cli("status", "--environment", "test");
     assert.equal(status.code, 0, status.err);
     assert.match(status.out, /endpoint\s+enabled/);
-    assert.match(status.out, /pending, not stored\s+0/);
+    assert.match(status.out, /not delivered\s+0/);
 
     const events = await stack.sql`
       select provider_event_id, processing_status, received_via from payments.webhook_events
