@@ -168,3 +168,44 @@ Deno.test("reconcile stores missed events once and fulfils each order once", asy
     assert.equal(anonymous.status, 403, "A publishable key alone is anon, not the service role.");
   });
 });
+
+Deno.test("sync reconciles after the objects, and types narrow a reconcile", async () => {
+  const down = `http://127.0.0.1:${closedPort()}`;
+  await withStack({ publicUrl: down, webhookRetryDelaysMs: [10] }, async (stack) => {
+    const connected = await stack.connectStripe();
+    assert.equal(connected.status, 200, await connected.text());
+    const customer = await stack.stripe.customers.create({ email: "missed@example.com" });
+    await stack.stripe.products.create({ name: "Missed product" });
+
+    const narrowed = await call(
+      stack,
+      "POST",
+      "/stripe/test/reconcile?since=1h&types=customer.created",
+      { token: stack.secretKey },
+    );
+    assert.equal(narrowed.status, 200, JSON.stringify(narrowed.body));
+    assert.deepEqual(narrowed.body.types, ["customer.created"]);
+    assert.deepEqual(
+      { listed: narrowed.body.listed, new: narrowed.body.new },
+      { listed: 1, new: 1 },
+    );
+    const [stored] = await stack.sql`
+      select object_id, received_via from payments.webhook_events where event_type = 'customer.created'`;
+    assert.deepEqual({ ...stored }, { object_id: customer.id, received_via: "reconcile" });
+
+    const response = await fetch(`${stack.functionsUrl}/stripe/test/sync`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.secretKey}`, accept: "application/x-ndjson" },
+    });
+    const steps = (await response.text()).trim().split("\n").map((line) => JSON.parse(line));
+    const reconciled = steps.find((step) => step.type === "reconciled");
+    assert.ok(reconciled, JSON.stringify(steps));
+    assert.equal(reconciled.failed, 0);
+    assert.ok(reconciled.new >= 1, "The product event nobody delivered is stored by sync.");
+    assert.ok(reconciled.seen >= 1, "The customer event stored before is seen, not stored again.");
+    assert.equal(steps.at(-1).type, "done");
+    const [{ count }] = await stack.sql`
+      select count(*)::int from payments.webhook_events where event_type = 'product.created'`;
+    assert.equal(count, 1);
+  });
+});
