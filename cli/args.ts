@@ -16,6 +16,7 @@ export type Command =
   | { name: "sync" }
   | { name: "webhooks configure" }
   | { name: "events replay"; eventId: string }
+  | { name: "events reconcile" }
   | { name: "trigger"; event: string }
   | OperatorCommand;
 
@@ -58,6 +59,9 @@ Commands:
                                       recent payments, showing progress page by page
   webhooks configure                  Create or repair the managed webhook endpoint
   events replay <event id>            Process a stored webhook event again
+  events reconcile [--since 72h] [--type T1,T2]
+                                      Ingest the events Stripe's log holds (30 days) that
+                                      the database has not stored (missed deliveries)
   trigger <event>                     Run the flow that emits <event> on the local Stripe
                                       emulator (checkout.session.completed, invoice.paid, ...)
 ${OPERATOR_USAGE}
@@ -219,6 +223,10 @@ function parseCommand(words: string[]): Command {
       extra(1);
       return { name: "webhooks configure" };
     case "events":
+      if (rest[0] === "reconcile") {
+        extra(1);
+        return { name: "events reconcile" };
+      }
       if (rest[0] !== "replay") throw unknown();
       if (rest.length < 2) {
         throw new UsageError(

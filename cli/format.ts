@@ -2,6 +2,7 @@
 import type {
   Environment,
   EnvironmentStatus,
+  ReconcileResponse,
   StatusResponse,
   SyncProgress,
   WebhookState,
@@ -55,7 +56,31 @@ export function statusTable(environments: Partial<StatusResponse["environments"]
     row("subscriptions", (env) => String(env.counts.subscriptions)),
     row("transactions", (env) => String(env.counts.transactions)),
     row("webhook events", (env) => eventCounts(env.counts.webhookEvents)),
+    row("endpoint", (env) => env.delivery?.endpointStatus ?? NONE),
+    row("last delivery", (env) => time(env.delivery?.lastDeliveryAt) ?? NONE),
+    row("last reconcile", (env) => time(env.delivery?.lastReconciledAt) ?? NONE),
+    row(
+      "not delivered",
+      (env) =>
+        env.delivery
+          ? env.delivery.pendingNotStored === null
+            ? `unknown (${env.delivery.error})`
+            : String(env.delivery.pendingNotStored)
+          : NONE,
+    ),
   ]);
+}
+
+function time(iso: string | null | undefined): string | undefined {
+  return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : undefined;
+}
+
+export function reconcileSummary(result: ReconcileResponse): string {
+  const failures = result.failures.map((failure) =>
+    `\n  ${failure.eventId} ${failure.type}: ${failure.error ?? "failed"}`
+  ).join("");
+  return `reconciled ${plural(result.listed, "event")} since ${time(result.since)}: ` +
+    `${result.seen} already stored, ${result.new} new, ${result.failed} failed${failures}`;
 }
 
 function eventCounts(counts: Record<string, number>): string {
@@ -88,6 +113,10 @@ export function progressLine(step: SyncProgress): string | undefined {
       }  (${step.total} total)`;
     case "archived":
       return `${step.object.padEnd(14)}  archived ${step.count} gone from Stripe`;
+    case "reconciled":
+      return `${
+        "events".padEnd(14)
+      }  ${step.seen} already stored, ${step.new} new, ${step.failed} failed`;
     default:
       return undefined;
   }

@@ -5,6 +5,7 @@ import type {
   ConfigResponse,
   Environment,
   ErrorBody,
+  ReconcileResponse,
   ReplayResponse,
   StatusResponse,
   SyncProgress,
@@ -15,7 +16,14 @@ import { type Command, type Options, parseArgs, USAGE, UsageError } from "./args
 import { runInstall } from "./install.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
 import { DEFAULT_EMULATOR_URL, trigger } from "./trigger.ts";
-import { progressLine, statusTable, syncSummary, webhookFailure, webhookLine } from "./format.ts";
+import {
+  progressLine,
+  reconcileSummary,
+  statusTable,
+  syncSummary,
+  webhookFailure,
+  webhookLine,
+} from "./format.ts";
 import { runDashboard } from "./dashboard.ts";
 import { runLocalStatus } from "./local_status.ts";
 import { runOperator } from "./operator.ts";
@@ -183,6 +191,29 @@ async function execute(
           outcome[body.event.status] ?? body.event.status
         }${body.event.error ? `: ${body.event.error}` : ""}`,
       );
+    }
+    case "events reconcile": {
+      const { since, type } = options.filters;
+      const body = await readJson<ReconcileResponse>(
+        await send(api, "POST", `/stripe/${environment}/reconcile`, {
+          body: {
+            ...(since ? { since } : {}),
+            ...(type ? { types: type.split(",").map((name) => name.trim()) } : {}),
+          },
+        }),
+      );
+      // Failed events are stored (a replay or the next run retries them), but the run did not
+      // fully succeed: exit 1.
+      const failure = body.failed > 0
+        ? `${environment}: ${body.failed} reconciled event(s) failed; see payments stripe events list --status failed`
+        : undefined;
+      if (options.json) {
+        if (failure) throw new CliError(failure, body);
+        return print(body);
+      }
+      io.out(`${environment}: ${reconcileSummary(body)}`);
+      if (failure) throw new CliError(failure);
+      return;
     }
     default:
       return await runOperator(command, environment, options.filters, options.json, api, {

@@ -159,6 +159,18 @@ export function createControlHandler(deps: ControlDependencies) {
     return runTrigger(contextFor(triggerPartition(body.api_key)), path.event);
   };
 
+  /** Moves an event's `created` back by `days`, to test Stripe's 30-day event window. */
+  const backdateEvent: ControlHandler = async (request, path) => {
+    const found = deps.store.locate((partition) => partition.events, path.id);
+    if (!found) throw noSuch("event", path.id);
+    const { days } = await readJson(request);
+    if (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > 365) {
+      throw invalidRequest("Invalid days: an integer between 1 and 365.", "days");
+    }
+    found.value.created -= days * 86_400;
+    return found.value;
+  };
+
   const triggers: ControlHandler = () =>
     Promise.resolve(
       Object.entries(TRIGGERS).map(([event, fixture]) => ({
@@ -177,6 +189,7 @@ export function createControlHandler(deps: ControlDependencies) {
     route("POST", "/_emulator/checkout/sessions/{id}/complete", complete),
     route("POST", "/_emulator/subscriptions/{id}/renew", renew),
     route("POST", "/_emulator/subscriptions/{id}/fail_payment", failPayment),
+    route("POST", "/_emulator/events/{id}/backdate", backdateEvent),
   ];
 
   return async (request: Request, url: URL): Promise<Response | undefined> => {

@@ -5,6 +5,7 @@ import type { Deps } from "./deps.ts";
 import { errorResponse, json, PaymentsError } from "./errors.ts";
 import { OPERATOR_ROUTES } from "./operator_routes.ts";
 import { createCustomerPortalSession } from "./portal.ts";
+import { reconcile } from "./reconcile.ts";
 import type { Environment } from "./stripe.ts";
 import { receiveWebhook } from "./webhook.ts";
 import type { HealthResponse } from "./wire.ts";
@@ -32,6 +33,9 @@ const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
   }],
   [new RegExp(`^/stripe/${ENV}/sync$`), {
     POST: (deps, request, [env]) => sync(deps, request, environment(env)),
+  }],
+  [new RegExp(`^/stripe/${ENV}/reconcile$`), {
+    POST: (deps, request, [env]) => reconcile(deps, request, environment(env)),
   }],
   [new RegExp(`^/stripe/${ENV}/webhook$`), {
     POST: (deps, request, [env]) => repairWebhook(deps, request, environment(env)),

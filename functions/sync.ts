@@ -2,6 +2,7 @@
 // payments.upsert_stripe_objects, so memory stays flat however large the account is.
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
+import { DEFAULT_RECONCILE_SINCE, parseSince, reconcileEvents } from "./reconcile.ts";
 import { callStripe, type Environment, type Stripe } from "./stripe.ts";
 import type { SyncObjectType, SyncProgress } from "./wire.ts";
 
@@ -78,6 +79,19 @@ export async function* syncAccount(
         if (count > 0) yield { type: "archived", object, count };
       }
     }
+    // After the objects, the events Stripe could not deliver in its retry window.
+    const reconciled = await reconcileEvents(
+      deps,
+      stripe,
+      environment,
+      parseSince(DEFAULT_RECONCILE_SINCE, deps.now()),
+    );
+    yield {
+      type: "reconciled",
+      seen: reconciled.seen,
+      new: reconciled.new,
+      failed: reconciled.failed,
+    };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await recordSync(deps, environment, "failed", message, counts);

@@ -146,6 +146,23 @@ export interface EnvironmentStatus {
     /** By processing status: `processed`, `pending`, `failed`, `ignored`. */
     webhookEvents: Record<string, number>;
   };
+  /** Only for a configured environment. */
+  delivery: DeliveryHealth | null;
+}
+
+/** Read from Stripe (the endpoint, its pending events) and from webhook_events. */
+export interface DeliveryHealth {
+  /** The managed endpoint as Stripe reports it; `missing` when none is recorded or Stripe lost it. */
+  endpointStatus: "enabled" | "disabled" | "missing" | "unknown";
+  /** The newest event received by a verified webhook delivery. */
+  lastDeliveryAt: string | null;
+  /** The newest event stored by reconciliation. */
+  lastReconciledAt: string | null;
+  /** Events Stripe still reports pending (`pending_webhooks` > 0) since `scannedSince` that are not stored; null when Stripe did not answer. */
+  pendingNotStored: number | null;
+  scannedSince: string;
+  /** Why Stripe could not be read, if it could not. */
+  error: string | null;
 }
 
 export interface StatusResponse {
@@ -182,6 +199,7 @@ export type SyncObjectType =
 export type SyncProgress =
   | { type: "page"; object: SyncObjectType; page: number; count: number; total: number }
   | { type: "archived"; object: SyncObjectType; count: number }
+  | { type: "reconciled"; seen: number; new: number; failed: number }
   | { type: "done"; counts: Record<string, number>; archived: Record<string, number> }
   | { type: "error"; message: string; code: string };
 
@@ -219,6 +237,31 @@ export interface ConfigRemovedResponse {
 /** Answered with 200; an event that fails again is a 500 `event_failed` with the result in details. */
 export interface ReplayResponse {
   event: EventResult;
+}
+
+// --- POST /stripe/{environment}/reconcile (service role) ---
+
+/** Body or query: `since` (`72h`, `3d` or an ISO time; default 72h, at most 30 days), `types`. */
+export interface ReconcileRequest {
+  since?: string;
+  /** Event types; defaults to the types the webhook endpoint subscribes to. */
+  types?: string[];
+}
+
+export interface ReconcileResponse {
+  environment: Environment;
+  since: string;
+  types: string[] | null;
+  /** Events Stripe listed (of the chosen types) since `since`. */
+  listed: number;
+  /** Already stored (by a delivery or an earlier run): not ingested again. */
+  seen: number;
+  /** Stored now, processed or ignored. */
+  new: number;
+  /** Stored now as failed (a replay or a later run retries them), or refused as malformed. */
+  failed: number;
+  /** The first failures, with their errors. */
+  failures: { eventId: string; type: string; error: string | null }[];
 }
 
 // ---------------------------------------------------------------------------------------------

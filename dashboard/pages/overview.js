@@ -36,6 +36,27 @@ export function problems(state, overview) {
         "#/settings",
       ]);
     }
+    const delivery = state.delivery;
+    if (delivery?.endpointStatus === "disabled" || delivery?.endpointStatus === "missing") {
+      list.push([
+        "bad",
+        `Stripe reports the webhook endpoint ${delivery.endpointStatus}: repair it in Settings, then reconcile.`,
+        "#/settings",
+      ]);
+    }
+    if (delivery?.pendingNotStored > 0) {
+      list.push([
+        "bad",
+        `${delivery.pendingNotStored} event(s) Stripe could not deliver are not stored` +
+        ` (last delivery ${
+          delivery.lastDeliveryAt ?? "never"
+        }): run payments stripe events reconcile.`,
+        "#/events",
+      ]);
+    }
+    if (delivery?.error) {
+      list.push(["warn", `Delivery health unknown: ${delivery.error}`, "#/settings"]);
+    }
     if (["failed", "interrupted"].includes(state.lastSync?.status)) {
       list.push([
         "bad",

@@ -1,6 +1,9 @@
-/** Events: retrieve and list (`type` with a `*` wildcard, `types[]`, `created` ranges). */
+/**
+ * Events: retrieve and list (`type` with a `*` wildcard, `types[]`, `created` ranges,
+ * `delivery_success`), newest first, within the 30 days Stripe keeps.
+ */
 import type { Context } from "../context.ts";
-import { noSuch } from "../errors.ts";
+import { invalidRequest, noSuch } from "../errors.ts";
 import { newestFirst, paginate } from "../pagination.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { endpoint, type PathParams } from "../router.ts";
@@ -42,19 +45,33 @@ function createdMatcher(params: ParamReader): (event: EmulatorEvent) => boolean 
 }
 
 const LIST_PARAMS: ParamSpec = {
-  read: [...PAGINATION, "type", "types"],
+  read: [...PAGINATION, "type", "types", "delivery_success"],
   nested: { created: { read: ["gt", "gte", "lt", "lte"] } },
-  ignored: ["delivery_success"],
 };
+
+/** Stripe lists (and guarantees) the events of the last 30 days only. */
+export const EVENT_RETENTION_SECONDS = 30 * 86_400;
+const MAX_TYPES = 20;
 
 function listEvents(ctx: Context, params: ParamReader) {
   const type = params.string("type");
   const types = params.strings("types");
+  if (type !== undefined && types !== undefined) {
+    throw invalidRequest("You may only specify one of these parameters: type, types.", "types");
+  }
+  if (types !== undefined && (types.length === 0 || types.length > MAX_TYPES)) {
+    throw invalidRequest(`Invalid types: between 1 and ${MAX_TYPES} event types.`, "types");
+  }
+  // false: events some endpoint has not acknowledged yet (pending, or every attempt failed).
+  const deliverySuccess = params.boolean("delivery_success");
   const matchesType = type === undefined ? () => true : typeMatcher(type);
   const matchesCreated = createdMatcher(params);
+  const oldest = ctx.now() - EVENT_RETENTION_SECONDS;
   const events = [...ctx.partition.events.values()].filter((event) =>
+    event.created >= oldest &&
     matchesType(event.type) &&
     (types === undefined || types.includes(event.type)) &&
+    (deliverySuccess === undefined || (event.pending_webhooks === 0) === deliverySuccess) &&
     matchesCreated(event)
   );
   return paginate(events, params, "/v1/events", newestFirst(ctx.partition));

@@ -40,7 +40,11 @@ insert into expected values
   ('list_subscriptions(text,integer,text,text)', 'service_role'),
   ('list_customers(text,integer,text)', 'service_role'),
   ('list_products(text,integer,text,boolean)', 'service_role'),
-  ('admin_overview(text,timestamp with time zone)', 'service_role');
+  ('admin_overview(text,timestamp with time zone)', 'service_role'),
+  -- reconciliation, delivery health and retention (issue 14)
+  ('unseen_stripe_event_ids(text,text[])', 'service_role'),
+  ('webhook_delivery_times(text)', 'service_role'),
+  ('prune_webhook_events(interval,text[],text,integer)', 'service_role');
 
 create temporary view actual as
 select replace(p.oid::regprocedure::text, 'payments.', '') as fn, r.role
@@ -79,7 +83,7 @@ $$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_t
           'restart_checkout_session', 'record_checkout_session_result', 'record_checkout_session_failure',
           'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',
           'validate_session_request', 'list_webhook_events', 'get_webhook_event', 'list_transactions',
-          'list_subscriptions', 'list_customers', 'list_products', 'admin_overview'],
+          'list_subscriptions', 'list_customers', 'list_products', 'admin_overview', 'prune_webhook_events'],
   'Only the doors into payments_private are security definer: service-role entry points and the pure request validator.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
