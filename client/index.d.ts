@@ -148,6 +148,8 @@ export interface EnvironmentStatus {
 
 export interface StatusResponse {
   environments: Record<Environment, EnvironmentStatus>;
+  /** Deployment settings an operator should fix before taking live payments, in sentences. */
+  warnings: string[];
 }
 
 // --- the managed webhook endpoint: PUT .../config and POST /stripe/{environment}/webhook ---
