@@ -175,6 +175,7 @@ export type SyncObjectType =
   | "price"
   | "customer"
   | "subscription"
+  | "invoice_payment"
   | "payment_intent"
   | "refund";
 

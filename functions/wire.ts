@@ -177,6 +177,7 @@ export type SyncObjectType =
   | "price"
   | "customer"
   | "subscription"
+  | "invoice_payment"
   | "payment_intent"
   | "refund";
 

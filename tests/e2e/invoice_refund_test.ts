@@ -65,5 +65,16 @@ Deno.test("a full refund of a subscription invoice turns its transaction refunde
     const [refund] = await stack.sql`
       select subject_id, invoice_id from payments.transactions where type = 'refund'`;
     assert.deepEqual({ ...refund }, { subject_id: USER, invoice_id: invoice.invoice_id });
+
+    // A sync reads the same PaymentIntent without its invoice: the invoice payments it lists first
+    // keep it from being counted again as a one-time payment.
+    await stack.sql`delete from payments_private.invoice_payments`;
+    const synced = await call(stack, "POST", "/stripe/test/sync", { token: stack.secretKey });
+    assert.equal(synced.status, 200, JSON.stringify(synced.body));
+    const rows = await stack.sql`
+      select type, status from payments.transactions where type <> 'refund' order by type`;
+    assert.deepEqual(rows.map((row) => ({ ...row })), [
+      { type: "subscription_invoice", status: "refunded" },
+    ]);
   });
 });
