@@ -32,12 +32,10 @@ export async function startSession<Row>(
   const stripe = await stripeFor(deps, environment);
   const [row] = await asUser(deps.sql, claims, async (tx) => {
     // The session rules in SQL read the deployment's settings from these, for this transaction.
-    await tx`select set_config('payments.redirect_origins', ${
-      guards.redirectOrigins.join(",")
-    }, true),
-                    set_config('payments.sessions_per_minute', ${
-      String(guards.sessionsPerMinute)
-    }, true)`;
+    const origins = guards.redirectOrigins.join(",");
+    const perMinute = String(guards.sessionsPerMinute);
+    await tx`select set_config('payments.redirect_origins', ${origins}, true),
+                    set_config('payments.sessions_per_minute', ${perMinute}, true)`;
     return await create(tx, body);
   });
   return { row, stripe };
