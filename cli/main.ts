@@ -115,7 +115,9 @@ async function execute(
       const names: Environment[] = options.environment ? [options.environment] : ["test", "live"];
       const shown = Object.fromEntries(names.map((name) => [name, body.environments[name]]));
       if (options.json) return print({ ...body, environments: shown });
-      return io.out(statusTable(shown));
+      io.out(statusTable(shown));
+      for (const warning of body.warnings ?? []) io.out(`warning: ${warning}`);
+      return;
     }
     case "config set": {
       const secretKey = command.secretKey === "-"

@@ -165,6 +165,8 @@ export interface DeliveryHealth {
 
 export interface StatusResponse {
   environments: Record<Environment, EnvironmentStatus>;
+  /** Deployment settings an operator should fix before taking live payments, in sentences. */
+  warnings: string[];
 }
 
 // --- the managed webhook endpoint: PUT .../config and POST /stripe/{environment}/webhook ---
@@ -190,6 +192,7 @@ export type SyncObjectType =
   | "price"
   | "customer"
   | "subscription"
+  | "invoice_payment"
   | "payment_intent"
   | "refund";
 

@@ -1,6 +1,7 @@
 // Service-role routes: connect a Stripe key, manage the webhook endpoint, sync, replay, status.
 import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
+import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
@@ -72,7 +73,26 @@ export async function getStatus(deps: Deps, request: Request): Promise<Response>
       delivery: deliveries[index],
     };
   }
-  return json(200, { environments } satisfies StatusResponse);
+  return json(
+    200,
+    { environments, warnings: warnings(deps, environments) } satisfies StatusResponse,
+  );
+}
+
+function warnings(deps: Deps, environments: StatusResponse["environments"]): string[] {
+  const guards = deps.sessionGuards ?? DEFAULT_SESSION_GUARDS;
+  const found: string[] = [];
+  if (environments.live?.configured && guards.userEnvironments.includes("test")) {
+    found.push(
+      "A live key is configured and user routes still accept test: any signed-in user can pay with a test card. Set PAYMENTS_USER_ENVIRONMENTS=live.",
+    );
+  }
+  if (environments.live?.configured && guards.redirectOrigins.length === 0) {
+    found.push(
+      "A live key is configured and redirect URLs may point to any origin. Set PAYMENTS_REDIRECT_ORIGINS.",
+    );
+  }
+  return found;
 }
 
 export async function putConfig(

@@ -1,8 +1,9 @@
 // Configuration read once from the environment, with Supabase's own variable names as fallbacks.
 import { authKeys, canAuthenticate, type JsonWebKeySet } from "./auth.ts";
 import { connect } from "./db.ts";
-import type { Deps } from "./deps.ts";
+import type { Deps, SessionGuards } from "./deps.ts";
 import { stripeFactory } from "./stripe.ts";
+import type { Environment } from "./wire.ts";
 
 type Env = { get(name: string): string | undefined };
 
@@ -31,6 +32,57 @@ export function depsFromEnv(env: Env = Deno.env): Deps {
     publicUrl: env.get("PUBLIC_URL") ?? supabaseUrl,
     log: (message) => console.error(`[payments] ${message}`),
     now: () => new Date(),
+    sessionGuards: sessionGuardsFromEnv(env),
+  };
+}
+
+/** Today's behaviour: both environments, any origin, 20 sessions a minute. */
+export const DEFAULT_SESSION_GUARDS: SessionGuards = {
+  userEnvironments: ["test", "live"],
+  redirectOrigins: [],
+  sessionsPerMinute: 20,
+};
+
+/**
+ * PAYMENTS_USER_ENVIRONMENTS (`live`, or `test,live`), PAYMENTS_REDIRECT_ORIGINS (origins, like
+ * Supabase Auth's site URL and additional redirect URLs) and PAYMENTS_SESSIONS_PER_MINUTE.
+ */
+export function sessionGuardsFromEnv(env: Env): SessionGuards {
+  const list = (name: string) =>
+    (env.get(name) ?? "").split(/[\s,]+/).filter((item) => item !== "");
+  const environments = list("PAYMENTS_USER_ENVIRONMENTS");
+  const unknown = environments.filter((item) => item !== "test" && item !== "live");
+  if (unknown.length > 0) {
+    throw new Error(`PAYMENTS_USER_ENVIRONMENTS must list test and/or live, not ${unknown[0]}.`);
+  }
+  const origins = list("PAYMENTS_REDIRECT_ORIGINS").map((origin) => {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new Error(`PAYMENTS_REDIRECT_ORIGINS holds ${origin}, which is not a URL.`);
+    }
+    if (
+      !/^https?:$/.test(url.protocol) || url.origin !== origin.replace(/\/+$/, "").toLowerCase()
+    ) {
+      throw new Error(
+        `PAYMENTS_REDIRECT_ORIGINS holds ${origin}: give origins only, such as https://app.example.com.`,
+      );
+    }
+    return url.origin;
+  });
+  const perMinute = env.get("PAYMENTS_SESSIONS_PER_MINUTE");
+  if (perMinute !== undefined && !/^\d{1,6}$/.test(perMinute)) {
+    throw new Error("PAYMENTS_SESSIONS_PER_MINUTE must be a whole number (0 turns the cap off).");
+  }
+  return {
+    userEnvironments: environments.length > 0
+      ? [...new Set(environments)] as Environment[]
+      : DEFAULT_SESSION_GUARDS.userEnvironments,
+    redirectOrigins: origins,
+    sessionsPerMinute: perMinute === undefined
+      ? DEFAULT_SESSION_GUARDS.sessionsPerMinute
+      : Number(perMinute),
   };
 }
 

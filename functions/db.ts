@@ -89,6 +89,14 @@ export function toPaymentsError(error: unknown): unknown {
       return new PaymentsError(404, "not_found", message, { details, cause: error });
     case "PT409":
       return new PaymentsError(409, "idempotency_conflict", message, { details, cause: error });
+    case "PT429": { // payments.check_session_rate: DETAIL is {"retryAfter": seconds}
+      const retryAfter = Number(retryAfterSeconds((error as { detail?: string }).detail) ?? 60);
+      return new PaymentsError(429, "rate_limited", message, {
+        details: { retryAfter },
+        headers: { "retry-after": String(retryAfter) },
+        cause: error,
+      });
+    }
   }
   if (code && CONNECTION_ERRORS.has(code)) {
     return new PaymentsError(503, "database_unavailable", "The database is not reachable.", {
@@ -96,6 +104,15 @@ export function toPaymentsError(error: unknown): unknown {
     });
   }
   return error;
+}
+
+function retryAfterSeconds(detail: string | undefined): number | undefined {
+  try {
+    const seconds = JSON.parse(detail ?? "null")?.retryAfter;
+    return Number.isInteger(seconds) && seconds > 0 ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function fieldErrors(detail: string | undefined): FieldError[] | undefined {

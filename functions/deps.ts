@@ -3,6 +3,17 @@
 import type Stripe from "stripe";
 import type { AuthKeys } from "./auth.ts";
 import type { Sql } from "./db.ts";
+import type { Environment } from "./wire.ts";
+
+/** The deployment's guards on the user routes that create sessions. */
+export interface SessionGuards {
+  /** Environments the user routes accept (admin routes reach both). */
+  userEnvironments: Environment[];
+  /** Origins redirect URLs may point to; empty accepts any http(s) URL. */
+  redirectOrigins: string[];
+  /** New checkout and portal sessions a user may create a minute; 0 turns the cap off. */
+  sessionsPerMinute: number;
+}
 
 /** Builds a Stripe client for a secret key (pointed at the emulator in tests). */
 export type StripeFactory = (secretKey: string) => Stripe;
@@ -16,4 +27,6 @@ export interface Deps {
   log: (message: string) => void;
   /** The clock: the function reads the time only from here. */
   now: () => Date;
+  /** Absent: DEFAULT_SESSION_GUARDS (functions/config.ts). */
+  sessionGuards?: SessionGuards;
 }

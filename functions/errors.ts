@@ -8,6 +8,7 @@ export type ErrorCode =
   | "not_found"
   | "method_not_allowed"
   | "idempotency_conflict"
+  | "rate_limited"
   | "payload_too_large"
   | "invalid_signature"
   | "invalid_event"
@@ -23,18 +24,21 @@ export class PaymentsError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details?: unknown;
+  /** Response headers the refusal needs, such as Retry-After. */
+  readonly headers?: Record<string, string>;
 
   constructor(
     status: number,
     code: ErrorCode,
     message: string,
-    options: { details?: unknown; cause?: unknown } = {},
+    options: { details?: unknown; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "PaymentsError";
     this.status = status;
     this.code = code;
     this.details = options.details;
+    this.headers = options.headers;
   }
 }
 
@@ -74,7 +78,7 @@ export function errorResponse(error: unknown, log: (message: string) => void): R
     if (error.status >= 500 && error.cause !== undefined) {
       log(`${error.code}: ${describe(error.cause)}`);
     }
-    return json(error.status, { error: body });
+    return json(error.status, { error: body }, error.headers);
   }
   log(`unexpected error: ${describe(error)}`);
   return json(500, {

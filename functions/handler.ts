@@ -62,6 +62,8 @@ const CORS = {
   "access-control-allow-headers":
     "authorization, x-client-info, apikey, content-type, stripe-signature",
   "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+  // A browser app reads it from a 429 to know when to try again.
+  "access-control-expose-headers": "retry-after",
 };
 
 export function createHandler(deps: Deps): (request: Request) => Promise<Response> {

@@ -2,8 +2,10 @@
 // Stripe client, and the session row the database validated and the caller's RLS allowed.
 import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
+import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { asUser, type Tx } from "./db.ts";
 import type { Deps } from "./deps.ts";
+import { PaymentsError } from "./errors.ts";
 import { type Environment, type Stripe, stripeFor } from "./stripe.ts";
 
 export async function startSession<Row>(
@@ -14,9 +16,27 @@ export async function startSession<Row>(
   create: (tx: Tx, body: Record<string, unknown>) => Promise<Row[]>,
 ): Promise<{ row: Row; stripe: Stripe }> {
   const claims = await authenticate(request, deps.auth, "authenticated");
+  const guards = deps.sessionGuards ?? DEFAULT_SESSION_GUARDS;
+  if (!guards.userEnvironments.includes(environment)) {
+    // Without it any signed-in user could pay with a test card on a production deployment.
+    throw new PaymentsError(
+      403,
+      "forbidden",
+      `This deployment does not accept ${environment}-mode sessions from users; it accepts ${
+        guards.userEnvironments.join(" and ")
+      }.`,
+    );
+  }
   const body = await readJson(request);
   // Refuse before writing anything when Stripe is not configured for this environment.
   const stripe = await stripeFor(deps, environment);
-  const [row] = await asUser(deps.sql, claims, (tx) => create(tx, body));
+  const [row] = await asUser(deps.sql, claims, async (tx) => {
+    // The session rules in SQL read the deployment's settings from these, for this transaction.
+    const origins = guards.redirectOrigins.join(",");
+    const perMinute = String(guards.sessionsPerMinute);
+    await tx`select set_config('payments.redirect_origins', ${origins}, true),
+                    set_config('payments.sessions_per_minute', ${perMinute}, true)`;
+    return await create(tx, body);
+  });
   return { row, stripe };
 }

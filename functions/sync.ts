@@ -25,6 +25,15 @@ function listers(stripe: Stripe, since: number) {
       stripe.customers.list({ limit: PAGE_SIZE, starting_after: after }),
     subscription: (after?: string) =>
       stripe.subscriptions.list({ limit: PAGE_SIZE, starting_after: after, status: "all" }),
+    // Before PaymentIntents: under API 2025+ only the invoice payment says a PaymentIntent paid
+    // an invoice, and the projection must know that when it meets the PaymentIntent.
+    invoice_payment: (after?: string) =>
+      stripe.invoicePayments.list({
+        limit: PAGE_SIZE,
+        starting_after: after,
+        status: "paid",
+        created: { gte: since },
+      }),
     payment_intent: (after?: string) =>
       stripe.paymentIntents.list({
         limit: PAGE_SIZE,

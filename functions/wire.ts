@@ -167,6 +167,8 @@ export interface DeliveryHealth {
 
 export interface StatusResponse {
   environments: Record<Environment, EnvironmentStatus>;
+  /** Deployment settings an operator should fix before taking live payments, in sentences. */
+  warnings: string[];
 }
 
 // --- the managed webhook endpoint: PUT .../config and POST /stripe/{environment}/webhook ---
@@ -192,6 +194,7 @@ export type SyncObjectType =
   | "price"
   | "customer"
   | "subscription"
+  | "invoice_payment"
   | "payment_intent"
   | "refund";
 

@@ -2,8 +2,8 @@
 --
 -- payments.has_active_subscription is security invoker, so inside this policy it sees the
 -- subscriptions the reading user may see. required_product_id narrows an article to one product
--- (null: any active or trialing subscription). Pass 'live' as the environment in production so
--- that test-mode subscriptions unlock nothing there; this example accepts either.
+-- (null: any active or trialing subscription). The environment argument is null, which means
+-- live: a test-mode subscription paid with a test card unlocks nothing unless 'test' is passed.
 
 create table public.premium_articles (
   id uuid primary key default gen_random_uuid(),

@@ -1,7 +1,7 @@
 // The walkthrough in a real browser: Debian's Chromium driven by playwright-core clicks through the
 // demo app that `npm start` serves — subscribe, pay on the emulator's Checkout, see the team's
 // subscription active, open the Billing Portal, cancel, come back and see it canceled; and a
-// one-time purchase, declined once, then paid with the 3-D Secure card, whose order the seed's
+// one-time purchase, declined once, then paid with the 3-D Secure card, whose order the safe
 // fulfillment trigger marks paid. Checkout is also checked on a phone-sized screen. Every page is saved
 // as a screenshot under test-output/screenshots/.
 import assert from "node:assert/strict";

@@ -6,10 +6,12 @@ import { call, eventually, withStack } from "../support/stack.ts";
 
 const USER = "33333333-3333-4333-8333-333333333333";
 
-Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the seed's trigger", async () => {
+Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the safe fulfillment trigger", async () => {
   // Configured as a current Supabase project: secret keys and a JWKS, no legacy JWT secret.
   await withStack({ jwtSecret: null }, async (stack) => {
     await stack.sql.file("sql/examples/fulfillment.sql");
+    // The example fulfils live payments only; this loop pays with a test card.
+    await stack.sql`insert into public.fulfillment_environments values ('test')`;
     const connected = await stack.connectStripe();
     assert.equal(connected.status, 200, await connected.text());
     const [price] = await createPrices(stack.stripe, "Poster", [{

@@ -74,6 +74,7 @@ Deno.test("emulated objects carry every top-level key of the current fixtures", 
       customer: String(session.customer),
     });
     const events = await raw(emulator, "/v1/events?limit=1");
+    const invoicePayments = await raw(emulator, `/v1/invoice_payments?invoice=${session.invoice}`);
 
     const emulated: Record<string, Record<string, unknown>> = {
       account: await raw(emulator, "/v1/account"),
@@ -85,6 +86,7 @@ Deno.test("emulated objects carry every top-level key of the current fixtures", 
       subscription,
       subscription_item: (subscription.items as { data: Record<string, unknown>[] }).data[0],
       invoice: await raw(emulator, `/v1/invoices/${session.invoice}`),
+      invoice_payment: (invoicePayments.data as Record<string, unknown>[])[0],
       payment_intent: paymentIntent,
       charge: await raw(emulator, `/v1/charges/${paymentIntent.latest_charge}`),
       refund: await raw(emulator, `/v1/refunds/${refund.id}`),

@@ -18,7 +18,7 @@ insert into payments.stripe_checkout_sessions
   (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
 values
   ('test', '22222222-2222-2222-2222-222222222222', 'user', '22222222-2222-2222-2222-222222222222',
-   'payment', '[]', 'https://app.test/ok', 'https://app.test/no', 'h');
+   'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h');
 insert into payments.stripe_subscriptions (environment, subscription_id, customer_id, subject_type, subject_id, status, stripe_updated_at) values
   ('test', 'sub_alice', 'cus_alice', 'user', '11111111-1111-1111-1111-111111111111', 'active', now()),
   ('test', 'sub_bob', 'cus_bob', 'user', '22222222-2222-2222-2222-222222222222', 'active', now());
@@ -53,32 +53,32 @@ select lives_ok($$
   insert into payments.stripe_checkout_sessions
     (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
   values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111',
-          'payment', '[]', 'https://app.test/ok', 'https://app.test/no', 'h')
+          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
 $$, 'Alice can create a checkout session for herself.');
 select throws_ok($$
   insert into payments.stripe_checkout_sessions
     (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
   values ('test', '11111111-1111-1111-1111-111111111111', 'user', '22222222-2222-2222-2222-222222222222',
-          'payment', '[]', 'https://app.test/ok', 'https://app.test/no', 'h')
+          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
 $$, '42501', null, 'Alice cannot create a checkout session billed to Bob.');
 select throws_ok($$
   insert into payments.stripe_checkout_sessions
     (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
   values ('test', '22222222-2222-2222-2222-222222222222', 'user', '22222222-2222-2222-2222-222222222222',
-          'payment', '[]', 'https://app.test/ok', 'https://app.test/no', 'h')
+          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
 $$, '42501', null, 'Alice cannot create a checkout session in Bob''s name.');
 select throws_ok($$
   insert into payments.stripe_checkout_sessions
     (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
   values ('test', '11111111-1111-1111-1111-111111111111', 'team', 'team-1',
-          'subscription', '[]', 'https://app.test/ok', 'https://app.test/no', 'h')
+          'subscription', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
 $$, '42501', null, 'Without app policies, Alice cannot bill a team.');
 select throws_ok($$
   insert into payments.stripe_checkout_sessions
     (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash,
      status, payment_status, url)
   values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111',
-          'payment', '[]', 'https://app.test/ok', 'https://app.test/no', 'h2', 'completed', 'paid', 'https://evil.test')
+          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h2', 'completed', 'paid', 'https://evil.test')
 $$, '42501', null, 'Alice cannot insert a checkout session that claims to be paid.');
 select results_eq('select subject_id from payments.stripe_checkout_sessions',
   $$values ('11111111-1111-1111-1111-111111111111')$$, 'Alice sees only her own checkout sessions.');

@@ -33,6 +33,12 @@ insert into expected values
   -- the request rules, for the user-side functions (security invoker) and for apps
   ('validate_session_request(text,text,jsonb)', 'authenticated'),
   ('validate_session_request(text,text,jsonb)', 'service_role'),
+  -- the session guards (20261130001000_session_guards.sql)
+  ('checkout_request_hash(stripe_checkout_sessions)', 'authenticated'),
+  ('checkout_request_hash(stripe_checkout_sessions)', 'service_role'),
+  ('check_session_rate()', 'authenticated'),
+  ('check_session_rate()', 'service_role'),
+  ('settled_payment(webhook_events)', 'service_role'),
   -- admin lists (20261130000100_admin_lists.sql)
   ('list_webhook_events(text,integer,text,text,text,text,timestamp with time zone)', 'service_role'),
   ('get_webhook_event(text,text)', 'service_role'),

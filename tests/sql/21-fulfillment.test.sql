@@ -1,10 +1,13 @@
--- The seed's fulfillment trigger (sql/examples/fulfillment.sql, copied unchanged): an order is
+-- The seed's fulfillment trigger (sql/examples/fulfillment_seed.sql, copied unchanged): an order is
 -- paid once under ten deliveries of its checkout.session.completed event; a failing app trigger
 -- marks the event failed and undoes the projection, and a replay then fulfils it once.
 begin;
 select plan(20);
 
+-- The orders table comes with the safe trigger, which fulfils live payments only: the test-mode
+-- orders below are paid by the seed's trigger alone.
 \ir ../../sql/examples/fulfillment.sql
+\ir ../../sql/examples/fulfillment_seed.sql
 
 select tests.fixture('current') as current \gset
 create temporary table fx as select :'current'::jsonb as current;

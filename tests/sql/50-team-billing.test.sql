@@ -11,9 +11,9 @@ insert into public.team_members (team_id, user_id, role) values
   ('7ea70000-0000-0000-0000-000000000001', '33333333-3333-3333-3333-333333333333', 'owner'),
   ('7ea70000-0000-0000-0000-000000000001', '44444444-4444-4444-4444-444444444444', 'member');
 insert into payments.stripe_subscriptions (environment, subscription_id, customer_id, subject_type, subject_id, status, stripe_updated_at) values
-  ('test', 'sub_team', 'cus_team', 'team', '7ea70000-0000-0000-0000-000000000001', 'active', now());
+  ('live', 'sub_team', 'cus_team', 'team', '7ea70000-0000-0000-0000-000000000001', 'active', now());
 insert into payments.stripe_subscription_items (environment, subscription_item_id, subscription_id, price_id, product_id, stripe_updated_at) values
-  ('test', 'si_team', 'sub_team', 'price_team', 'prod_team', now());
+  ('live', 'si_team', 'sub_team', 'price_team', 'prod_team', now());
 insert into payments.transactions (environment, type, status, provider_object_id, subject_type, subject_id, amount, stripe_updated_at) values
   ('test', 'subscription_invoice', 'succeeded', 'in_team', 'team', '7ea70000-0000-0000-0000-000000000001', 5000, now());
 

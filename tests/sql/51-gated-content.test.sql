@@ -13,12 +13,12 @@ insert into public.teams (id, name) values ('7ea70000-0000-0000-0000-00000000000
 insert into public.team_members (team_id, user_id, role) values
   ('7ea70000-0000-0000-0000-000000000001', '44444444-4444-4444-4444-444444444444', 'member');
 insert into payments.stripe_subscriptions (environment, subscription_id, customer_id, subject_type, subject_id, status, stripe_updated_at) values
-  ('test', 'sub_alice', 'cus_alice', 'user', '11111111-1111-1111-1111-111111111111', 'active', now()),
-  ('test', 'sub_bob', 'cus_bob', 'user', '22222222-2222-2222-2222-222222222222', 'canceled', now()),
-  ('test', 'sub_team', 'cus_team', 'team', '7ea70000-0000-0000-0000-000000000001', 'trialing', now());
+  ('live', 'sub_alice', 'cus_alice', 'user', '11111111-1111-1111-1111-111111111111', 'active', now()),
+  ('live', 'sub_bob', 'cus_bob', 'user', '22222222-2222-2222-2222-222222222222', 'canceled', now()),
+  ('live', 'sub_team', 'cus_team', 'team', '7ea70000-0000-0000-0000-000000000001', 'trialing', now());
 insert into payments.stripe_subscription_items (environment, subscription_item_id, subscription_id, price_id, product_id, stripe_updated_at) values
-  ('test', 'si_alice', 'sub_alice', 'price_basic', 'prod_basic', now()),
-  ('test', 'si_team', 'sub_team', 'price_pro', 'prod_pro', now());
+  ('live', 'si_alice', 'sub_alice', 'price_basic', 'prod_basic', now()),
+  ('live', 'si_team', 'sub_team', 'price_pro', 'prod_pro', now());
 
 -- as alice (basic plan)
 select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
@@ -39,7 +39,7 @@ reset role;
 
 -- Alice upgrades: the pro item is added to her subscription.
 insert into payments.stripe_subscription_items (environment, subscription_item_id, subscription_id, price_id, product_id, stripe_updated_at)
-values ('test', 'si_alice_pro', 'sub_alice', 'price_pro', 'prod_pro', now());
+values ('live', 'si_alice_pro', 'sub_alice', 'price_pro', 'prod_pro', now());
 select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
 select is((select count(*)::int from public.premium_articles), 2, 'After upgrading, the subscriber reads the pro article too.');
 reset role;

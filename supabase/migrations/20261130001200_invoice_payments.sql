@@ -1,0 +1,231 @@
+-- migrate:up
+
+--------------------------------------------------------------------------------
+-- Projection of real events: invoice payments under API 2025+, refunds before their payment,
+-- the earliest paid_at, one-off PaymentIntents without metadata, pre-2022-11-15 charges
+--------------------------------------------------------------------------------
+
+-- Under API versions from 2025-03-31 on, an invoice names neither its PaymentIntent nor its
+-- charge, and webhooks carry invoice.payments only when expanded; `invoice_payment.paid` is what
+-- links them. It may arrive before or after invoice.paid, so the link is kept here.
+create table payments_private.invoice_payments (
+  environment payments.environment not null,
+  invoice_id text not null,
+  payment_intent_id text not null,
+  charge_id text,
+  paid_at timestamptz,
+  primary key (environment, payment_intent_id)
+);
+comment on table payments_private.invoice_payments is 'Which PaymentIntent (and charge) paid which invoice, from invoice_payment.paid events and expanded invoice.payments.';
+create index invoice_payments_invoice_idx on payments_private.invoice_payments (environment, invoice_id);
+
+-- The earliest payment time wins (events arrive in any order); otherwise as before.
+create or replace function payments_private.merge_transaction(
+  p_environment text, p_type text, p_status text, p_provider_object_id text,
+  p_subject_type text default null, p_subject_id text default null,
+  p_customer_id text default null, p_customer_email text default null,
+  p_checkout_session_id text default null, p_payment_intent_id text default null,
+  p_charge_id text default null, p_invoice_id text default null,
+  p_subscription_id text default null, p_refund_id text default null,
+  p_amount bigint default null, p_currency text default null, p_description text default null,
+  p_paid_at timestamptz default null, p_failed_at timestamptz default null,
+  p_refunded_at timestamptz default null, p_stripe_created_at timestamptz default null,
+  p_stripe_updated_at timestamptz default null, p_raw jsonb default null)
+returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  insert into payments.transactions as t (
+    environment, type, status, provider_object_id, subject_type, subject_id, customer_id,
+    customer_email, checkout_session_id, payment_intent_id, charge_id, invoice_id, subscription_id,
+    refund_id, amount, amount_refunded, currency, description, paid_at, failed_at, refunded_at,
+    stripe_created_at, stripe_updated_at, raw
+  ) values (
+    p_environment, p_type,
+    case when p_type in ('one_time_payment', 'subscription_invoice')
+      then payments_private.payment_status(p_amount, 0) else p_status end,
+    p_provider_object_id,
+    case when p_subject_id is not null then p_subject_type end,
+    case when p_subject_type is not null then p_subject_id end,
+    p_customer_id, p_customer_email, p_checkout_session_id, p_payment_intent_id, p_charge_id, p_invoice_id,
+    p_subscription_id, p_refund_id, coalesce(p_amount, 0), 0, lower(p_currency),
+    p_description, p_paid_at, p_failed_at, p_refunded_at, p_stripe_created_at, p_stripe_updated_at,
+    coalesce(p_raw, '{}'::jsonb)
+  )
+  on conflict (provider, environment, type, provider_object_id) do update set
+    status = case
+      when t.type in ('one_time_payment', 'subscription_invoice') then payments_private.payment_status(
+        greatest(t.amount, excluded.amount), greatest(t.amount_refunded, excluded.amount_refunded))
+      when excluded.stripe_updated_at >= t.stripe_updated_at then excluded.status
+      else t.status
+    end,
+    subject_type = coalesce(t.subject_type, excluded.subject_type),
+    subject_id = case when t.subject_type is null then excluded.subject_id else t.subject_id end,
+    customer_id = coalesce(t.customer_id, excluded.customer_id),
+    customer_email = coalesce(excluded.customer_email, t.customer_email),
+    checkout_session_id = coalesce(t.checkout_session_id, excluded.checkout_session_id),
+    payment_intent_id = coalesce(t.payment_intent_id, excluded.payment_intent_id),
+    charge_id = coalesce(t.charge_id, excluded.charge_id),
+    invoice_id = coalesce(t.invoice_id, excluded.invoice_id),
+    subscription_id = coalesce(t.subscription_id, excluded.subscription_id),
+    refund_id = coalesce(t.refund_id, excluded.refund_id),
+    amount = greatest(t.amount, excluded.amount),
+    amount_refunded = greatest(t.amount_refunded, excluded.amount_refunded),
+    currency = coalesce(t.currency, excluded.currency),
+    description = coalesce(excluded.description, t.description),
+    -- least() skips nulls: the first time money moved, whichever event reported it first.
+    paid_at = least(t.paid_at, excluded.paid_at),
+    failed_at = greatest(t.failed_at, excluded.failed_at),
+    refunded_at = greatest(t.refunded_at, excluded.refunded_at),
+    stripe_created_at = coalesce(t.stripe_created_at, excluded.stripe_created_at),
+    stripe_updated_at = greatest(t.stripe_updated_at, excluded.stripe_updated_at),
+    raw = case when excluded.stripe_updated_at >= t.stripe_updated_at then excluded.raw else t.raw end;
+end;
+$$;
+
+-- A refund may be seen before the payment it refunds: whenever either side changes, the refund
+-- rows take the payment's customer and subject (so the user sees them under RLS), and the
+-- payment takes the sum of its succeeded refunds (never less than what Stripe reported).
+create or replace function payments_private.refresh_refunded_amount(p_environment text, p_payment_intent_id text, p_charge_id text)
+returns void
+language plpgsql set search_path = ''
+as $$
+declare
+  v_has_refund boolean := false;
+begin
+  -- Nearly every payment has no refund: an index probe per id settles that. Each probe is a
+  -- statement of its own, run only with a non-null id (see the first version of this function).
+  if p_payment_intent_id is not null then
+    v_has_refund := exists (
+      select 1 from payments.transactions x
+      where x.environment = p_environment and x.payment_intent_id = p_payment_intent_id and x.type = 'refund');
+  end if;
+  if not v_has_refund and p_charge_id is not null then
+    v_has_refund := exists (
+      select 1 from payments.transactions x
+      where x.environment = p_environment and x.charge_id = p_charge_id and x.type = 'refund');
+  end if;
+  if not v_has_refund then
+    return;
+  end if;
+
+  update payments.transactions x
+  set subject_type = coalesce(x.subject_type, p.subject_type),
+      subject_id = case when x.subject_type is null then p.subject_id else x.subject_id end,
+      customer_id = coalesce(x.customer_id, p.customer_id),
+      payment_intent_id = coalesce(x.payment_intent_id, p.payment_intent_id),
+      charge_id = coalesce(x.charge_id, p.charge_id),
+      invoice_id = coalesce(x.invoice_id, p.invoice_id),
+      subscription_id = coalesce(x.subscription_id, p.subscription_id),
+      checkout_session_id = coalesce(x.checkout_session_id, p.checkout_session_id)
+  from payments.transactions p
+  where x.environment = p_environment and x.type = 'refund'
+    and (x.payment_intent_id = p_payment_intent_id or x.charge_id = p_charge_id)
+    and p.environment = p_environment and p.type in ('one_time_payment', 'subscription_invoice')
+    and (p.payment_intent_id = p_payment_intent_id or p.charge_id = p_charge_id)
+    and ((x.subject_type is null and p.subject_type is not null) or (x.customer_id is null and p.customer_id is not null)
+         or (x.invoice_id is null and p.invoice_id is not null));
+
+  update payments.transactions t
+  set amount_refunded = r.total,
+      status = payments_private.payment_status(t.amount, r.total),
+      refunded_at = greatest(t.refunded_at, r.last_refunded_at)
+  from (
+    select coalesce(sum(x.amount), 0)::bigint as total, max(x.refunded_at) as last_refunded_at
+    from payments.transactions x
+    where x.environment = p_environment and x.type = 'refund' and x.status = 'succeeded'
+      and (x.payment_intent_id = p_payment_intent_id or x.charge_id = p_charge_id)
+  ) r
+  where t.environment = p_environment
+    and t.type in ('one_time_payment', 'subscription_invoice')
+    and (t.payment_intent_id = p_payment_intent_id or t.charge_id = p_charge_id)
+    and r.total > t.amount_refunded;
+end;
+$$;
+comment on function payments_private.refresh_refunded_amount(text, text, text) is 'Gives refund rows the customer and subject of the payment they refund, and raises the payment''s amount_refunded (and status) to the sum of its succeeded refund rows.';
+
+-- The one place an invoice meets the PaymentIntent that paid it. A subscription invoice's
+-- PaymentIntent under API 2025+ looks like a one-time payment until this link is known: that row
+-- is folded into the invoice's row (its charge kept), so the invoice is counted once.
+create function payments_private.link_invoice_payment(p_environment text, p_invoice_id text, p_payment_intent_id text,
+  p_charge_id text, p_paid_at timestamptz)
+returns void
+language plpgsql set search_path = ''
+as $$
+declare
+  v_charge text := p_charge_id;
+  v_folded payments.transactions;
+begin
+  if p_invoice_id is null or p_payment_intent_id is null then
+    return;
+  end if;
+  insert into payments_private.invoice_payments as l (environment, invoice_id, payment_intent_id, charge_id, paid_at)
+  values (p_environment, p_invoice_id, p_payment_intent_id, p_charge_id, p_paid_at)
+  on conflict (environment, payment_intent_id) do update
+  set charge_id = coalesce(l.charge_id, excluded.charge_id), paid_at = least(l.paid_at, excluded.paid_at);
+
+  if not exists (select 1 from payments.transactions t
+                 where t.environment = p_environment and t.invoice_id = p_invoice_id
+                   and t.type = 'subscription_invoice') then
+    return;
+  end if;
+  delete from payments.transactions t
+  where t.environment = p_environment and t.type = 'one_time_payment'
+    and t.provider_object_id = p_payment_intent_id and t.invoice_id is null
+  returning * into v_folded;
+  v_charge := coalesce(v_charge, v_folded.charge_id,
+    (select l.charge_id from payments_private.invoice_payments l
+     where l.environment = p_environment and l.payment_intent_id = p_payment_intent_id));
+
+  update payments.transactions t
+  set payment_intent_id = coalesce(t.payment_intent_id, p_payment_intent_id),
+      charge_id = coalesce(t.charge_id, v_charge),
+      customer_id = coalesce(t.customer_id, v_folded.customer_id),
+      customer_email = coalesce(t.customer_email, v_folded.customer_email),
+      paid_at = least(t.paid_at, v_folded.paid_at, p_paid_at)
+  where t.environment = p_environment and t.invoice_id = p_invoice_id and t.type = 'subscription_invoice';
+  perform payments_private.refresh_refunded_amount(p_environment, p_payment_intent_id, v_charge);
+end;
+$$;
+comment on function payments_private.link_invoice_payment(text, text, text, text, timestamptz) is 'Records which PaymentIntent and charge paid an invoice and gives the invoice''s subscription_invoice row both (folding in a one-time row the PaymentIntent made before the link was known), then applies refunds already seen.';
+revoke execute on function payments_private.link_invoice_payment(text, text, text, text, timestamptz) from public;
+
+create function payments_private.project_invoice_payment(p_environment text, p_payment jsonb, p_at timestamptz)
+returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  if p_payment ->> 'status' is distinct from 'paid' then
+    return;
+  end if;
+  perform payments_private.link_invoice_payment(p_environment,
+    payments_private.stripe_id(p_payment -> 'invoice'),
+    payments_private.stripe_id(p_payment -> 'payment' -> 'payment_intent'),
+    payments_private.stripe_id(p_payment -> 'payment' -> 'charge'),
+    coalesce(payments_private.stripe_time(p_payment -> 'status_transitions' -> 'paid_at'), p_at));
+end;
+$$;
+comment on function payments_private.project_invoice_payment(text, jsonb, timestamptz) is 'Applies a paid Stripe InvoicePayment (invoice_payment.paid): links the invoice to its PaymentIntent and charge.';
+revoke execute on function payments_private.project_invoice_payment(text, jsonb, timestamptz) from public;
+
+-- Customers mapped after their payments were recorded (a Payment Link or Dashboard payment,
+-- linked later): the reporting rows take the subject then. security definer: the mapping may be
+-- written by the service role or an app's own function, neither of which writes transactions.
+create function payments_private.fill_subject_of_customer()
+returns trigger
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  update payments.transactions t
+  set subject_type = new.subject_type, subject_id = new.subject_id
+  where t.environment = new.environment and t.customer_id = new.provider_customer_id and t.subject_type is null;
+  return null;
+end;
+$$;
+comment on function payments_private.fill_subject_of_customer() is 'After a customer mapping is written: transactions of that customer without a subject take the mapped subject.';
+revoke execute on function payments_private.fill_subject_of_customer() from public;
+create trigger fill_subject_of_customer after insert or update of provider_customer_id, subject_type, subject_id
+  on payments.customer_mappings
+  for each row execute function payments_private.fill_subject_of_customer();
+
+-- migrate:down
