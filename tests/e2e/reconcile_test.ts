@@ -19,6 +19,8 @@ Deno.test("reconcile stores missed events once and fulfils each order once", asy
   const down = `http://127.0.0.1:${closedPort()}`;
   await withStack({ publicUrl: down, webhookRetryDelaysMs: [10] }, async (stack) => {
     await stack.sql.file("sql/examples/fulfillment.sql");
+    // The example fulfils live payments only; this test pays in test mode.
+    await stack.sql`insert into public.fulfillment_environments values ('test')`;
     // Counts fulfilments: the example trigger must mark each order paid exactly once.
     await stack.sql.unsafe(`
       create table public.fulfilments (order_id uuid not null, at timestamptz not null default now());
