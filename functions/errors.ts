@@ -15,6 +15,8 @@ export type ErrorCode =
   | "webhook_not_configured"
   | "invalid_secret_key"
   | "stripe_error"
+  | "stripe_timeout"
+  | "request_in_progress"
   | "event_failed"
   | "database_unavailable"
   | "internal_error";
@@ -23,18 +25,21 @@ export class PaymentsError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details?: unknown;
+  /** Response headers the refusal needs, such as `Retry-After`. */
+  readonly headers?: Record<string, string>;
 
   constructor(
     status: number,
     code: ErrorCode,
     message: string,
-    options: { details?: unknown; cause?: unknown } = {},
+    options: { details?: unknown; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "PaymentsError";
     this.status = status;
     this.code = code;
     this.details = options.details;
+    this.headers = options.headers;
   }
 }
 
@@ -74,7 +79,7 @@ export function errorResponse(error: unknown, log: (message: string) => void): R
     if (error.status >= 500 && error.cause !== undefined) {
       log(`${error.code}: ${describe(error.cause)}`);
     }
-    return json(error.status, { error: body });
+    return json(error.status, { error: body }, error.headers);
   }
   log(`unexpected error: ${describe(error)}`);
   return json(500, {

@@ -1,5 +1,6 @@
 // The Stripe SDK, configured for the edge runtime (optionally pointed at a local emulator), and
 // the client for an environment built from its stored secret key.
+import { AsyncLocalStorage } from "node:async_hooks";
 import Stripe from "stripe";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps, StripeFactory } from "./deps.ts";
@@ -10,15 +11,41 @@ export type { Environment, Stripe };
 
 export const STRIPE_API_VERSION = Stripe.API_VERSION;
 
+/** How long one Stripe call may take in all, retries included (PAYMENTS_STRIPE_TIMEOUT_MS). */
+export const DEFAULT_STRIPE_TIMEOUT_MS = 10_000;
+
+// The start of the `callStripe` an HTTP request belongs to: the SDK's retries share its budget.
+const calls = new AsyncLocalStorage<{ startedAt: number }>();
+
 /** `apiBase` (STRIPE_API_BASE) sends every call to another server, such as the local emulator. */
-export function stripeFactory(apiBase?: string): StripeFactory {
+export function stripeFactory(
+  apiBase?: string,
+  options: { timeoutMs?: number } = {},
+): StripeFactory {
   const target = apiBase ? new URL(apiBase) : undefined;
+  const budget = options.timeoutMs ?? DEFAULT_STRIPE_TIMEOUT_MS;
+  const fetchWithinBudget: typeof fetch = async (input, init) => {
+    const call = calls.getStore();
+    const left = call ? call.startedAt + budget - Date.now() : budget;
+    // The SDK reports an AbortError as its timeout, so a spent budget reads like one.
+    const spent = () => new DOMException("The Stripe time budget is spent.", "AbortError");
+    if (left <= 0) throw spent();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(spent()), left);
+    try {
+      const signals = init?.signal ? [init.signal, abort.signal] : [abort.signal];
+      return await fetch(input, { ...init, signal: AbortSignal.any(signals) });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return (secretKey) =>
     new Stripe(secretKey, {
-      httpClient: Stripe.createFetchHttpClient(),
-      // POSTs always carry an Idempotency-Key (the SDK adds one when we do not), so retrying is safe.
+      httpClient: Stripe.createFetchHttpClient(fetchWithinBudget),
+      // POSTs always carry an Idempotency-Key (the SDK adds one when we do not), so retrying is
+      // safe; inside `callStripe` every retry draws on the same budget.
       maxNetworkRetries: 2,
-      timeout: 20_000,
+      timeout: budget,
       appInfo: { name: "payments-postgres" },
       ...(target
         ? {
@@ -59,9 +86,33 @@ export function checkSecretKey(environment: Environment, key: unknown): string {
   return key.trim();
 }
 
-/** Stripe's own message for a failed call, without anything that could carry a secret. */
+/**
+ * Stripe's own message for a failed call, without anything that could carry a secret. A call
+ * whose outcome is unknown (no answer in time, connection lost, Stripe's own 5xx, a same-key
+ * request still running) is told apart by `outcomeUnknown`: Stripe may have done it, so its
+ * idempotency key must be kept for the retry.
+ */
 export function stripeFailure(error: unknown, doing: string): PaymentsError {
-  if (error instanceof Stripe.errors.StripeError) {
+  if (error instanceof Stripe.errors.StripeConnectionError && isTimeout(error)) {
+    return new PaymentsError(
+      504,
+      "stripe_timeout",
+      `Stripe did not answer in time to ${doing}; retry with the same idempotency key.`,
+      { details: { retryable: true }, cause: error },
+    );
+  }
+  if (error instanceof Stripe.errors.StripeError && error.code === "idempotency_key_in_use") {
+    return new PaymentsError(
+      409,
+      "request_in_progress",
+      `A request to ${doing} with the same idempotency key is still in progress; retry shortly.`,
+      { details: { retryable: true }, headers: { "retry-after": "1" }, cause: error },
+    );
+  }
+  if (
+    error instanceof Stripe.errors.StripeError &&
+    !(error instanceof Stripe.errors.StripeConnectionError)
+  ) {
     return new PaymentsError(502, "stripe_error", `Stripe refused to ${doing}: ${error.message}`, {
       details: {
         type: error.rawType ?? error.type,
@@ -73,14 +124,30 @@ export function stripeFailure(error: unknown, doing: string): PaymentsError {
     });
   }
   return new PaymentsError(502, "stripe_error", `Stripe could not be reached to ${doing}.`, {
+    details: { retryable: true },
     cause: error,
   });
 }
 
-/** Runs one Stripe call, turning any failure into a 502 that carries Stripe's message. */
+/** True when Stripe may have carried out the failed call: retry it with the same key. */
+export function outcomeUnknown(error: PaymentsError): boolean {
+  if (error.code === "stripe_timeout" || error.code === "request_in_progress") return true;
+  const cause = error.cause;
+  if (!(cause instanceof Stripe.errors.StripeError)) return error.code === "stripe_error";
+  if (cause instanceof Stripe.errors.StripeConnectionError) return true;
+  // 429 was not carried out, but nothing is lost by keeping the key either.
+  return cause.statusCode === undefined || cause.statusCode >= 500 || cause.statusCode === 429;
+}
+
+function isTimeout(error: InstanceType<typeof Stripe.errors.StripeConnectionError>): boolean {
+  return (error.detail as { code?: string } | undefined)?.code === "ETIMEDOUT" ||
+    /timeout/i.test(error.message);
+}
+
+/** Runs one Stripe call (retries included) within the time budget; failures become 4xx/5xx. */
 export async function callStripe<T>(doing: string, call: () => Promise<T>): Promise<T> {
   try {
-    return await call();
+    return await calls.run({ startedAt: Date.now() }, call);
   } catch (error) {
     throw stripeFailure(error, doing);
   }

@@ -172,7 +172,7 @@ Deno.test("checkout answers 400 with field-level errors for a bad body", async (
   });
 });
 
-Deno.test("checkout marks the row failed and answers 502 when Stripe fails; a retry recovers", async () => {
+Deno.test("checkout keeps the attempt when Stripe cannot be reached; the retry reuses its key and recovers", async () => {
   await withStack({}, async (stack) => {
     const { price, alice } = await setup(stack);
     // The same function, but its Stripe calls go to a port where nothing listens.
@@ -188,8 +188,10 @@ Deno.test("checkout marks the row failed and answers 502 when Stripe fails; a re
     assert.equal(failed.status, 502);
     const error = (await failed.json()).error;
     assert.equal(error.code, "stripe_error");
-    const [row] = await stack.sql`select status, last_error from payments.stripe_checkout_sessions`;
-    assert.equal(row.status, "failed");
+    assert.equal(error.details.retryable, true);
+    // Stripe may have made the session: the row keeps its attempt, so the retry sends the same key.
+    const [row] = await stack.sql`select status, attempt from payments.stripe_checkout_sessions`;
+    assert.deepEqual({ ...row }, { status: "initialized", attempt: 1 });
 
     const recovered = await createHandler(stack.deps)(request());
     assert.equal(recovered.status, 201);
