@@ -14,8 +14,21 @@ export const STRIPE_API_VERSION = Stripe.API_VERSION;
 /** How long one Stripe call may take in all, retries included (PAYMENTS_STRIPE_TIMEOUT_MS). */
 export const DEFAULT_STRIPE_TIMEOUT_MS = 10_000;
 
-// The start of the `callStripe` an HTTP request belongs to: the SDK's retries share its budget.
-const calls = new AsyncLocalStorage<{ startedAt: number }>();
+/** The `callStripe` an HTTP request belongs to: the SDK's retries share its budget. */
+interface Call {
+  startedAt: number;
+  /** Ends the call at once when its budget is spent, instead of after the SDK's retries. */
+  expire(error: Error): void;
+}
+const calls = new AsyncLocalStorage<Call>();
+
+/** The budget of a Stripe call ran out: Stripe may still carry the request out. */
+class StripeBudgetSpent extends Error {
+  constructor(budget: number) {
+    super(`Stripe did not answer within ${budget} ms.`);
+    this.name = "AbortError";
+  }
+}
 
 /** `apiBase` (STRIPE_API_BASE) sends every call to another server, such as the local emulator. */
 export function stripeFactory(
@@ -27,11 +40,14 @@ export function stripeFactory(
   const fetchWithinBudget: typeof fetch = async (input, init) => {
     const call = calls.getStore();
     const left = call ? call.startedAt + budget - Date.now() : budget;
-    // The SDK reports an AbortError as its timeout, so a spent budget reads like one.
-    const spent = () => new DOMException("The Stripe time budget is spent.", "AbortError");
-    if (left <= 0) throw spent();
+    // Named AbortError, which the SDK reports as its own timeout when no call is listening.
+    if (left <= 0) throw new StripeBudgetSpent(budget);
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(spent()), left);
+    const timer = setTimeout(() => {
+      const spent = new StripeBudgetSpent(budget);
+      abort.abort(spent);
+      call?.expire(spent);
+    }, left);
     try {
       const signals = init?.signal ? [init.signal, abort.signal] : [abort.signal];
       return await fetch(input, { ...init, signal: AbortSignal.any(signals) });
@@ -93,7 +109,10 @@ export function checkSecretKey(environment: Environment, key: unknown): string {
  * idempotency key must be kept for the retry.
  */
 export function stripeFailure(error: unknown, doing: string): PaymentsError {
-  if (error instanceof Stripe.errors.StripeConnectionError && isTimeout(error)) {
+  if (
+    error instanceof StripeBudgetSpent ||
+    (error instanceof Stripe.errors.StripeConnectionError && isTimeout(error))
+  ) {
     return new PaymentsError(
       504,
       "stripe_timeout",
@@ -146,8 +165,13 @@ function isTimeout(error: InstanceType<typeof Stripe.errors.StripeConnectionErro
 
 /** Runs one Stripe call (retries included) within the time budget; failures become 4xx/5xx. */
 export async function callStripe<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  let expire: (error: Error) => void = () => {};
+  const expired = new Promise<never>((_, reject) => (expire = reject));
   try {
-    return await calls.run({ startedAt: Date.now() }, call);
+    const running = calls.run({ startedAt: Date.now(), expire }, call);
+    // Once the budget is spent nobody waits for the SDK's last retries.
+    running.catch(() => {});
+    return await Promise.race([running, expired]);
   } catch (error) {
     throw stripeFailure(error, doing);
   }

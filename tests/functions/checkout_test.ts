@@ -353,3 +353,119 @@ Deno.test("a session about to expire is replaced, not handed to a browser", asyn
     assert.ok(Date.parse(retry.body.checkoutSession.expiresAt) > Date.now() + 60_000);
   });
 });
+
+Deno.test("checkout answers 400 for lone UTF-16 surrogates and deeply nested metadata, and writes nothing", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    const valid = JSON.stringify(paymentBody(price, { metadata: { note: "MARK" } }));
+    let nested = '"x"';
+    for (let depth = 0; depth < 10_000; depth++) nested = `{"a":${nested}}`;
+    const bodies = [
+      // Valid JSON that JavaScript parses, but PostgreSQL refuses (22P02).
+      valid.replace('"MARK"', '"\\ud800"'),
+      valid.replace('"note"', '"\\udc00"'),
+      valid.replace('"MARK"', nested),
+    ];
+    for (const body of bodies) {
+      const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+        token: alice,
+        body,
+      });
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(response.body.error.code, "invalid_request");
+    }
+    const [{ count }] = await stack
+      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
+    assert.equal(count, 0);
+  });
+});
+
+/** Holds every Stripe request of the emulator for `ms` (0 lets them run at once again). */
+async function holdStripe(stack: Stack, ms: number) {
+  const response = await fetch(`${stack.emulatorUrl}/_emulator/latency`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ms }),
+  });
+  assert.equal(response.status, 200, await response.text());
+}
+
+Deno.test("concurrent first checkouts with one key while Stripe is still working give the one session, never a failed row", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "slow-double-click" });
+    // Stripe answers 409 idempotency_key_in_use to a same-key request while the first is held.
+    await holdStripe(stack, 2_500);
+    const statuses: number[] = [];
+    const attempt = async () => {
+      for (let round = 0; round < 20; round++) {
+        const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+          token: alice,
+          body,
+        });
+        statuses.push(response.status);
+        if (response.status !== 409) return response;
+        assert.equal(response.body.error.code, "request_in_progress");
+        assert.equal(response.body.error.details.retryable, true);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      throw new Error("the checkout stayed in progress");
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, attempt));
+    assert.deepEqual(statuses.filter((status) => status !== 409 && status !== 201), []);
+    const ids = new Set(results.map((r) => r.body.checkoutSession.checkoutSessionId));
+    assert.equal(ids.size, 1);
+    assert.equal(results[0].body.checkoutSession.status, "open");
+    const rows = await stack.sql`select status, attempt from payments.stripe_checkout_sessions`;
+    assert.deepEqual(rows.map((row) => ({ ...row })), [{ status: "open", attempt: 1 }]);
+    await holdStripe(stack, 0);
+    assert.equal((await stripe.checkout.sessions.list({ limit: 100 })).data.length, 1);
+  });
+});
+
+Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuses the attempt's key: one Stripe session", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    // An earlier checkout gives alice her customer, so the held call below is the session's.
+    const earlier = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { idempotencyKey: "earlier" }),
+    });
+    assert.equal(earlier.status, 201);
+    const impatient = createHandler({
+      ...stack.deps,
+      stripe: stripeFactory(stack.emulatorUrl, { timeoutMs: 1_000 }),
+    });
+    const body = JSON.stringify(paymentBody(price, { idempotencyKey: "hung" }));
+    const request = () =>
+      new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+        body,
+      });
+
+    await holdStripe(stack, 4_000);
+    const started = Date.now();
+    const hung = await impatient(request());
+    const elapsed = Date.now() - started;
+    assert.equal(hung.status, 504);
+    assert.equal((await hung.json()).error.code, "stripe_timeout");
+    assert.ok(elapsed < 2_000, `answered after ${elapsed} ms`);
+    const [row] = await stack.sql`
+      select id, status, attempt from payments.stripe_checkout_sessions where idempotency_key = 'hung'`;
+    assert.deepEqual({ status: row.status, attempt: row.attempt }, {
+      status: "initialized",
+      attempt: 1,
+    });
+
+    // Stripe finishes the held request after all; the retry must get that session, not a second.
+    await new Promise((resolve) => setTimeout(resolve, 4_000 - (Date.now() - started) + 500));
+    await holdStripe(stack, 0);
+    const retried = await impatient(request());
+    assert.equal(retried.status, 201);
+    const session = (await retried.json()).checkoutSession;
+    const made = (await stripe.checkout.sessions.list({ limit: 100 })).data
+      .filter((made) => made.client_reference_id === row.id);
+    assert.deepEqual(made.map((made) => made.id), [session.checkoutSessionId]);
+  });
+});
