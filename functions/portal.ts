@@ -3,7 +3,7 @@ import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import { startSession } from "./session_start.ts";
-import { callStripe, type Environment, outcomeUnknown } from "./stripe.ts";
+import { callStripe, type Environment } from "./stripe.ts";
 import type { CustomerPortalSession, CustomerPortalSessionResponse } from "./wire.ts";
 
 interface PortalRow {
@@ -56,9 +56,12 @@ export async function createCustomerPortalSession(
       deps.sql.json(session as never)
     })`);
   } catch (error) {
-    // Only a definite refusal ends the attempt: when Stripe may have made the session, the row
-    // keeps its attempt (and so its idempotency key), and the retry gets that very session.
-    if (error instanceof PaymentsError && error.code === "stripe_error" && !outcomeUnknown(error)) {
+    // Unlike a checkout row, a portal row is never retried (each request makes its own), so any
+    // Stripe failure, certain or not, ends it.
+    if (
+      error instanceof PaymentsError &&
+      (error.code === "stripe_error" || error.code === "stripe_timeout")
+    ) {
       await mapDatabaseErrors(
         deps
           .sql`select payments.record_customer_portal_session_failure(${portalId}, ${error.message})`,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { depsFromEnv } from "../../functions/config.ts";
 import { stripeFactory } from "../../functions/stripe.ts";
 import { createHandler } from "../../functions/handler.ts";
 import { createPrices } from "../../scripts/stack.ts";
@@ -432,10 +433,16 @@ Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuse
       body: paymentBody(price, { idempotencyKey: "earlier" }),
     });
     assert.equal(earlier.status, 201);
-    const impatient = createHandler({
-      ...stack.deps,
-      stripe: stripeFactory(stack.emulatorUrl, { timeoutMs: 1_000 }),
-    });
+    // The same function, configured as deployed, with a Stripe budget of one second.
+    const variables: Record<string, string | undefined> = {
+      DATABASE_URL: stack.databaseUrl,
+      SUPABASE_JWKS: JSON.stringify(stack.jwks),
+      JWT_SECRET: stack.jwtSecret,
+      STRIPE_API_BASE: stack.emulatorUrl,
+      PAYMENTS_STRIPE_TIMEOUT_MS: "1000",
+    };
+    const configured = depsFromEnv({ get: (name) => variables[name] });
+    const impatient = createHandler({ ...configured, log: stack.deps.log });
     const body = JSON.stringify(paymentBody(price, { idempotencyKey: "hung" }));
     const request = () =>
       new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
@@ -467,5 +474,6 @@ Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuse
     const made = (await stripe.checkout.sessions.list({ limit: 100 })).data
       .filter((made) => made.client_reference_id === row.id);
     assert.deepEqual(made.map((made) => made.id), [session.checkoutSessionId]);
+    await configured.sql.end({ timeout: 1 });
   });
 });
