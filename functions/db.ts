@@ -26,6 +26,7 @@ const pools = new WeakMap<object, Pool>();
  * drain.
  */
 export function connect(url: string, options: { max?: number; timeoutMs?: number } = {}): Sql {
+  survivePostgresWriteAfterClose();
   const open = () =>
     postgres(url, {
       // Prepared statements save a parse and plan per query, but Supabase's transaction pooler
@@ -65,6 +66,30 @@ export function connect(url: string, options: { max?: number; timeoutMs?: number
   }) as unknown as Sql;
   pools.set(sql, pool);
   return sql;
+}
+
+let surviving = false;
+
+/**
+ * postgres.js 3.4.9 can schedule a write on a connection whose socket closes before the write
+ * runs (seen when the server dies under load); the TypeError it throws from that timer would end
+ * the whole function. The query it belonged to is bounded by `mapDatabaseErrors` like any other.
+ */
+function survivePostgresWriteAfterClose(): void {
+  if (surviving) return;
+  surviving = true;
+  globalThis.addEventListener("error", (event) => {
+    const { message = "", stack = "" } = (event.error ?? {}) as {
+      message?: string;
+      stack?: string;
+    };
+    if (
+      event.error instanceof TypeError && message.includes("reading 'write'") &&
+      /\bnextWrite\b/.test(stack) && /postgres\b.*connection\.js/.test(stack)
+    ) {
+      event.preventDefault();
+    }
+  });
 }
 
 /**

@@ -163,15 +163,23 @@ function isTimeout(error: InstanceType<typeof Stripe.errors.StripeConnectionErro
     /timeout/i.test(error.message);
 }
 
-/** Runs one Stripe call (retries included) within the time budget; failures become 4xx/5xx. */
-export async function callStripe<T>(doing: string, call: () => Promise<T>): Promise<T> {
+/**
+ * Runs Stripe calls (the SDK's retries included) within one time budget of the client's factory;
+ * their errors pass through, a spent budget as one that `stripeFailure` answers with 504.
+ */
+export async function withinStripeBudget<T>(call: () => Promise<T>): Promise<T> {
   let expire: (error: Error) => void = () => {};
   const expired = new Promise<never>((_, reject) => (expire = reject));
+  const running = calls.run({ startedAt: Date.now(), expire }, call);
+  // Once the budget is spent nobody waits for the SDK's last retries.
+  running.catch(() => {});
+  return await Promise.race([running, expired]);
+}
+
+/** Runs one Stripe call within the time budget; failures become 4xx/5xx (see `stripeFailure`). */
+export async function callStripe<T>(doing: string, call: () => Promise<T>): Promise<T> {
   try {
-    const running = calls.run({ startedAt: Date.now(), expire }, call);
-    // Once the budget is spent nobody waits for the SDK's last retries.
-    running.catch(() => {});
-    return await Promise.race([running, expired]);
+    return await withinStripeBudget(call);
   } catch (error) {
     throw stripeFailure(error, doing);
   }
