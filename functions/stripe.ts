@@ -14,9 +14,13 @@ export const STRIPE_API_VERSION = Stripe.API_VERSION;
 /** How long one Stripe call may take in all, retries included (PAYMENTS_STRIPE_TIMEOUT_MS). */
 export const DEFAULT_STRIPE_TIMEOUT_MS = 10_000;
 
-/** The `callStripe` an HTTP request belongs to: the SDK's retries share its budget. */
+/** One `withinStripeBudget` run: the SDK's requests and retries inside it share one budget. */
 interface Call {
   startedAt: number;
+  /** Aborts every request of the call, the body reads included. */
+  abort: AbortController;
+  /** Set by the first request, which knows the client's budget. */
+  deadline?: ReturnType<typeof setTimeout>;
   /** Ends the call at once when its budget is spent, instead of after the SDK's retries. */
   expire(error: Error): void;
 }
@@ -26,6 +30,7 @@ const calls = new AsyncLocalStorage<Call>();
 class StripeBudgetSpent extends Error {
   constructor(budget: number) {
     super(`Stripe did not answer within ${budget} ms.`);
+    // The SDK reports an AbortError as its own timeout.
     this.name = "AbortError";
   }
 }
@@ -37,23 +42,15 @@ export function stripeFactory(
 ): StripeFactory {
   const target = apiBase ? new URL(apiBase) : undefined;
   const budget = options.timeoutMs ?? DEFAULT_STRIPE_TIMEOUT_MS;
-  const fetchWithinBudget: typeof fetch = async (input, init) => {
+  const fetchWithinBudget: typeof fetch = (input, init) => {
     const call = calls.getStore();
-    const left = call ? call.startedAt + budget - Date.now() : budget;
-    // Named AbortError, which the SDK reports as its own timeout when no call is listening.
-    if (left <= 0) throw new StripeBudgetSpent(budget);
-    const abort = new AbortController();
-    const timer = setTimeout(() => {
-      const spent = new StripeBudgetSpent(budget);
-      abort.abort(spent);
-      call?.expire(spent);
-    }, left);
-    try {
-      const signals = init?.signal ? [init.signal, abort.signal] : [abort.signal];
-      return await fetch(input, { ...init, signal: AbortSignal.any(signals) });
-    } finally {
-      clearTimeout(timer);
-    }
+    // Outside a call each request has the SDK's own timeout, the budget.
+    if (!call) return fetch(input, init);
+    const left = call.startedAt + budget - Date.now();
+    if (left <= 0) return Promise.reject(new StripeBudgetSpent(budget));
+    call.deadline ??= setTimeout(() => call.expire(new StripeBudgetSpent(budget)), left);
+    const signals = init?.signal ? [init.signal, call.abort.signal] : [call.abort.signal];
+    return fetch(input, { ...init, signal: AbortSignal.any(signals) });
   };
   return (secretKey) =>
     new Stripe(secretKey, {
@@ -168,12 +165,23 @@ function isTimeout(error: InstanceType<typeof Stripe.errors.StripeConnectionErro
  * their errors pass through, a spent budget as one that `stripeFailure` answers with 504.
  */
 export async function withinStripeBudget<T>(call: () => Promise<T>): Promise<T> {
+  const abort = new AbortController();
   let expire: (error: Error) => void = () => {};
-  const expired = new Promise<never>((_, reject) => (expire = reject));
-  const running = calls.run({ startedAt: Date.now(), expire }, call);
+  const expired = new Promise<never>((_, reject) => {
+    expire = (error) => {
+      abort.abort(error);
+      reject(error);
+    };
+  });
+  const context: Call = { startedAt: Date.now(), abort, expire };
+  const running = calls.run(context, call);
   // Once the budget is spent nobody waits for the SDK's last retries.
   running.catch(() => {});
-  return await Promise.race([running, expired]);
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(context.deadline);
+  }
 }
 
 /** Runs one Stripe call within the time budget; failures become 4xx/5xx (see `stripeFailure`). */
