@@ -2,6 +2,8 @@
 // request answers within its bound during the outage, and the function heals by itself.
 import assert from "node:assert/strict";
 import Stripe from "stripe";
+import { toPaymentsError } from "../../functions/db.ts";
+import { PaymentsError } from "../../functions/errors.ts";
 import { startCluster } from "../../scripts/lib/cluster.mjs";
 import { createPrices, startStack } from "../../scripts/stack.ts";
 
@@ -145,6 +147,14 @@ Deno.test({
       cluster.stop();
     }
   },
+});
+
+Deno.test("a lost connection (EPIPE, crash shutdown 57P02 and the like) answers 503 database_unavailable", () => {
+  for (const code of ["EPIPE", "ECONNRESET", "57P01", "57P02", "57P03", "08006", "08003"]) {
+    const mapped = toPaymentsError(Object.assign(new Error("connection lost"), { code }));
+    assert.ok(mapped instanceof PaymentsError, code);
+    assert.deepEqual([mapped.status, mapped.code], [503, "database_unavailable"], code);
+  }
 });
 
 function customerEvent(id: string) {
