@@ -12,6 +12,7 @@ import {
   type Stripe,
   STRIPE_API_VERSION,
   stripeFor,
+  withinStripeBudget,
 } from "./stripe.ts";
 import { deliveryHealth } from "./reconcile.ts";
 import { syncAccount } from "./sync.ts";
@@ -107,7 +108,7 @@ export async function putConfig(
 
   let account: Stripe.Account;
   try {
-    account = await stripe.accounts.retrieveCurrent();
+    account = await withinStripeBudget(() => stripe.accounts.retrieveCurrent());
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
     if (status === 401 || status === 403) {
@@ -257,7 +258,8 @@ async function removeWebhookEndpoint(deps: Deps, environment: Environment): Prom
   if (!connection?.webhook_endpoint_id) return false;
   try {
     const stripe = await stripeFor(deps, environment);
-    await stripe.webhookEndpoints.del(connection.webhook_endpoint_id);
+    const id = connection.webhook_endpoint_id;
+    await withinStripeBudget(() => stripe.webhookEndpoints.del(id));
     return true;
   } catch (error) {
     deps.log(
@@ -296,13 +298,16 @@ async function ensureWebhookEndpoint(
 
   // Endpoints we manage for this environment, found by metadata in case our record was lost.
   const managed: Stripe.WebhookEndpoint[] = [];
-  for await (const endpoint of stripe.webhookEndpoints.list({ limit: 100 })) {
-    if (
-      endpoint.metadata?.managed_by === MANAGED_BY && endpoint.metadata?.environment === environment
-    ) {
-      managed.push(endpoint);
+  await withinStripeBudget(async () => {
+    for await (const endpoint of stripe.webhookEndpoints.list({ limit: 100 })) {
+      if (
+        endpoint.metadata?.managed_by === MANAGED_BY &&
+        endpoint.metadata?.environment === environment
+      ) {
+        managed.push(endpoint);
+      }
     }
-  }
+  });
   const keep = managed.find((endpoint) =>
     endpoint.id === connection?.webhook_endpoint_id && endpoint.url === url &&
     endpoint.status === "enabled" &&

@@ -5,7 +5,13 @@ import { authenticate } from "./auth.ts";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { type FieldError, json, PaymentsError, validationError } from "./errors.ts";
-import { type Environment, type Stripe, stripeFailure, stripeFor } from "./stripe.ts";
+import {
+  type Environment,
+  type Stripe,
+  stripeFailure,
+  stripeFor,
+  withinStripeBudget,
+} from "./stripe.ts";
 import { readJson } from "./body.ts";
 import type { Price, PriceInput, Product, ProductInput, Recurring } from "./wire.ts";
 
@@ -137,7 +143,7 @@ async function mirror(
 /** Stripe's refusals keep their meaning: an unknown id is a 404, a refused parameter a 400. */
 async function callCatalog<T>(doing: string, call: () => Promise<T>): Promise<T> {
   try {
-    return await call();
+    return await withinStripeBudget(call);
   } catch (error) {
     const failure = stripeFailure(error, doing);
     const status = (failure.details as { statusCode?: number } | undefined)?.statusCode;

@@ -4,7 +4,7 @@ import type { Deps } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { resolveCustomer, subjectMetadata } from "./customers.ts";
 import { startSession } from "./session_start.ts";
-import { callStripe, type Environment, type Stripe } from "./stripe.ts";
+import { callStripe, type Environment, outcomeUnknown, type Stripe } from "./stripe.ts";
 
 interface CheckoutRow {
   id: string;
@@ -94,7 +94,9 @@ export async function createCheckoutSession(
         { idempotencyKey: requestKey },
       ));
   } catch (error) {
-    if (error instanceof PaymentsError && error.code === "stripe_error") {
+    // Only a definite refusal ends the attempt: when Stripe may have made the session, the row
+    // keeps its attempt (and so its idempotency key), and the retry gets that very session.
+    if (error instanceof PaymentsError && error.code === "stripe_error" && !outcomeUnknown(error)) {
       await mapDatabaseErrors(
         deps.sql`select payments.record_checkout_session_failure(${checkoutId}, ${error.message})`,
       );

@@ -26,9 +26,13 @@ export function depsFromEnv(env: Env = Deno.env): Deps {
     throw new Error(`The payments function needs ${missing.join(" and ")} to be set.`);
   }
   return {
-    sql: connect(databaseUrl!),
+    sql: connect(databaseUrl!, {
+      timeoutMs: milliseconds(env, "PAYMENTS_DATABASE_TIMEOUT_MS"),
+    }),
     auth,
-    stripe: stripeFactory(env.get("STRIPE_API_BASE")),
+    stripe: stripeFactory(env.get("STRIPE_API_BASE"), {
+      timeoutMs: milliseconds(env, "PAYMENTS_STRIPE_TIMEOUT_MS"),
+    }),
     publicUrl: env.get("PUBLIC_URL") ?? supabaseUrl,
     log: (message) => console.error(`[payments] ${message}`),
     now: () => new Date(),
@@ -84,6 +88,17 @@ export function sessionGuardsFromEnv(env: Env): SessionGuards {
       ? DEFAULT_SESSION_GUARDS.sessionsPerMinute
       : Number(perMinute),
   };
+}
+
+/** A positive whole number of milliseconds, or undefined for the default. */
+function milliseconds(env: Env, name: string): number | undefined {
+  const text = env.get(name);
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive whole number of milliseconds, not '${text}'.`);
+  }
+  return value;
 }
 
 /** `{"default": "sb_secret_…", ...}` as Supabase provides it, or a single key as `default`. */

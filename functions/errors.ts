@@ -16,6 +16,8 @@ export type ErrorCode =
   | "webhook_not_configured"
   | "invalid_secret_key"
   | "stripe_error"
+  | "stripe_timeout"
+  | "request_in_progress"
   | "event_failed"
   | "database_unavailable"
   | "internal_error";

@@ -1,6 +1,7 @@
 // Routing: one handler for the whole `payments` function, built from injected dependencies.
 import { deleteConfig, getStatus, putConfig, repairWebhook, replayEvent, sync } from "./admin.ts";
 import { createCheckoutSession } from "./checkout.ts";
+import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { errorResponse, json, PaymentsError } from "./errors.ts";
 import { OPERATOR_ROUTES } from "./operator_routes.ts";
@@ -41,8 +42,7 @@ const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
     POST: (deps, request, [env]) => repairWebhook(deps, request, environment(env)),
   }],
   [new RegExp(`^/stripe/${ENV}/events/([^/]+)/replay$`), {
-    POST: (deps, request, [env, id]) =>
-      replayEvent(deps, request, environment(env), decodeURIComponent(id)),
+    POST: (deps, request, [env, id]) => replayEvent(deps, request, environment(env), segment(id)),
   }],
   ...OPERATOR_ROUTES.map(([path, methods]): [RegExp, Partial<Record<string, Route>>] => [
     new RegExp(`^/stripe/${ENV}/${path}$`),
@@ -50,7 +50,7 @@ const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
       Object.entries(methods).map(([method, handler]) => [
         method,
         (deps: Deps, request: Request, [env, id]: string[]) =>
-          handler!(deps, request, environment(env), id === undefined ? "" : decodeURIComponent(id)),
+          handler!(deps, request, environment(env), id === undefined ? "" : segment(id)),
       ]),
     ),
   ]),
@@ -108,6 +108,19 @@ export function functionPath(pathname: string): string {
   return path.length > 1 ? path.replace(/\/+$/, "") : path;
 }
 
+/** A path segment, decoded; a malformed `%` escape is the caller's mistake, not a crash. */
+function segment(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new PaymentsError(
+      400,
+      "invalid_request",
+      `The path segment '${value}' has a malformed % escape.`,
+    );
+  }
+}
+
 function environment(value: string): Environment {
   if (value === "test" || value === "live") return value;
   throw new PaymentsError(
@@ -117,9 +130,12 @@ function environment(value: string): Environment {
   );
 }
 
+/** Within the 2 s a load balancer gives a health check, even when the database hangs. */
+const HEALTH_TIMEOUT_MS = 1_500;
+
 async function health(deps: Deps): Promise<Response> {
   try {
-    await deps.sql`select 1`;
+    await mapDatabaseErrors(deps.sql`select 1`, { timeoutMs: HEALTH_TIMEOUT_MS });
     return json(200, { status: "ok", database: "ok" } satisfies HealthResponse);
   } catch {
     return json(503, { status: "degraded", database: "unavailable" } satisfies HealthResponse);

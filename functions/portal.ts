@@ -56,7 +56,12 @@ export async function createCustomerPortalSession(
       deps.sql.json(session as never)
     })`);
   } catch (error) {
-    if (error instanceof PaymentsError && error.code === "stripe_error") {
+    // Unlike a checkout row, a portal row is never retried (each request makes its own), so any
+    // Stripe failure, certain or not, ends it.
+    if (
+      error instanceof PaymentsError &&
+      (error.code === "stripe_error" || error.code === "stripe_timeout")
+    ) {
       await mapDatabaseErrors(
         deps
           .sql`select payments.record_customer_portal_session_failure(${portalId}, ${error.message})`,

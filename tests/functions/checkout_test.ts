@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { depsFromEnv } from "../../functions/config.ts";
 import { stripeFactory } from "../../functions/stripe.ts";
 import { createHandler } from "../../functions/handler.ts";
 import { createPrices } from "../../scripts/stack.ts";
@@ -172,7 +173,7 @@ Deno.test("checkout answers 400 with field-level errors for a bad body", async (
   });
 });
 
-Deno.test("checkout marks the row failed and answers 502 when Stripe fails; a retry recovers", async () => {
+Deno.test("checkout keeps the attempt when Stripe cannot be reached; the retry reuses its key and recovers", async () => {
   await withStack({}, async (stack) => {
     const { price, alice } = await setup(stack);
     // The same function, but its Stripe calls go to a port where nothing listens.
@@ -188,8 +189,10 @@ Deno.test("checkout marks the row failed and answers 502 when Stripe fails; a re
     assert.equal(failed.status, 502);
     const error = (await failed.json()).error;
     assert.equal(error.code, "stripe_error");
-    const [row] = await stack.sql`select status, last_error from payments.stripe_checkout_sessions`;
-    assert.equal(row.status, "failed");
+    assert.equal(error.details.retryable, true);
+    // Stripe may have made the session: the row keeps its attempt, so the retry sends the same key.
+    const [row] = await stack.sql`select status, attempt from payments.stripe_checkout_sessions`;
+    assert.deepEqual({ ...row }, { status: "initialized", attempt: 1 });
 
     const recovered = await createHandler(stack.deps)(request());
     assert.equal(recovered.status, 201);
@@ -349,5 +352,128 @@ Deno.test("a session about to expire is replaced, not handed to a browser", asyn
       first.body.checkoutSession.checkoutSessionId,
     );
     assert.ok(Date.parse(retry.body.checkoutSession.expiresAt) > Date.now() + 60_000);
+  });
+});
+
+Deno.test("checkout answers 400 for lone UTF-16 surrogates and deeply nested metadata, and writes nothing", async () => {
+  await withStack({}, async (stack) => {
+    const { price, alice } = await setup(stack);
+    const valid = JSON.stringify(paymentBody(price, { metadata: { note: "MARK" } }));
+    let nested = '"x"';
+    for (let depth = 0; depth < 10_000; depth++) nested = `{"a":${nested}}`;
+    const bodies = [
+      // Valid JSON that JavaScript parses, but PostgreSQL refuses (22P02).
+      valid.replace('"MARK"', '"\\ud800"'),
+      valid.replace('"note"', '"\\udc00"'),
+      valid.replace('"MARK"', nested),
+    ];
+    for (const body of bodies) {
+      const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+        token: alice,
+        body,
+      });
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(response.body.error.code, "invalid_request");
+    }
+    const [{ count }] = await stack
+      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
+    assert.equal(count, 0);
+  });
+});
+
+/** Holds every Stripe request of the emulator for `ms` (0 lets them run at once again). */
+async function holdStripe(stack: Stack, ms: number) {
+  const response = await fetch(`${stack.emulatorUrl}/_emulator/latency`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ms }),
+  });
+  assert.equal(response.status, 200, await response.text());
+}
+
+Deno.test("concurrent first checkouts with one key while Stripe is still working give the one session, never a failed row", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    const body = paymentBody(price, { idempotencyKey: "slow-double-click" });
+    // Stripe answers 409 idempotency_key_in_use to a same-key request while the first is held.
+    await holdStripe(stack, 2_500);
+    const statuses: number[] = [];
+    const attempt = async () => {
+      for (let round = 0; round < 20; round++) {
+        const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+          token: alice,
+          body,
+        });
+        statuses.push(response.status);
+        if (response.status !== 409) return response;
+        assert.equal(response.body.error.code, "request_in_progress");
+        assert.equal(response.body.error.details.retryable, true);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      throw new Error("the checkout stayed in progress");
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, attempt));
+    assert.deepEqual(statuses.filter((status) => status !== 409 && status !== 201), []);
+    const ids = new Set(results.map((r) => r.body.checkoutSession.checkoutSessionId));
+    assert.equal(ids.size, 1);
+    assert.equal(results[0].body.checkoutSession.status, "open");
+    const rows = await stack.sql`select status, attempt from payments.stripe_checkout_sessions`;
+    assert.deepEqual(rows.map((row) => ({ ...row })), [{ status: "open", attempt: 1 }]);
+    await holdStripe(stack, 0);
+    assert.equal((await stripe.checkout.sessions.list({ limit: 100 })).data.length, 1);
+  });
+});
+
+Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuses the attempt's key: one Stripe session", async () => {
+  await withStack({}, async (stack) => {
+    const { stripe, price, alice } = await setup(stack);
+    // An earlier checkout gives alice her customer, so the held call below is the session's.
+    const earlier = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: alice,
+      body: paymentBody(price, { idempotencyKey: "earlier" }),
+    });
+    assert.equal(earlier.status, 201);
+    // The same function, configured as deployed, with a Stripe budget of one second.
+    const variables: Record<string, string | undefined> = {
+      DATABASE_URL: stack.databaseUrl,
+      SUPABASE_JWKS: JSON.stringify(stack.jwks),
+      JWT_SECRET: stack.jwtSecret,
+      STRIPE_API_BASE: stack.emulatorUrl,
+      PAYMENTS_STRIPE_TIMEOUT_MS: "1000",
+    };
+    const configured = depsFromEnv({ get: (name) => variables[name] });
+    const impatient = createHandler({ ...configured, log: stack.deps.log });
+    const body = JSON.stringify(paymentBody(price, { idempotencyKey: "hung" }));
+    const request = () =>
+      new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+        body,
+      });
+
+    await holdStripe(stack, 4_000);
+    const started = Date.now();
+    const hung = await impatient(request());
+    const elapsed = Date.now() - started;
+    assert.equal(hung.status, 504);
+    assert.equal((await hung.json()).error.code, "stripe_timeout");
+    assert.ok(elapsed < 2_000, `answered after ${elapsed} ms`);
+    const [row] = await stack.sql`
+      select id, status, attempt from payments.stripe_checkout_sessions where idempotency_key = 'hung'`;
+    assert.deepEqual({ status: row.status, attempt: row.attempt }, {
+      status: "initialized",
+      attempt: 1,
+    });
+
+    // Stripe finishes the held request after all; the retry must get that session, not a second.
+    await new Promise((resolve) => setTimeout(resolve, 4_000 - (Date.now() - started) + 500));
+    await holdStripe(stack, 0);
+    const retried = await impatient(request());
+    assert.equal(retried.status, 201);
+    const session = (await retried.json()).checkoutSession;
+    const made = (await stripe.checkout.sessions.list({ limit: 100 })).data
+      .filter((made) => made.client_reference_id === row.id);
+    assert.deepEqual(made.map((made) => made.id), [session.checkoutSessionId]);
+    await configured.sql.end({ timeout: 1 });
   });
 });

@@ -113,3 +113,52 @@ Deno.test("health answers 503 when the database does not answer", async () => {
     }
   });
 });
+
+Deno.test("user and admin routes refuse bodies over 64 KiB with 413, declared or streamed", async () => {
+  await withStack({}, async (stack) => {
+    const big = JSON.stringify({ metadata: { note: "x".repeat(65 * 1024) } });
+    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      token: await stack.userToken(crypto.randomUUID()),
+      body: big,
+    });
+    assert.equal(user.status, 413);
+    assert.equal(user.body.error.code, "payload_too_large");
+    const admin = await call(stack, "PUT", "/stripe/test/config", {
+      headers: { apikey: stack.secretKey },
+      body: big,
+    });
+    assert.equal(admin.status, 413);
+    // A chunked body declares no length: it is cut off at the cap, not read to its end.
+    const chunk = new Uint8Array(16 * 1024).fill(32);
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled++ < 4096) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const streamed = await createHandler(stack.deps)(
+      new Request(`${stack.functionsUrl}/stripe/test/products`, {
+        method: "POST",
+        headers: { apikey: stack.secretKey, "content-type": "application/json" },
+        body: endless,
+      }),
+    );
+    assert.equal(streamed.status, 413);
+    await streamed.body?.cancel();
+    assert.ok(pulled <= 8, `reading stopped early (${pulled} chunks pulled)`);
+  });
+});
+
+Deno.test("a malformed % escape in a path segment answers 400, not 500", async () => {
+  await withStack({}, async (stack) => {
+    for (
+      const path of ["/stripe/test/events/evt_%zz/replay", "/stripe/test/webhook-events/%E0%A4"]
+    ) {
+      const method = path.endsWith("replay") ? "POST" : "GET";
+      const response = await call(stack, method, path, { headers: { apikey: stack.secretKey } });
+      assert.equal(response.status, 400, `${method} ${path}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.error.code, "invalid_request");
+    }
+  });
+});

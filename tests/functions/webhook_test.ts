@@ -245,3 +245,18 @@ Deno.test("webhook: concurrent deliveries of one event are processed exactly onc
     assert.deepEqual({ ...row }, { attempt_count: 1, processing_status: "processed" });
   });
 });
+
+Deno.test("webhook: a timestamp more than 300 s in the future answers 400 and writes nothing", async () => {
+  await withStack({}, async (stack) => {
+    await useSecret(stack);
+    const body = JSON.stringify(customerEvent("evt_future", 1_700_000_000));
+    const now = Math.floor(Date.now() / 1000);
+    const future = await post(stack, body, await sign(body, SECRET, now + 301));
+    assert.equal(future.status, 400);
+    assert.equal(future.body.error.code, "invalid_signature");
+    assert.equal(await eventCount(stack), 0);
+    // Clocks a little apart are fine, both ways.
+    const skewed = await post(stack, body, await sign(body, SECRET, now + 240));
+    assert.equal(skewed.status, 200);
+  });
+});

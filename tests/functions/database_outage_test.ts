@@ -1,0 +1,183 @@
+// A real cluster stopped under load (`pg_ctl stop -m immediate`) and started again: every
+// request answers within its bound during the outage, and the function heals by itself.
+import assert from "node:assert/strict";
+import Stripe from "stripe";
+import { toPaymentsError } from "../../functions/db.ts";
+import { PaymentsError } from "../../functions/errors.ts";
+import { startCluster } from "../../scripts/lib/cluster.mjs";
+import { createPrices, startStack } from "../../scripts/stack.ts";
+
+const SECRET = "whsec_test_secret_for_outage_tests";
+const SENDERS = 8;
+const subtle = Stripe.createSubtleCryptoProvider();
+const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
+
+type Cluster = Awaited<ReturnType<typeof startCluster>>;
+
+/** pg_ctl on the cluster's data directory, as `postgres` when we are root (as startCluster). */
+async function pgCtl(cluster: Cluster, args: string[]) {
+  const pgCtlPath = `${cluster.binDir}/pg_ctl`;
+  const argv = ["-D", `${cluster.dir}/data`, ...args];
+  const [command, commandArgs] = Deno.uid() === 0
+    ? ["runuser", ["-u", "postgres", "--", pgCtlPath, ...argv]]
+    : [pgCtlPath, argv];
+  const { code, stderr } = await new Deno.Command(command, {
+    args: commandArgs,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+}
+
+interface Sample {
+  kind: "health" | "webhook" | "checkout";
+  status: number;
+  ms: number;
+  started: number;
+}
+
+Deno.test({
+  name: "a database outage under load answers 503/5xx within bounds, and the function heals itself",
+  // Calls abandoned at their bound, and the pools replaced, finish after the test.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const cluster = await startCluster();
+    const stack = await startStack({ databaseUrl: cluster.url });
+    try {
+      const connected = await stack.connectStripe();
+      assert.equal(connected.status, 200, await connected.text());
+      await stack.sql`
+        select payments_private.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
+      const [price] = await createPrices(stack.stripe, "Outage", [
+        { currency: "usd", unitAmount: 700 },
+      ]);
+      const token = await stack.userToken(crypto.randomUUID());
+
+      let sequence = 0;
+      const send = async (kind: Sample["kind"]): Promise<Sample> => {
+        const n = sequence++;
+        let request: Request;
+        if (kind === "health") request = new Request(`${stack.functionsUrl}/health`);
+        else if (kind === "webhook") {
+          const body = JSON.stringify(customerEvent(`evt_outage_${n}`));
+          const signature = await signer.webhooks.generateTestHeaderStringAsync({
+            payload: body,
+            secret: SECRET,
+            cryptoProvider: subtle,
+          });
+          request = new Request(`${stack.functionsUrl}/webhooks/stripe/test`, {
+            method: "POST",
+            headers: { "stripe-signature": signature },
+            body,
+          });
+        } else {
+          request = new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({
+              mode: "payment",
+              lineItems: [{ priceId: price, quantity: 1 }],
+              successUrl: "https://app.example/success",
+              cancelUrl: "https://app.example/cancel",
+              idempotencyKey: `outage-${n}`,
+            }),
+          });
+        }
+        const started = Date.now();
+        const response = await fetch(request);
+        await response.body?.cancel();
+        return { kind, status: response.status, ms: Date.now() - started, started };
+      };
+
+      const samples: Sample[] = [];
+      let running = true;
+      const kinds: Sample["kind"][] = ["health", "webhook", "checkout"];
+      const senders = Array.from({ length: SENDERS }, async (_, i) => {
+        for (let round = i; running; round++) {
+          samples.push(await send(kinds[round % kinds.length]));
+        }
+      });
+
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const stopping = Date.now();
+      await pgCtl(cluster, ["-m", "immediate", "stop"]);
+      const stoppedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const restartedAt = Date.now();
+      await pgCtl(cluster, [
+        "-w",
+        "-l",
+        `${cluster.dir}/restarted.log`,
+        "-o",
+        `-p ${cluster.port} -k ${cluster.dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        "start",
+      ]);
+
+      // Healed: every kind of request succeeds again, without a restart of the function.
+      const healed = new Set<string>();
+      const deadline = Date.now() + 20_000;
+      while (healed.size < kinds.length && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        for (const sample of samples.filter((s) => s.started > restartedAt)) {
+          if (sample.status === 200 || sample.status === 201) healed.add(sample.kind);
+        }
+      }
+      running = false;
+      await Promise.all(senders);
+
+      const before = samples.filter((s) => s.started + s.ms < stopping);
+      // Requests that ended before the database was back (later ones may rightly succeed).
+      const during = samples.filter((s) =>
+        s.started >= stoppedAt && s.started + s.ms < restartedAt
+      );
+      assert.ok(before.length > 0 && before.every((s) => s.status < 300), "healthy before");
+      const bound = { health: 2_000, webhook: 5_000, checkout: 5_000 };
+      for (const kind of kinds) {
+        const ofKind = during.filter((s) => s.kind === kind);
+        assert.ok(ofKind.length > 0, `${kind} requests were sent during the outage`);
+        const slow = ofKind.filter((s) => s.ms > bound[kind]);
+        assert.deepEqual(slow, [], `${kind} answers within ${bound[kind]} ms during the outage`);
+        const wrong = ofKind.filter((s) => kind === "webhook" ? s.status < 500 : s.status !== 503);
+        assert.deepEqual(wrong, [], `${kind} answers ${kind === "webhook" ? "5xx" : "503"}`);
+      }
+      assert.deepEqual([...healed].sort(), [...kinds].sort(), "every route recovered by itself");
+    } finally {
+      await stack.stop();
+      cluster.stop();
+    }
+  },
+});
+
+Deno.test("a lost connection (EPIPE, crash shutdown 57P02 and the like) answers 503 database_unavailable", () => {
+  for (const code of ["EPIPE", "ECONNRESET", "57P01", "57P02", "57P03", "08006", "08003"]) {
+    const mapped = toPaymentsError(Object.assign(new Error("connection lost"), { code }));
+    assert.ok(mapped instanceof PaymentsError, code);
+    assert.deepEqual([mapped.status, mapped.code], [503, "database_unavailable"], code);
+  }
+});
+
+function customerEvent(id: string) {
+  const created = Math.floor(Date.now() / 1000);
+  return {
+    id,
+    object: "event",
+    api_version: "2026-10-28.endive",
+    created,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: "customer.updated",
+    data: {
+      object: {
+        id: `cus_${id}`,
+        object: "customer",
+        email: "ada@example.com",
+        name: "Ada",
+        metadata: {},
+        created,
+        livemode: false,
+      },
+    },
+  };
+}
