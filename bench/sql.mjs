@@ -116,6 +116,29 @@ async function main() {
         meetsTarget: ratio >= 1 / 3,
       }));
     }
+    // Storage: every table of the schema (the event log, the mirrors, their indexes and TOAST)
+    // over the events ingested, beside the raw table holding the very same payloads.
+    const [bytes] = await setup`
+      select
+        (select sum(pg_total_relation_size(c.oid)) from pg_class c
+         where c.relnamespace = 'payments'::regnamespace and c.relkind = 'r')::float8
+          / (select count(*) from payments.webhook_events) as ingest,
+        pg_total_relation_size('public.bench_raw')::float8
+          / (select count(*) from public.bench_raw) as raw`;
+    for (
+      const [measurement, value] of [["raw_insert", bytes.raw], [
+        "ingest_stripe_event",
+        bytes.ingest,
+      ]]
+    ) {
+      console.log(JSON.stringify({ measurement, bytesPerEvent: Math.round(value) }));
+    }
+    console.log(JSON.stringify({
+      measurement: "bytes_ratio",
+      ingestOverRaw: Number((bytes.ingest / bytes.raw).toFixed(3)),
+      target: 1,
+      meetsTarget: bytes.ingest <= bytes.raw,
+    }));
   } finally {
     await Promise.all(pools.map((sql) => sql.end({ timeout: 5 })));
     await admin.unsafe(`drop database if exists ${database} with (force)`).catch(() => {});

@@ -1,6 +1,6 @@
 -- Structure of the payments schema: tables, columns, row level security, policies, privileges.
 begin;
-select plan(122);
+select plan(126);
 
 select tables_are('payments', array[
   'provider_connections', 'stripe_products', 'stripe_prices',
@@ -30,14 +30,14 @@ select columns_are('payments', 'provider_connections', array['id', 'provider', '
 select columns_are('payments_private', 'provider_secrets', array['id', 'provider', 'environment', 'name', 'value', 'vault_secret_id', 'created_at', 'updated_at']);
 select columns_are('payments', 'stripe_products', array['id', 'environment', 'product_id', 'name', 'description', 'active', 'default_price_id', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'deleted_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
 select columns_are('payments', 'stripe_prices', array['id', 'environment', 'price_id', 'product_id', 'active', 'currency', 'unit_amount', 'type', 'recurring_interval', 'recurring_interval_count', 'lookup_key', 'nickname', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'deleted_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
-select columns_are('payments', 'customers', array['id', 'environment', 'customer_id', 'email', 'name', 'metadata', 'raw', 'deleted', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'customers', array['id', 'environment', 'customer_id', 'email', 'name', 'metadata', 'raw', 'source_event_id', 'deleted', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
 select columns_are('payments', 'customer_mappings', array['id', 'provider', 'environment', 'subject_type', 'subject_id', 'provider_customer_id', 'created_at', 'updated_at']);
 select columns_are('payments', 'stripe_checkout_sessions', array['id', 'environment', 'created_by', 'subject_type', 'subject_id', 'mode', 'status', 'payment_status', 'line_items', 'success_url', 'cancel_url', 'customer_email', 'metadata', 'idempotency_key', 'request_hash', 'attempt', 'checkout_session_id', 'url', 'expires_at', 'customer_id', 'payment_intent_id', 'subscription_id', 'amount_total', 'currency', 'completed_at', 'last_error', 'stripe_updated_at', 'created_at', 'updated_at']);
 select columns_are('payments', 'stripe_customer_portal_sessions', array['id', 'environment', 'created_by', 'subject_type', 'subject_id', 'customer_id', 'return_url', 'configuration_id', 'status', 'portal_session_id', 'url', 'last_error', 'created_at', 'updated_at']);
-select columns_are('payments', 'stripe_subscriptions', array['id', 'environment', 'subscription_id', 'customer_id', 'subject_type', 'subject_id', 'status', 'cancel_at_period_end', 'cancel_at', 'canceled_at', 'ended_at', 'current_period_start', 'current_period_end', 'trial_start', 'trial_end', 'latest_invoice_id', 'metadata', 'raw', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
-select columns_are('payments', 'stripe_subscription_items', array['id', 'environment', 'subscription_item_id', 'subscription_id', 'price_id', 'product_id', 'quantity', 'current_period_start', 'current_period_end', 'metadata', 'raw', 'stripe_updated_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_subscriptions', array['id', 'environment', 'subscription_id', 'customer_id', 'subject_type', 'subject_id', 'status', 'cancel_at_period_end', 'cancel_at', 'canceled_at', 'ended_at', 'current_period_start', 'current_period_end', 'trial_start', 'trial_end', 'latest_invoice_id', 'metadata', 'raw', 'source_event_id', 'stripe_created_at', 'stripe_updated_at', 'archived_at', 'last_synced_at', 'created_at', 'updated_at']);
+select columns_are('payments', 'stripe_subscription_items', array['id', 'environment', 'subscription_item_id', 'subscription_id', 'price_id', 'product_id', 'quantity', 'current_period_start', 'current_period_end', 'metadata', 'raw', 'source_event_id', 'stripe_updated_at', 'created_at', 'updated_at']);
 select columns_are('payments', 'webhook_events', array['id', 'provider', 'environment', 'provider_event_id', 'event_type', 'livemode', 'api_version', 'object_type', 'object_id', 'event_created_at', 'processing_status', 'attempt_count', 'last_error', 'payload', 'received_at', 'processed_at', 'created_at', 'updated_at', 'received_via']);
-select columns_are('payments', 'transactions', array['id', 'provider', 'environment', 'type', 'status', 'provider_object_id', 'subject_type', 'subject_id', 'customer_id', 'customer_email', 'checkout_session_id', 'payment_intent_id', 'charge_id', 'invoice_id', 'subscription_id', 'refund_id', 'amount', 'amount_refunded', 'currency', 'description', 'paid_at', 'failed_at', 'refunded_at', 'stripe_created_at', 'stripe_updated_at', 'raw', 'created_at', 'updated_at']);
+select columns_are('payments', 'transactions', array['id', 'provider', 'environment', 'type', 'status', 'provider_object_id', 'subject_type', 'subject_id', 'customer_id', 'customer_email', 'checkout_session_id', 'payment_intent_id', 'charge_id', 'invoice_id', 'subscription_id', 'refund_id', 'amount', 'amount_refunded', 'currency', 'description', 'paid_at', 'failed_at', 'refunded_at', 'stripe_created_at', 'stripe_updated_at', 'raw', 'created_at', 'updated_at', 'source_event_id']);
 
 -- Every table: uuid primary key, environment, timestamps maintained by trigger.
 select col_is_pk('payments', t, 'id', format('%s has the uuid primary key id.', t))
@@ -56,8 +56,9 @@ select policies_are('payments', 'stripe_customer_portal_sessions', array['Users 
 select policies_are('payments', 'stripe_subscriptions', array['Users can read their own subscriptions']);
 select policies_are('payments', 'stripe_subscription_items', array['Users can read items of subscriptions they can read']);
 select policies_are('payments', 'transactions', array['Users can read their own transactions']);
+select policies_are('payments', 'webhook_events', array['Users can read the events holding objects of rows they can read']);
 select policies_are('payments', t, array[]::name[], format('%s has no policy: no API role reads it.', t))
-from unnest(array['provider_connections', 'customers', 'webhook_events']) as t;
+from unnest(array['provider_connections', 'customers']) as t;
 select policies_are('payments_private', 'provider_secrets', array[]::name[], 'The secret store has no policy.');
 select col_is_pk('payments_private', 'provider_secrets', 'id', 'provider_secrets has the uuid primary key id.');
 select has_trigger('payments_private', 'provider_secrets', 'set_updated_at', 'provider_secrets keeps updated_at current.');
@@ -102,6 +103,13 @@ from (values
   ('transactions', 'authenticated', array['SELECT']),
   ('transactions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
 ) as m(t, r, p);
+
+-- Users read the event holding the object of a row they can read (payments.stripe_object), never
+-- its processing state.
+select column_privs_are('payments', 'webhook_events', c, 'authenticated',
+  case when c in ('provider_event_id', 'payload') then array['SELECT'] else array[]::text[] end,
+  format('authenticated may %s webhook_events.%s.', case when c in ('provider_event_id', 'payload') then 'read' else 'not read' end, c))
+from unnest(array['provider_event_id', 'payload', 'processing_status', 'last_error']) as c;
 
 -- Users insert the request columns of session rows, never their outcome.
 select column_privs_are('payments', 'stripe_checkout_sessions', c, 'authenticated',

@@ -50,7 +50,15 @@ insert into expected values
   -- reconciliation, delivery health and retention (issue 14)
   ('unseen_stripe_event_ids(text,text[])', 'service_role'),
   ('webhook_delivery_times(text)', 'service_role'),
-  ('prune_webhook_events(interval,text[],text,integer)', 'service_role');
+  ('prune_webhook_events(interval,text[],text,integer)', 'service_role'),
+  -- the object of a mirror row, wherever it is kept (20261130005000_single_payload_storage.sql)
+  ('stripe_object(customers)', 'service_role'),
+  ('stripe_object(stripe_subscriptions)', 'authenticated'),
+  ('stripe_object(stripe_subscriptions)', 'service_role'),
+  ('stripe_object(stripe_subscription_items)', 'authenticated'),
+  ('stripe_object(stripe_subscription_items)', 'service_role'),
+  ('stripe_object(transactions)', 'authenticated'),
+  ('stripe_object(transactions)', 'service_role');
 
 create temporary view actual as
 select replace(p.oid::regprocedure::text, 'payments.', '') as fn, r.role
