@@ -258,4 +258,51 @@ end;
 $$;
 comment on function payments.has_active_subscription(text, text, text, text, text, text) is 'True when the subject has an active or trialing, unarchived subscription in the environment (live unless test is asked for by name; null means live), optionally with an item of the given product, price or price lookup_key. Security invoker: the caller''s RLS on stripe_subscriptions applies, so use it in policies for subjects the user may see.';
 
+--------------------------------------------------------------------------------
+-- Linking an invoice payment finds the one-time row through its unique key
+--------------------------------------------------------------------------------
+-- As 20261130001200_invoice_payments.sql, with the provider named: without it the unique key
+-- (provider, environment, type, provider_object_id) could not serve the lookup, and every
+-- invoice event scanned the whole transactions table.
+create or replace function payments_private.link_invoice_payment(p_environment text, p_invoice_id text, p_payment_intent_id text,
+  p_charge_id text, p_paid_at timestamptz)
+returns void
+language plpgsql set search_path = ''
+as $$
+declare
+  v_charge text := p_charge_id;
+  v_folded payments.transactions;
+begin
+  if p_invoice_id is null or p_payment_intent_id is null then
+    return;
+  end if;
+  insert into payments_private.invoice_payments as l (environment, invoice_id, payment_intent_id, charge_id, paid_at)
+  values (p_environment, p_invoice_id, p_payment_intent_id, p_charge_id, p_paid_at)
+  on conflict (environment, payment_intent_id) do update
+  set charge_id = coalesce(l.charge_id, excluded.charge_id), paid_at = least(l.paid_at, excluded.paid_at);
+
+  if not exists (select 1 from payments.transactions t
+                 where t.environment = p_environment and t.invoice_id = p_invoice_id
+                   and t.type = 'subscription_invoice') then
+    return;
+  end if;
+  delete from payments.transactions t
+  where t.provider = 'stripe' and t.environment = p_environment and t.type = 'one_time_payment'
+    and t.provider_object_id = p_payment_intent_id and t.invoice_id is null
+  returning * into v_folded;
+  v_charge := coalesce(v_charge, v_folded.charge_id,
+    (select l.charge_id from payments_private.invoice_payments l
+     where l.environment = p_environment and l.payment_intent_id = p_payment_intent_id));
+
+  update payments.transactions t
+  set payment_intent_id = coalesce(t.payment_intent_id, p_payment_intent_id),
+      charge_id = coalesce(t.charge_id, v_charge),
+      customer_id = coalesce(t.customer_id, v_folded.customer_id),
+      customer_email = coalesce(t.customer_email, v_folded.customer_email),
+      paid_at = least(t.paid_at, v_folded.paid_at, p_paid_at)
+  where t.environment = p_environment and t.invoice_id = p_invoice_id and t.type = 'subscription_invoice';
+  perform payments_private.refresh_refunded_amount(p_environment, p_payment_intent_id, v_charge);
+end;
+$$;
+
 -- migrate:down
