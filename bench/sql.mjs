@@ -1,30 +1,42 @@
-// npm run bench:sql — webhook ingestion throughput of payments.ingest_stripe_event.
+// npm run bench:sql — webhook ingestion throughput and storage of payments.ingest_stripe_event.
 //
 // Measures events per second through payments.ingest_stripe_event (record + dedupe + projection +
 // status update, one transaction per event, as the webhook route does) on 1 and 4 connections,
 // beside a raw `INSERT` of the very same payloads into a plain jsonb table in the same run, and
-// prints one JSON line per measurement plus the ratio ingest/raw. The target is a ratio of at
-// least 1/3.
+// prints one JSON line per measurement plus the ratio ingest/raw (target: at least 0.6). Then the
+// bytes stored per event, every table of the schema included (the event log, the mirrors, their
+// indexes and TOAST), beside those of the raw table (target: at most 1).
+//
+// With BENCH_BASELINE=<git ref> (e.g. main) the same rounds also ingest into a second database
+// migrated from that ref's migrations, so a change is measured against its baseline in one run:
+// those lines carry `"schema": "<ref>"`.
 //
 // The events are distinct and realistic (bench/events.mjs).
 //
-// Database: a throwaway cluster (scripts/lib/cluster.mjs), or the server of DATABASE_URL, in a
-// scratch database `payments_bench_<random>` that is dropped at the end.
-// Environment: BENCH_EVENTS (events per round, default 2000), BENCH_ROUNDS (default 5). Each
-// connection count runs that many rounds of raw-then-ingest on fresh events; medians are printed.
+// Database: a throwaway cluster (scripts/lib/cluster.mjs), or the server of DATABASE_URL, in
+// scratch databases `payments_bench_<random>` that are dropped at the end.
+// Environment: BENCH_EVENTS (events per round, default 2000), BENCH_ROUNDS (default 5),
+// BENCH_BASELINE. Each connection count runs that many rounds of raw-then-ingest on fresh events;
+// medians are printed.
 
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import postgres from "postgres";
 import { startCluster } from "../scripts/lib/cluster.mjs";
 import { withDatabase } from "../scripts/lib/db_url.mjs";
-import { databaseUrlFromEnv, migrate } from "../scripts/lib/migrate.mjs";
+import { databaseUrlFromEnv, migrate, ROOT } from "../scripts/lib/migrate.mjs";
 import { buildEvents } from "./events.mjs";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const BASELINE = process.env.BENCH_BASELINE;
 const CONNECTIONS = [1, 4];
 const ENVIRONMENT = "test";
+const TARGET = 0.6;
 
 async function timed(sqls, payloads, run) {
   const chunks = sqls.map(() => []);
@@ -36,6 +48,25 @@ async function timed(sqls, payloads, run) {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** The migrations (and compat layer) of a git ref, checked out into a temporary folder. */
+function checkoutMigrations(ref) {
+  const dir = mkdtempSync(join(tmpdir(), "pgpayments-baseline-"));
+  const archive = execFileSync("git", ["archive", ref, "supabase/migrations", "sql/compat"], {
+    cwd: ROOT,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  execFileSync("tar", ["-x", "-C", dir], { input: archive });
+  // migrate() runs dbmate from the root's node_modules.
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
 async function main() {
   let cluster;
   let serverUrl = databaseUrlFromEnv();
@@ -43,19 +74,27 @@ async function main() {
     cluster = await startCluster({ log: (line) => console.error(line) });
     serverUrl = cluster.url;
   }
-  const database = `payments_bench_${randomBytes(4).toString("hex")}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${database}`);
-  const url = withDatabase(serverUrl, database);
+  const schemas = [{ name: "this", root: ROOT }];
+  if (BASELINE) schemas.push({ name: BASELINE, root: checkoutMigrations(BASELINE) });
   const pools = [];
   try {
-    await migrate(url, { quiet: true });
-    const setup = postgres(url, { max: 1, onnotice: () => {} });
-    pools.push(setup);
-    await setup`create table public.bench_raw (id bigint generated always as identity primary key, payload jsonb not null)`;
-    const server = (await setup`select current_setting('server_version') as v`)[0].v;
+    for (const schema of schemas) {
+      const database = `payments_bench_${randomBytes(4).toString("hex")}`;
+      await admin.unsafe(`create database ${database}`);
+      schema.database = database;
+      schema.url = withDatabase(serverUrl, database);
+      await migrate(schema.url, { quiet: true, root: schema.root });
+      schema.setup = postgres(schema.url, { max: 1, onnotice: () => {} });
+      pools.push(schema.setup);
+    }
+    const [main] = schemas;
+    await main
+      .setup`create table public.bench_raw (id bigint generated always as identity primary key, payload jsonb not null)`;
+    const server = (await main.setup`select current_setting('server_version') as v`)[0].v;
     console.error(
-      `bench:sql: PostgreSQL ${server}, ${ROUNDS} rounds of ${EVENTS} events per measurement`,
+      `bench:sql: PostgreSQL ${server}, ${ROUNDS} rounds of ${EVENTS} events per measurement` +
+        (BASELINE ? `, beside the schema of ${BASELINE}` : ""),
     );
 
     const ingest = (sql, payload) =>
@@ -63,85 +102,115 @@ async function main() {
     const raw = (sql, payload) =>
       sql`insert into public.bench_raw (payload) values (${payload}::text::jsonb)`;
 
-    // Warm up both paths with events of their own, then ANALYZE, as autovacuum would have done on
+    // Warm up every path with events of its own, then ANALYZE, as autovacuum would have done on
     // any database in use: plans chosen for empty, never-analyzed tables are not the steady state.
     // The measuring connections are new, so they plan against these statistics.
     const warm = buildEvents(4000);
-    await timed([setup], warm, ingest);
-    await timed([setup], warm, raw);
-    await setup`analyze`;
+    for (const schema of schemas) {
+      await timed([schema.setup], warm, ingest);
+      await schema.setup`analyze`;
+    }
+    await timed([main.setup], warm, raw);
+    await main.setup`analyze`;
 
     for (const connections of CONNECTIONS) {
-      const sqls = Array.from(
-        { length: connections },
-        () => postgres(url, { max: 1, onnotice: () => {} }),
-      );
-      pools.push(...sqls);
-      await Promise.all(sqls.map((sql) => sql`select 1`));
+      for (const schema of schemas) {
+        schema.sqls = Array.from(
+          { length: connections },
+          () => postgres(schema.url, { max: 1, onnotice: () => {} }),
+        );
+        pools.push(...schema.sqls);
+        await Promise.all(schema.sqls.map((sql) => sql`select 1`));
+      }
       // Rounds alternate raw and ingest on fresh events, so that a burst of load from elsewhere on
-      // the machine hits both alike; the medians are reported.
+      // the machine hits all alike; the medians are reported.
       const rounds = [];
       for (let round = 0; round < ROUNDS; round++) {
         const payloads = buildEvents(EVENTS);
-        const rawSeconds = await timed(sqls, payloads, raw);
-        const ingestSeconds = await timed(sqls, payloads, ingest);
-        rounds.push({ raw: EVENTS / rawSeconds, ingest: EVENTS / ingestSeconds });
+        const rates = { raw: EVENTS / await timed(main.sqls, payloads, raw) };
+        for (const schema of schemas) {
+          rates[schema.name] = EVENTS / await timed(schema.sqls, payloads, ingest);
+        }
+        rounds.push(rates);
       }
-      const [{ failed }] = await setup`
-        select count(*) filter (where processing_status not in ('processed', 'ignored'))::int as failed
-        from payments.webhook_events`;
-      if (failed > 0) throw new Error(`${failed} events did not process; the benchmark is invalid`);
-      const median = (values) => {
-        const sorted = [...values].sort((a, b) => a - b);
-        const mid = Math.floor(sorted.length / 2);
-        return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-      };
-      for (const measurement of ["raw", "ingest"]) {
-        const rates = rounds.map((r) => r[measurement]);
+      for (const schema of schemas) {
+        const [{ failed }] = await schema.setup`
+          select count(*) filter (where processing_status not in ('processed', 'ignored'))::int as failed
+          from payments.webhook_events`;
+        if (failed > 0) {
+          throw new Error(`${failed} events did not process; the benchmark is invalid`);
+        }
+      }
+      const rawRates = rounds.map((r) => r.raw);
+      console.log(JSON.stringify({
+        measurement: "raw_insert",
+        connections,
+        eventsPerRound: EVENTS,
+        rounds: ROUNDS,
+        eventsPerSecond: Math.round(median(rawRates)),
+        perRound: rawRates.map(Math.round),
+      }));
+      for (const schema of schemas) {
+        const rates = rounds.map((r) => r[schema.name]);
+        const label = schema === main ? {} : { schema: schema.name };
         console.log(JSON.stringify({
-          measurement: measurement === "raw" ? "raw_insert" : "ingest_stripe_event",
+          measurement: "ingest_stripe_event",
+          ...label,
           connections,
           eventsPerRound: EVENTS,
           rounds: ROUNDS,
           eventsPerSecond: Math.round(median(rates)),
           perRound: rates.map(Math.round),
         }));
+        const ratio = median(rounds.map((r) => r[schema.name] / r.raw));
+        console.log(JSON.stringify({
+          measurement: "ratio",
+          ...label,
+          connections,
+          ingestOverRaw: Number(ratio.toFixed(3)),
+          target: TARGET,
+          meetsTarget: ratio >= TARGET,
+        }));
       }
-      const ratio = median(rounds.map((r) => r.ingest / r.raw));
-      console.log(JSON.stringify({
-        measurement: "ratio",
-        connections,
-        ingestOverRaw: Number(ratio.toFixed(3)),
-        target: Number((1 / 3).toFixed(3)),
-        meetsTarget: ratio >= 1 / 3,
-      }));
     }
+
     // Storage: every table of the schema (the event log, the mirrors, their indexes and TOAST)
     // over the events ingested, beside the raw table holding the very same payloads.
-    const [bytes] = await setup`
-      select
-        (select sum(pg_total_relation_size(c.oid)) from pg_class c
-         where c.relnamespace = 'payments'::regnamespace and c.relkind = 'r')::float8
-          / (select count(*) from payments.webhook_events) as ingest,
-        pg_total_relation_size('public.bench_raw')::float8
-          / (select count(*) from public.bench_raw) as raw`;
-    for (
-      const [measurement, value] of [["raw_insert", bytes.raw], [
-        "ingest_stripe_event",
-        bytes.ingest,
-      ]]
-    ) {
-      console.log(JSON.stringify({ measurement, bytesPerEvent: Math.round(value) }));
+    const [{ raw: rawBytes }] = await main.setup`
+      select pg_total_relation_size('public.bench_raw')::float8 / (select count(*) from public.bench_raw) as raw`;
+    console.log(JSON.stringify({ measurement: "raw_insert", bytesPerEvent: Math.round(rawBytes) }));
+    for (const schema of schemas) {
+      const [{ ingest: bytes }] = await schema.setup`
+        select (select sum(pg_total_relation_size(c.oid)) from pg_class c
+                where c.relnamespace in ('payments'::regnamespace, 'payments_private'::regnamespace)
+                  and c.relkind = 'r')::float8
+          / (select count(*) from payments.webhook_events) as ingest`;
+      const label = schema === main ? {} : { schema: schema.name };
+      console.log(
+        JSON.stringify({
+          measurement: "ingest_stripe_event",
+          ...label,
+          bytesPerEvent: Math.round(bytes),
+        }),
+      );
+      console.log(JSON.stringify({
+        measurement: "bytes_ratio",
+        ...label,
+        ingestOverRaw: Number((bytes / rawBytes).toFixed(3)),
+        target: 1,
+        meetsTarget: bytes <= rawBytes,
+      }));
     }
-    console.log(JSON.stringify({
-      measurement: "bytes_ratio",
-      ingestOverRaw: Number((bytes.ingest / bytes.raw).toFixed(3)),
-      target: 1,
-      meetsTarget: bytes.ingest <= bytes.raw,
-    }));
   } finally {
     await Promise.all(pools.map((sql) => sql.end({ timeout: 5 })));
-    await admin.unsafe(`drop database if exists ${database} with (force)`).catch(() => {});
+    for (const schema of schemas) {
+      if (schema.database) {
+        await admin.unsafe(`drop database if exists ${schema.database} with (force)`).catch(
+          () => {},
+        );
+      }
+      if (schema.root !== ROOT) rmSync(schema.root, { recursive: true, force: true });
+    }
     await admin.end({ timeout: 5 });
     cluster?.stop();
   }
