@@ -234,24 +234,33 @@ begin
     return 0;
   end if;
 
-  -- Found through each table's index on the object id, which the event records.
-  update payments.customers m set raw = e.payload -> 'data' -> 'object', source_event_id = null
-  from payments.webhook_events e
-  where e.id = any (v_ids) and m.environment = e.environment and m.customer_id = e.object_id
-    and m.source_event_id = e.provider_event_id;
-  update payments.stripe_subscriptions m set raw = e.payload -> 'data' -> 'object', source_event_id = null
-  from payments.webhook_events e
-  where e.id = any (v_ids) and m.environment = e.environment and m.subscription_id = e.object_id
-    and m.source_event_id = e.provider_event_id;
-  update payments.stripe_subscription_items m set raw = i, source_event_id = null
-  from payments.webhook_events e, jsonb_array_elements(e.payload -> 'data' -> 'object' -> 'items' -> 'data') i
-  where e.id = any (v_ids) and m.environment = e.environment and m.subscription_id = e.object_id
-    and m.source_event_id = e.provider_event_id and i ->> 'id' = m.subscription_item_id;
-  update payments.transactions m set raw = e.payload -> 'data' -> 'object', source_event_id = null
-  from payments.webhook_events e
-  where e.id = any (v_ids) and m.environment = e.environment and m.source_event_id = e.provider_event_id
-    and e.object_id in (m.provider_object_id, m.checkout_session_id, m.payment_intent_id, m.invoice_id, m.refund_id);
-
+  -- One statement, one pass over the batch; each mirror is joined on its index on the object id,
+  -- which the event records.
+  with batch as (
+    select e.id, e.environment, e.provider_event_id, e.object_type, e.object_id, e.payload -> 'data' -> 'object' as object
+    from payments.webhook_events e where e.id = any (v_ids)
+  ), customers as (
+    update payments.customers m set raw = b.object, source_event_id = null
+    from batch b
+    where b.object_type = 'customer' and m.environment = b.environment and m.customer_id = b.object_id
+      and m.source_event_id = b.provider_event_id
+  ), subscriptions as (
+    update payments.stripe_subscriptions m set raw = b.object, source_event_id = null
+    from batch b
+    where b.object_type = 'subscription' and m.environment = b.environment and m.subscription_id = b.object_id
+      and m.source_event_id = b.provider_event_id
+  ), items as (
+    update payments.stripe_subscription_items m set raw = i, source_event_id = null
+    from batch b, jsonb_array_elements(b.object -> 'items' -> 'data') i
+    where b.object_type = 'subscription' and m.environment = b.environment and m.subscription_id = b.object_id
+      and m.source_event_id = b.provider_event_id and i ->> 'id' = m.subscription_item_id
+  ), transactions as (
+    update payments.transactions m set raw = b.object, source_event_id = null
+    from batch b
+    where b.object_type in ('checkout.session', 'payment_intent', 'invoice', 'refund')
+      and m.environment = b.environment and m.source_event_id = b.provider_event_id
+      and b.object_id in (m.provider_object_id, m.checkout_session_id, m.payment_intent_id, m.invoice_id, m.refund_id)
+  )
   delete from payments.webhook_events e where e.id = any (v_ids);
   return cardinality(v_ids);
 end;
