@@ -21,7 +21,7 @@
 
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -48,6 +48,19 @@ async function timed(sqls, payloads, run) {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+/**
+ * CPU seconds a server backend has used (user + system), from /proc: the load of other processes
+ * on a shared machine stretches wall time, not this. Null when the server is not local.
+ */
+function backendCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -65,6 +78,12 @@ function checkoutMigrations(ref) {
   // migrate() runs dbmate from the root's node_modules.
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
   return dir;
+}
+
+/** The median server CPU per event of a measurement, when it could be read. */
+function cpuMicros(rounds, key) {
+  const values = rounds.map((r) => r.cpu[key]).filter((v) => v !== undefined);
+  return values.length ? { serverCpuMicrosPerEvent: Math.round(median(values)) } : {};
 }
 
 async function main() {
@@ -120,18 +139,27 @@ async function main() {
           () => postgres(schema.url, { max: 1, onnotice: () => {} }),
         );
         pools.push(...schema.sqls);
-        await Promise.all(schema.sqls.map((sql) => sql`select 1`));
+        schema.pids = await Promise.all(
+          schema.sqls.map(async (sql) => (await sql`select pg_backend_pid() as pid`)[0].pid),
+        );
       }
       // Rounds alternate raw and ingest on fresh events, so that a burst of load from elsewhere on
       // the machine hits all alike; the medians are reported.
       const rounds = [];
       for (let round = 0; round < ROUNDS; round++) {
         const payloads = buildEvents(EVENTS);
-        const rates = { raw: EVENTS / await timed(main.sqls, payloads, raw) };
-        for (const schema of schemas) {
-          rates[schema.name] = EVENTS / await timed(schema.sqls, payloads, ingest);
-        }
-        rounds.push(rates);
+        const rates = {}, cpu = {};
+        const measure = async (key, schema, run) => {
+          const before = schema.pids.map(backendCpuSeconds);
+          rates[key] = EVENTS / await timed(schema.sqls, payloads, run);
+          const after = schema.pids.map(backendCpuSeconds);
+          if (!before.includes(null) && !after.includes(null)) {
+            cpu[key] = after.reduce((sum, t, i) => sum + t - before[i], 0) * 1e6 / EVENTS;
+          }
+        };
+        await measure("raw", main, raw);
+        for (const schema of schemas) await measure(schema.name, schema, ingest);
+        rounds.push({ ...rates, cpu });
       }
       for (const schema of schemas) {
         const [{ failed }] = await schema.setup`
@@ -149,6 +177,7 @@ async function main() {
         rounds: ROUNDS,
         eventsPerSecond: Math.round(median(rawRates)),
         perRound: rawRates.map(Math.round),
+        ...cpuMicros(rounds, "raw"),
       }));
       for (const schema of schemas) {
         const rates = rounds.map((r) => r[schema.name]);
@@ -161,6 +190,7 @@ async function main() {
           rounds: ROUNDS,
           eventsPerSecond: Math.round(median(rates)),
           perRound: rates.map(Math.round),
+          ...cpuMicros(rounds, schema.name),
         }));
         const ratio = median(rounds.map((r) => r[schema.name] / r.raw));
         console.log(JSON.stringify({
