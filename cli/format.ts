@@ -88,6 +88,8 @@ export function progressLine(step: SyncProgress): string | undefined {
       }  (${step.total} total)`;
     case "archived":
       return `${step.object.padEnd(14)}  archived ${step.count} gone from Stripe`;
+    case "resumed":
+      return `resuming the sync started at ${step.startedAt} from its checkpoints`;
     default:
       return undefined;
   }
