@@ -75,9 +75,18 @@ export async function* syncAccount(
       const checkpoint = checkpoints[object];
       counts[object] = checkpoint?.total ?? 0;
       if (checkpoint?.completed) continue;
-      let after = checkpoint?.cursor ?? undefined;
+      // The next page is requested while this one is written: Stripe's time and the database's
+      // overlap, and memory still holds at most two pages.
+      const fetchPage = (after: string | undefined) => {
+        const request = callStripe(`list ${object}s`, () => list(after));
+        request.catch(() => {}); // awaited below; this only keeps an abandoned one quiet
+        return request;
+      };
+      let next = fetchPage(checkpoint?.cursor ?? undefined);
       for (let page = 1;; page++) {
-        const result = await callStripe(`list ${object}s`, () => list(after));
+        const result = await next;
+        const more = result.has_more && result.data.length > 0;
+        if (more) next = fetchPage(result.data[result.data.length - 1].id);
         if (result.data.length > 0) {
           // The page and its checkpoint in one transaction: a resume starts after this page.
           const [{ total }] = await mapDatabaseErrors(deps.sql`
@@ -87,8 +96,7 @@ export async function* syncAccount(
           counts[object] = total;
         }
         yield { type: "page", object, page, count: result.data.length, total: counts[object] };
-        if (!result.has_more || result.data.length === 0) break;
-        after = result.data[result.data.length - 1].id;
+        if (!more) break;
       }
       const [{ count }] = await mapDatabaseErrors(deps.sql`
         select payments.complete_stripe_sync_type(${environment}, ${object}) as count`);

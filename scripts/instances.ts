@@ -17,10 +17,16 @@ export interface Instances {
 
 const DENO = Deno.execPath();
 
+export interface InstanceOptions {
+  env?: Record<string, string>;
+  /** Flags for the runtime, such as `--v8-flags=--max-old-space-size=128`. */
+  denoFlags?: string[];
+}
+
 export async function startInstances(
   stack: Stack,
   count: number,
-  extraEnv: Record<string, string> = {},
+  options: InstanceOptions = {},
 ): Promise<Instances> {
   const children: Deno.ChildProcess[] = [];
   const stop = async () => {
@@ -36,7 +42,12 @@ export async function startInstances(
   try {
     const instances = await Promise.all(Array.from({ length: count }, async () => {
       const child = new Deno.Command(DENO, {
-        args: ["run", "-A", new URL("./function_process.ts", import.meta.url).pathname],
+        args: [
+          "run",
+          "-A",
+          ...(options.denoFlags ?? []),
+          new URL("./function_process.ts", import.meta.url).pathname,
+        ],
         env: {
           DATABASE_URL: stack.databaseUrl,
           SUPABASE_SECRET_KEYS: JSON.stringify({ default: stack.secretKey }),
@@ -46,7 +57,7 @@ export async function startInstances(
           ...(stack.usesEmulator ? { STRIPE_API_BASE: stack.emulatorUrl } : {}),
           PUBLIC_URL: stack.baseUrl,
           PORT: "0",
-          ...extraEnv,
+          ...options.env,
         },
         stdout: "piped",
         stderr: "inherit",
