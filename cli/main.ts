@@ -9,6 +9,7 @@ import type {
   ReplayResponse,
   StatusResponse,
   SyncProgress,
+  SyncRequest,
   SyncResponse,
   WebhookEndpointResponse,
 } from "../functions/wire.ts";
@@ -158,7 +159,7 @@ async function execute(
       );
     }
     case "sync":
-      return await sync(api, environment, options.json, io);
+      return await sync(api, environment, command.resume, options.json, io);
     case "webhooks configure": {
       const body = await readJson<WebhookEndpointResponse>(
         await send(api, "POST", `/stripe/${environment}/webhook`),
@@ -226,9 +227,16 @@ async function execute(
 }
 
 /** Streams the sync: one line per page as the server reports it. */
-async function sync(api: Api, environment: Environment, json: boolean, io: Io): Promise<void> {
+async function sync(
+  api: Api,
+  environment: Environment,
+  resume: boolean,
+  json: boolean,
+  io: Io,
+): Promise<void> {
   const response = await send(api, "POST", `/stripe/${environment}/sync`, {
     accept: "application/x-ndjson",
+    body: { resume } satisfies SyncRequest,
   });
   if (!(response.headers.get("content-type") ?? "").includes("application/x-ndjson")) {
     // A server that does not stream answers once, at the end.
