@@ -14,6 +14,8 @@ const crypto = Stripe.createSubtleCryptoProvider();
 Deno.test("across 4 instances: one checkout per idempotency key, one event per id, one fulfilment per order", async () => {
   await withStack({}, async (stack) => {
     await stack.sql.file("sql/examples/fulfillment.sql");
+    // The example fulfils live payments only; this test pays in test mode.
+    await stack.sql`insert into public.fulfillment_environments values ('test')`;
     // Counts every time the app's trigger sees a processed completion: once per order is the rule.
     await stack.sql.unsafe(`
       create table public.fulfilments (order_id text not null, event_id text not null);
