@@ -45,13 +45,16 @@ Deno.test("session settings come from the environment, and the defaults keep tod
       PAYMENTS_USER_ENVIRONMENTS: "live",
       PAYMENTS_REDIRECT_ORIGINS: "https://app.example.com, http://localhost:3000/",
       PAYMENTS_SESSIONS_PER_MINUTE: "5",
+      PAYMENTS_PORTAL_CONFIGURATIONS: "bpc_basic, bpc_pro",
     }),
     {
       userEnvironments: ["live"],
       redirectOrigins: ["https://app.example.com", "http://localhost:3000"],
       sessionsPerMinute: 5,
+      portalConfigurations: ["bpc_basic", "bpc_pro"],
     },
   );
+  assert.throws(() => guards({ PAYMENTS_PORTAL_CONFIGURATIONS: "pro" }), /bpc_/);
   assert.throws(() => guards({ PAYMENTS_USER_ENVIRONMENTS: "prod" }), /test and\/or live/);
   assert.throws(
     () => guards({ PAYMENTS_REDIRECT_ORIGINS: "https://a.example/path" }),
@@ -143,5 +146,22 @@ Deno.test("session creation over the per-user cap answers 429 with Retry-After",
     assert.equal(replay.status, 201, "a replayed idempotency key is not a new session");
     const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
     assert.equal(Number(count), 2);
+  });
+});
+
+Deno.test("retrying one failing checkout counts every Stripe attempt toward the per-user cap", async () => {
+  await withStack({}, async (stack) => {
+    const { post } = await setup(stack, { PAYMENTS_SESSIONS_PER_MINUTE: "3" });
+    const path = "/stripe/test/checkout-sessions";
+    // Stripe refuses the unknown price, so each retry of the key restarts a Stripe attempt.
+    const request = checkout("price_does_not_exist", { idempotencyKey: "same-key" });
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await post(path, request));
+    assert.deepEqual(answers.map((answer) => answer.status), [400, 400, 400, 429, 429]);
+    assert.equal(answers[3].body.error.code, "rate_limited");
+    assert.ok(Number(answers[3].headers.get("retry-after")) >= 1);
+    const [row] = await stack.sql`
+      select status, attempt from payments.stripe_checkout_sessions where idempotency_key = 'same-key'`;
+    assert.deepEqual({ ...row }, { status: "failed", attempt: 3 });
   });
 });

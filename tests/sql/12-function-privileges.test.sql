@@ -95,8 +95,9 @@ $$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_t
           'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',
           'validate_session_request', 'list_webhook_events', 'get_webhook_event', 'list_transactions',
           'list_subscriptions', 'list_customers', 'list_products', 'admin_overview', 'prune_webhook_events',
-          'start_stripe_sync', 'sync_stripe_page', 'complete_stripe_sync_type', 'finish_stripe_sync'],
-  'Only the doors into payments_private are security definer: service-role entry points and the pure request validator.');
+          'start_stripe_sync', 'sync_stripe_page', 'complete_stripe_sync_type', 'finish_stripe_sync',
+          'check_session_rate'],
+  'Only the doors into payments_private are security definer: service-role entry points, the request validator and the session cap.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and obj_description(p.oid, 'pg_proc') is null
