@@ -75,7 +75,7 @@ export interface CustomerPortalSessionParams {
   /** Defaults to `{ type: 'user', id: <caller> }`. */
   subject?: Subject;
   returnUrl?: string;
-  /** A Billing Portal configuration (`bpc_...`). */
+  /** A Billing Portal configuration (`bpc_...`) listed in the deployment's PAYMENTS_PORTAL_CONFIGURATIONS. */
   configurationId?: string;
 }
 

@@ -165,3 +165,46 @@ Deno.test("retrying one failing checkout counts every Stripe attempt toward the 
     assert.deepEqual({ ...row }, { status: "failed", attempt: 3 });
   });
 });
+
+Deno.test("portal refuses a configurationId unless PAYMENTS_PORTAL_CONFIGURATIONS allows it", async () => {
+  await withStack({}, async (stack) => {
+    const path = "/stripe/test/customer-portal-sessions";
+    const closed = await setup(stack, {});
+    const refused = await closed.post(path, { configurationId: "bpc_admin" });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, "validation_failed");
+    assert.equal(refused.body.error.details.fields[0].field, "configurationId");
+    const open = await setup(stack, { PAYMENTS_PORTAL_CONFIGURATIONS: "bpc_basic" });
+    const outside = await open.post(path, { configurationId: "bpc_admin" });
+    assert.deepEqual(outside.body.error.details.fields, [
+      {
+        field: "configurationId",
+        message: "must be one of the allowed configurations (bpc_basic).",
+      },
+    ]);
+    // On the list, the request gets past validation to the customer look-up.
+    const allowed = await open.post(path, { configurationId: "bpc_basic" });
+    assert.equal(allowed.status, 404, JSON.stringify(allowed.body));
+  });
+});
+
+Deno.test("checkout names an unknown body field instead of ignoring it", async () => {
+  await withStack({}, async (stack) => {
+    const { price, post } = await setup(stack, {});
+    const typo = await post(
+      "/stripe/test/checkout-sessions",
+      checkout(price, {
+        successURL: "https://app.example/typo",
+        lineItems: [{ priceId: price, price_data: { unit_amount: 1 } }],
+      }),
+    );
+    assert.equal(typo.status, 400, JSON.stringify(typo.body));
+    assert.equal(typo.body.error.code, "validation_failed");
+    assert.deepEqual(
+      typo.body.error.details.fields.map((f: { field: string }) => f.field),
+      ["successURL", "lineItems[0].price_data"],
+    );
+    const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
+    assert.equal(Number(count), 0);
+  });
+});
