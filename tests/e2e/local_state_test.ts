@@ -123,6 +123,12 @@ async function demoApi(info: Banner, token: string, method: string, path: string
 
 /** The demo's one-time purchase, as its page does it: an order, Checkout, the Pay button. */
 async function buyStarterPack(info: Banner): Promise<{ orderId: string; sessionId: string }> {
+  // The orders table prices an order from the catalog: a recurring price is no order.
+  const refused = await demoApi(info, info.userToken, "POST", "/orders", {
+    priceId: info.prices.monthly,
+  });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.equal(refused.body.error.code, "validation_failed");
   const order = await demoApi(info, info.userToken, "POST", "/orders", {
     priceId: info.prices.oneTime,
   });
