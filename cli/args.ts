@@ -74,7 +74,8 @@ Options:
                                       then the legacy $SUPABASE_SERVICE_ROLE_KEY)
       --function-name <name>          Edge function name (default: payments)
       --json                          Print the API's JSON (NDJSON for sync) for scripts
-      --emulator-url <url>            trigger: the emulator (default: http://127.0.0.1:12111)
+      --emulator-url <url>            trigger: the emulator (default: $STRIPE_EMULATOR_URL, else
+                                      http://127.0.0.1:$STRIPE_EMULATOR_PORT, else port 12111)
       --api-key <sk_test_...>         trigger: the emulator account to run in
   -h, --help                          Show this help
 

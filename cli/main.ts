@@ -56,7 +56,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const command = parsed.command;
     if (command.name === "trigger") {
       await trigger(command.event, {
-        emulatorUrl: options.emulatorUrl ?? io.env("STRIPE_EMULATOR_URL") ?? DEFAULT_EMULATOR_URL,
+        emulatorUrl: options.emulatorUrl ?? io.env("STRIPE_EMULATOR_URL") ??
+          (io.env("STRIPE_EMULATOR_PORT")
+            ? `http://127.0.0.1:${io.env("STRIPE_EMULATOR_PORT")}`
+            : DEFAULT_EMULATOR_URL),
         apiKey: options.apiKey,
         json: options.json,
       }, io.out);
