@@ -10,14 +10,21 @@
 //
 // 3. The admin lists over a 10,000-event table, every page over HTTP beside a plain indexed
 //    query for the same page (bench/lists.ts).
+// 4. Where a webhook's time goes at 16 senders (bench/webhook_profile.ts); webhook throughput
+//    with one function process and with four against the same database; sync of a seeded
+//    account by a function in its own process, beside a raw batch insert, with its peak RSS
+//    (bench/scale.ts).
 //
 // Prints one JSON line per measurement. Environment: BENCH_EVENTS (default 2000),
-// BENCH_CHECKOUTS (default 300), DATABASE_URL (else a throwaway cluster).
+// BENCH_CHECKOUTS (default 300), BENCH_SYNC=full for the 100,000-customer account (default a
+// fifth of it), DATABASE_URL (else a throwaway cluster).
 import postgres from "postgres";
 import Stripe from "stripe";
 import { createPrices, startStack } from "../scripts/stack.ts";
 import { buildEvents } from "./events.mjs";
 import { benchLists } from "./lists.ts";
+import { benchInstances, benchSync, type SyncCounts } from "./scale.ts";
+import { profileWebhook } from "./webhook_profile.ts";
 import { timed } from "./timed.ts";
 import type { SendJob, SendResult } from "./webhook_senders.ts";
 
@@ -25,6 +32,15 @@ const EVENTS = Number(Deno.env.get("BENCH_EVENTS") ?? 2000);
 const CHECKOUTS = Number(Deno.env.get("BENCH_CHECKOUTS") ?? 300);
 const SECRET = "whsec_benchmark_secret";
 const SENDERS = [1, 16];
+const FULL_SYNC: SyncCounts = {
+  customers: 100_000,
+  subscriptions: 50_000,
+  invoices: 100_000,
+  payments: 100_000,
+};
+const SYNC = Deno.env.get("BENCH_SYNC") === "full" ? FULL_SYNC : Object.fromEntries(
+  Object.entries(FULL_SYNC).map(([name, n]) => [name, n / 5]),
+) as unknown as SyncCounts;
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
@@ -97,14 +113,31 @@ try {
         ...summary(raw.latencies),
       }),
     );
+    const latency = summary(webhook.latencies);
     console.log(JSON.stringify({
       measurement: "webhook_http",
       senders,
       eventsPerSecond: webhookRate,
-      ...summary(webhook.latencies),
+      ...latency,
       ratioToRawInsert: Math.round((webhookRate / rawRate) * 100) / 100,
+      p99RatioToRawInsert: Math.round((latency.p99Ms / summary(raw.latencies).p99Ms) * 100) / 100,
     }));
+    if (senders === 16) {
+      const stages = await profileWebhook(stack, SECRET, EVENTS, senders);
+      console.log(JSON.stringify({
+        measurement: "webhook_profile",
+        senders,
+        microsecondsPerEvent: {
+          ...stages,
+          httpTotalUs: Math.round(1e6 / webhookRate),
+          rawInsertUs: Math.round(1e6 / rawRate),
+        },
+      }));
+    }
   }
+
+  const signerSend = (job: SendJob) => sendFromWorker(job);
+  await benchInstances(stack, signerSend, SECRET, EVENTS, 16);
 
   const connected = await stack.connectStripe();
   if (!connected.ok) throw new Error(`connecting the emulator failed: ${await connected.text()}`);
@@ -158,6 +191,7 @@ try {
   }));
 
   await benchLists(stack, summary);
+  await benchSync(stack, SYNC);
 } finally {
   await stack.stop();
 }

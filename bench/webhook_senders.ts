@@ -3,7 +3,8 @@
 import { timed, type Timing } from "./timed.ts";
 
 export interface SendJob {
-  url: string;
+  /** Several URLs (instances) take deliveries in turn. */
+  url: string | string[];
   senders: number;
   deliveries: { payload: string; signature: string }[];
 }
@@ -20,9 +21,11 @@ const scope = self as unknown as {
 
 scope.onmessage = async (message: MessageEvent<SendJob>) => {
   const { url, senders, deliveries } = message.data;
+  const urls = Array.isArray(url) ? url : [url];
+  let turn = 0;
   try {
     const timing = await timed(deliveries, senders, async ({ payload, signature }) => {
-      const response = await fetch(url, {
+      const response = await fetch(urls[turn++ % urls.length], {
         method: "POST",
         body: payload,
         headers: { "content-type": "application/json", "stripe-signature": signature },

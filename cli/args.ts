@@ -13,7 +13,7 @@ export type Command =
   | { name: "status" }
   | { name: "config set"; secretKey: string }
   | { name: "config remove" }
-  | { name: "sync" }
+  | { name: "sync"; resume: boolean }
   | { name: "webhooks configure" }
   | { name: "events replay"; eventId: string }
   | { name: "events reconcile" }
@@ -55,8 +55,9 @@ Commands:
   config set <secret key>             Validate and store a Stripe secret key, create the
                                       webhook endpoint and sync ('-' reads the key from stdin)
   config remove                       Remove the key and the managed webhook endpoint
-  sync                                Mirror products, prices, customers, subscriptions and
-                                      recent payments, showing progress page by page
+  sync [--resume]                     Mirror products, prices, customers, subscriptions and
+                                      recent payments, showing progress page by page;
+                                      --resume continues an interrupted sync from its checkpoint
   webhooks configure                  Create or repair the managed webhook endpoint
   events replay <event id>            Process a stored webhook event again
   events reconcile [--since 72h] [--type T1,T2]
@@ -73,7 +74,8 @@ Options:
                                       then the legacy $SUPABASE_SERVICE_ROLE_KEY)
       --function-name <name>          Edge function name (default: payments)
       --json                          Print the API's JSON (NDJSON for sync) for scripts
-      --emulator-url <url>            trigger: the emulator (default: http://127.0.0.1:12111)
+      --emulator-url <url>            trigger: the emulator (default: $STRIPE_EMULATOR_URL, else
+                                      http://127.0.0.1:$STRIPE_EMULATOR_PORT, else port 12111)
       --api-key <sk_test_...>         trigger: the emulator account to run in
   -h, --help                          Show this help
 
@@ -110,6 +112,7 @@ export function parseArgs(argv: string[]): Parsed {
   const values: Partial<Record<ValueKey, string>> = {};
   let json = false;
   let help = false;
+  let resume = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -123,6 +126,10 @@ export function parseArgs(argv: string[]): Parsed {
     }
     if (arg === "--json") {
       json = true;
+      continue;
+    }
+    if (arg === "--resume") {
+      resume = true;
       continue;
     }
     const eq = arg.indexOf("=");
@@ -164,6 +171,10 @@ export function parseArgs(argv: string[]): Parsed {
   const words = positional[0] === "payments" ? positional.slice(1) : positional;
   if (words.length === 0) return { kind: "help" };
   const command = parseCommand(words);
+  if (resume) {
+    if (command.name !== "sync") throw new UsageError("--resume only applies to sync.");
+    command.resume = true;
+  }
   return {
     kind: "run",
     command,
@@ -202,7 +213,7 @@ function parseCommand(words: string[]): Command {
       return { name: "status" };
     case "sync":
       extra(0);
-      return { name: "sync" };
+      return { name: "sync", resume: false };
     case "config":
       if (rest[0] === "set") {
         if (rest.length < 2) {

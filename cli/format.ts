@@ -117,6 +117,8 @@ export function progressLine(step: SyncProgress): string | undefined {
       return `${
         "events".padEnd(14)
       }  ${step.seen} already stored, ${step.new} new, ${step.failed} failed`;
+    case "resumed":
+      return `resuming the sync started at ${step.startedAt} from its checkpoints`;
     default:
       return undefined;
   }

@@ -9,6 +9,7 @@ import type {
   ReplayResponse,
   StatusResponse,
   SyncProgress,
+  SyncRequest,
   SyncResponse,
   WebhookEndpointResponse,
 } from "../functions/wire.ts";
@@ -55,7 +56,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const command = parsed.command;
     if (command.name === "trigger") {
       await trigger(command.event, {
-        emulatorUrl: options.emulatorUrl ?? io.env("STRIPE_EMULATOR_URL") ?? DEFAULT_EMULATOR_URL,
+        emulatorUrl: options.emulatorUrl ?? io.env("STRIPE_EMULATOR_URL") ??
+          (io.env("STRIPE_EMULATOR_PORT")
+            ? `http://127.0.0.1:${io.env("STRIPE_EMULATOR_PORT")}`
+            : DEFAULT_EMULATOR_URL),
         apiKey: options.apiKey,
         json: options.json,
       }, io.out);
@@ -158,7 +162,7 @@ async function execute(
       );
     }
     case "sync":
-      return await sync(api, environment, options.json, io);
+      return await sync(api, environment, command.resume, options.json, io);
     case "webhooks configure": {
       const body = await readJson<WebhookEndpointResponse>(
         await send(api, "POST", `/stripe/${environment}/webhook`),
@@ -226,9 +230,16 @@ async function execute(
 }
 
 /** Streams the sync: one line per page as the server reports it. */
-async function sync(api: Api, environment: Environment, json: boolean, io: Io): Promise<void> {
+async function sync(
+  api: Api,
+  environment: Environment,
+  resume: boolean,
+  json: boolean,
+  io: Io,
+): Promise<void> {
   const response = await send(api, "POST", `/stripe/${environment}/sync`, {
     accept: "application/x-ndjson",
+    body: { resume } satisfies SyncRequest,
   });
   if (!(response.headers.get("content-type") ?? "").includes("application/x-ndjson")) {
     // A server that does not stream answers once, at the end.

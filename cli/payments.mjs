@@ -26,7 +26,7 @@ const child = spawn(
     "--no-config",
     "--no-lock",
     "--allow-net",
-    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY,NO_COLOR,PGPAYMENTS_STATE_DIR",
+    "--allow-env=SUPABASE_URL,SUPABASE_SECRET_KEY,SUPABASE_SERVICE_ROLE_KEY,NO_COLOR,STRIPE_EMULATOR_URL,STRIPE_EMULATOR_PORT,PGPAYMENTS_STATE_DIR",
     // init and upgrade write into the app's supabase/ folder; `status --local` reads the local
     // stack's state folder; the dashboard serves its files.
     ...(["init", "upgrade"].includes(process.argv[2])

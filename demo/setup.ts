@@ -84,14 +84,20 @@ export async function applyExamples(stack: Stack): Promise<void> {
     if (present[index]) continue;
     await stack.sql.file(new URL(`../sql/examples/${file}`, import.meta.url).pathname);
   }
-  // The demo pays with test cards, so its orders accept test-mode payments; the example itself
-  // fulfils live payments only. A database kept from before the table existed has no such switch.
-  await stack.sql`
-    do $$ begin
-      if to_regclass('public.fulfillment_environments') is not null then
-        insert into public.fulfillment_environments values ('test') on conflict do nothing;
-      end if;
-    end $$`;
+  // An orders table from before orders were priced from the catalog would take any price.
+  const [priced] = await stack.sql`
+    select 1 from information_schema.columns
+    where table_schema = 'public' and table_name = 'orders' and column_name = 'price_id'`;
+  if (!priced) {
+    throw new Error(
+      "public.orders is from an earlier sql/examples/fulfillment.sql (no price_id); " +
+        "npm start -- --reset starts clean",
+    );
+  }
+  // The demo pays with test cards, so its orders take test-mode prices and payments; the example
+  // itself accepts live ones only.
+  await stack
+    .sql`insert into public.fulfillment_environments values ('test') on conflict do nothing`;
 }
 
 /**

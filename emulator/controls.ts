@@ -17,6 +17,7 @@ import {
 import { jsonResponse, toStripeError } from "./responses.ts";
 import { matchRoute, type PathParams, route } from "./router.ts";
 import type { Partition, Store } from "./store.ts";
+import { readSeedCounts, seedAccount } from "./seed.ts";
 import { runTrigger, TRIGGERS } from "./trigger.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
 
@@ -171,6 +172,12 @@ export function createControlHandler(deps: ControlDependencies) {
     return found.value;
   };
 
+  const seed: ControlHandler = async (request) => {
+    const body = await readJson(request);
+    const counts = readSeedCounts(body);
+    return seedAccount(triggerPartition(body.api_key), deps.publicUrl(), deps.webhooks, counts);
+  };
+
   const triggers: ControlHandler = () =>
     Promise.resolve(
       Object.entries(TRIGGERS).map(([event, fixture]) => ({
@@ -184,6 +191,7 @@ export function createControlHandler(deps: ControlDependencies) {
     route("GET", "/_emulator/triggers", triggers),
     route("POST", "/_emulator/trigger/{event}", trigger),
     route("POST", "/_emulator/latency", latency),
+    route("POST", "/_emulator/seed", seed),
     route("GET", "/_emulator/latency", () => Promise.resolve({ ms: deps.store.latencyMs })),
     route("GET", "/_emulator/deliveries", deliveries),
     route("POST", "/_emulator/checkout/sessions/{id}/complete", complete),

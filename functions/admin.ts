@@ -22,6 +22,7 @@ import type {
   ReplayResponse,
   StatusResponse,
   SyncProgress,
+  SyncRequest,
   SyncResponse,
   WebhookEndpointResponse,
   WebhookState,
@@ -195,8 +196,16 @@ export async function sync(
   environment: Environment,
 ): Promise<Response> {
   await authenticate(request, deps.auth, "service_role");
+  const body = await readJson(request) as SyncRequest;
+  const query = new URL(request.url).searchParams.get("resume");
+  if (body.resume !== undefined && typeof body.resume !== "boolean") {
+    throw new PaymentsError(400, "validation_failed", "resume: must be true or false.", {
+      details: { fields: [{ field: "resume", message: "must be true or false" }] },
+    });
+  }
+  const resume = body.resume ?? (query === "true" || query === "1");
   const stripe = await stripeFor(deps, environment);
-  const progress = syncAccount(deps, stripe, environment);
+  const progress = syncAccount(deps, stripe, environment, { resume });
   if (!(request.headers.get("accept") ?? "").includes("application/x-ndjson")) {
     return json(200, { environment, sync: await collect(progress) } satisfies SyncResponse);
   }

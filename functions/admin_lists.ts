@@ -54,17 +54,50 @@ function limit(params: Query): number | null {
   return Number(value);
 }
 
+// An ISO 8601 date, or date-time with an optional offset (none means UTC).
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(10000, 0, 1);
+
+/**
+ * `since` as an exact instant. Date.parse would roll 2026-02-30 over to March and pass years
+ * PostgreSQL cannot hold, so the calendar is checked field by field.
+ */
 function since(params: Query): string | null {
   const value = text(params, "since");
   if (value === null) return null;
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) {
-    throw validationError([{
+  const refuse = (why: string) =>
+    validationError([{
       field: "since",
-      message: `'${value}' is not an ISO 8601 time such as 2026-11-30T12:00:00Z`,
+      message:
+        `'${value}' ${why}; use an ISO 8601 date or time such as 2026-11-30 or 2026-11-30T12:00:00Z`,
     }]);
+  const match = ISO_TIME.exec(value);
+  if (!match) throw refuse("is not an ISO 8601 date or time");
+  const [, y, mo, d, h = "00", mi = "00", s = "00", fraction = "", offset = "Z"] = match;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number);
+  if (year < 1970) throw refuse("is outside the years 1970 to 9999");
+  const local = Date.UTC(year, month - 1, day, hour, minute, second);
+  const date = new Date(local);
+  if (
+    date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59
+  ) {
+    throw refuse("is not a real calendar date and time");
   }
-  return value;
+  let offsetMs = 0;
+  if (offset.toUpperCase() !== "Z") {
+    const [, sign, oh, om] = /^([+-])(\d{2}):?(\d{2})$/.exec(offset)!;
+    if (Number(oh) > 23 || Number(om) > 59) throw refuse("has an offset out of range");
+    offsetMs = (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000;
+  }
+  const instant = local - offsetMs + Math.round(Number(`0${fraction || ".0"}`) * 1000);
+  if (instant < EARLIEST || instant >= LATEST) {
+    throw refuse("is outside the years 1970 to 9999");
+  }
+  // Rebuilt with an explicit offset: the database session's time zone must not shift it.
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${offset.toUpperCase()}`;
 }
 
 function flag(params: Query, name: string): boolean | null {

@@ -1,9 +1,10 @@
 // POST /stripe/{environment}/checkout-sessions
-import { mapDatabaseErrors } from "./db.ts";
+import { inTransaction, mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { resolveCustomer, subjectMetadata } from "./customers.ts";
-import { startSession } from "./session_start.ts";
+import { DEFAULT_SESSION_GUARDS } from "./config.ts";
+import { applySessionGuards, startSession } from "./session_start.ts";
 import { callStripe, type Environment, outcomeUnknown, type Stripe } from "./stripe.ts";
 
 interface CheckoutRow {
@@ -50,9 +51,13 @@ export async function createCheckoutSession(
   // The database decides whether the row's Stripe session can be handed out; a row it readies
   // for a new session (expired, failed or about to lapse) comes back initialized.
   if (row.status !== "initialized") {
-    [row] = await mapDatabaseErrors(
-      deps.sql<CheckoutRow[]>`select * from payments.restart_checkout_session(${row.id})`,
-    );
+    // A restart is a new Stripe session attempt: it counts toward the user's cap, so it runs
+    // with the deployment's session settings.
+    const id = row.id;
+    [row] = await inTransaction(deps.sql, async (tx) => {
+      await applySessionGuards(tx, deps.sessionGuards ?? DEFAULT_SESSION_GUARDS);
+      return await tx<CheckoutRow[]>`select * from payments.restart_checkout_session(${id})`;
+    });
     if (row.status !== "initialized") return respond(row);
   }
 

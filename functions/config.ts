@@ -45,11 +45,13 @@ export const DEFAULT_SESSION_GUARDS: SessionGuards = {
   userEnvironments: ["test", "live"],
   redirectOrigins: [],
   sessionsPerMinute: 20,
+  portalConfigurations: [],
 };
 
 /**
  * PAYMENTS_USER_ENVIRONMENTS (`live`, or `test,live`), PAYMENTS_REDIRECT_ORIGINS (origins, like
- * Supabase Auth's site URL and additional redirect URLs) and PAYMENTS_SESSIONS_PER_MINUTE.
+ * Supabase Auth's site URL and additional redirect URLs), PAYMENTS_SESSIONS_PER_MINUTE and
+ * PAYMENTS_PORTAL_CONFIGURATIONS (the Billing Portal configurations users may choose).
  */
 export function sessionGuardsFromEnv(env: Env): SessionGuards {
   const list = (name: string) =>
@@ -79,6 +81,13 @@ export function sessionGuardsFromEnv(env: Env): SessionGuards {
   if (perMinute !== undefined && !/^\d{1,6}$/.test(perMinute)) {
     throw new Error("PAYMENTS_SESSIONS_PER_MINUTE must be a whole number (0 turns the cap off).");
   }
+  const configurations = list("PAYMENTS_PORTAL_CONFIGURATIONS");
+  const notConfiguration = configurations.find((id) => !/^bpc_[A-Za-z0-9]+$/.test(id));
+  if (notConfiguration !== undefined) {
+    throw new Error(
+      `PAYMENTS_PORTAL_CONFIGURATIONS holds ${notConfiguration}, which is not a Billing Portal configuration id (bpc_...).`,
+    );
+  }
   return {
     userEnvironments: environments.length > 0
       ? [...new Set(environments)] as Environment[]
@@ -87,6 +96,7 @@ export function sessionGuardsFromEnv(env: Env): SessionGuards {
     sessionsPerMinute: perMinute === undefined
       ? DEFAULT_SESSION_GUARDS.sessionsPerMinute
       : Number(perMinute),
+    portalConfigurations: [...new Set(configurations)],
   };
 }
 

@@ -107,6 +107,11 @@ export function asUser<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>):
   );
 }
 
+/** Runs `fn` in a transaction as the connection's own role, bounded like any other call. */
+export function inTransaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return mapDatabaseErrors(sql.begin(fn) as Promise<T>, { pool: pools.get(sql) });
+}
+
 const DATABASE_TIMEOUT = "DATABASE_TIMEOUT";
 
 const CONNECTION_ERRORS = new Set([

@@ -11,8 +11,10 @@ export interface SessionGuards {
   userEnvironments: Environment[];
   /** Origins redirect URLs may point to; empty accepts any http(s) URL. */
   redirectOrigins: string[];
-  /** New checkout and portal sessions a user may create a minute; 0 turns the cap off. */
+  /** Stripe session attempts (new sessions and restarts) a user may make a minute; 0: no cap. */
   sessionsPerMinute: number;
+  /** Billing Portal configurations (bpc_...) users may choose; empty refuses configurationId. */
+  portalConfigurations: string[];
 }
 
 /** Builds a Stripe client for a secret key (pointed at the emulator in tests). */

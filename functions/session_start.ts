@@ -4,7 +4,7 @@ import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { asUser, type Tx } from "./db.ts";
-import type { Deps } from "./deps.ts";
+import type { Deps, SessionGuards } from "./deps.ts";
 import { PaymentsError } from "./errors.ts";
 import { type Environment, type Stripe, stripeFor } from "./stripe.ts";
 
@@ -31,12 +31,18 @@ export async function startSession<Row>(
   // Refuse before writing anything when Stripe is not configured for this environment.
   const stripe = await stripeFor(deps, environment);
   const [row] = await asUser(deps.sql, claims, async (tx) => {
-    // The session rules in SQL read the deployment's settings from these, for this transaction.
-    const origins = guards.redirectOrigins.join(",");
-    const perMinute = String(guards.sessionsPerMinute);
-    await tx`select set_config('payments.redirect_origins', ${origins}, true),
-                    set_config('payments.sessions_per_minute', ${perMinute}, true)`;
+    await applySessionGuards(tx, guards);
     return await create(tx, body);
   });
   return { row, stripe };
+}
+
+/** The session rules in SQL read the deployment's settings from these, for this transaction. */
+export async function applySessionGuards(tx: Tx, guards: SessionGuards): Promise<void> {
+  const origins = guards.redirectOrigins.join(",");
+  const perMinute = String(guards.sessionsPerMinute);
+  const configurations = guards.portalConfigurations.join(",");
+  await tx`select set_config('payments.redirect_origins', ${origins}, true),
+                  set_config('payments.sessions_per_minute', ${perMinute}, true),
+                  set_config('payments.portal_configurations', ${configurations}, true)`;
 }

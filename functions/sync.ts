@@ -45,20 +45,36 @@ function listers(stripe: Stripe, since: number) {
   } satisfies Record<SyncObjectType, (after?: string) => Promise<ListPage>>;
 }
 
-// Complete listings, so what they miss is gone from Stripe; history is a window and archives nothing.
-const ARCHIVABLE: SyncObjectType[] = ["product", "price", "customer", "subscription"];
+export interface SyncOptions {
+  /** Continue the unfinished sync after its last stored page instead of starting over. */
+  resume?: boolean;
+}
+
+interface SyncStart {
+  startedAt: string;
+  resumed: boolean;
+  checkpoints: Partial<
+    Record<SyncObjectType, { cursor: string | null; total: number; completed: boolean }>
+  >;
+}
 
 export async function* syncAccount(
   deps: Deps,
   stripe: Stripe,
   environment: Environment,
+  options: SyncOptions = {},
 ): AsyncGenerator<SyncProgress> {
-  // The database's clock, not deps.now(): archiving compares it with times the database wrote.
-  const [{ started }] = await mapDatabaseErrors(deps.sql`select now() as started`);
+  // The run's start comes from the database's clock (archiving compares it with times the
+  // database wrote) and is kept there, so a resumed run lists the same history window.
+  const [{ run }] = await mapDatabaseErrors(
+    deps.sql`select payments.start_stripe_sync(${environment}, ${options.resume ?? false}) as run`,
+  );
+  const { startedAt, resumed, checkpoints } = run as SyncStart;
+  if (resumed) yield { type: "resumed", startedAt };
   await recordSync(deps, environment, "running", null, {});
   const counts: Record<string, number> = {};
   const archived: Record<string, number> = {};
-  const since = Math.floor(deps.now().getTime() / 1000) - HISTORY_DAYS * 86_400;
+  const since = Math.floor(new Date(startedAt).getTime() / 1000) - HISTORY_DAYS * 86_400;
   try {
     for (
       const [object, list] of Object.entries(listers(stripe, since)) as [
@@ -66,27 +82,37 @@ export async function* syncAccount(
         (after?: string) => Promise<ListPage>,
       ][]
     ) {
-      counts[object] = 0;
-      let after: string | undefined;
+      const checkpoint = checkpoints[object];
+      counts[object] = checkpoint?.total ?? 0;
+      if (checkpoint?.completed) continue;
+      // The next page is requested while this one is written: Stripe's time and the database's
+      // overlap, and memory still holds at most two pages.
+      const fetchPage = (after: string | undefined) => {
+        const request = callStripe(`list ${object}s`, () => list(after));
+        request.catch(() => {}); // awaited below; this only keeps an abandoned one quiet
+        return request;
+      };
+      let next = fetchPage(checkpoint?.cursor ?? undefined);
       for (let page = 1;; page++) {
-        const result = await callStripe(`list ${object}s`, () => list(after));
+        const result = await next;
+        const more = result.has_more && result.data.length > 0;
+        if (more) next = fetchPage(result.data[result.data.length - 1].id);
         if (result.data.length > 0) {
-          await mapDatabaseErrors(deps.sql`
-            select payments.upsert_stripe_objects(${environment}, ${object}, ${
+          // The page and its checkpoint in one transaction: a resume starts after this page.
+          const [{ total }] = await mapDatabaseErrors(deps.sql`
+            select payments.sync_stripe_page(${environment}, ${object}, ${
             deps.sql.json(result.data as never)
-          }, ${started})`);
+          }) as total`);
+          counts[object] = total;
         }
-        counts[object] += result.data.length;
         yield { type: "page", object, page, count: result.data.length, total: counts[object] };
-        if (!result.has_more || result.data.length === 0) break;
-        after = result.data[result.data.length - 1].id;
+        if (!more) break;
       }
-      if (ARCHIVABLE.includes(object)) {
-        const [{ count }] = await mapDatabaseErrors(deps.sql`
-          select payments.archive_unsynced_stripe_objects(${environment}, ${object}, ${started}) as count`);
-        archived[object] = count;
-        if (count > 0) yield { type: "archived", object, count };
-      }
+      const [{ count }] = await mapDatabaseErrors(deps.sql`
+        select payments.complete_stripe_sync_type(${environment}, ${object}) as count`);
+      // Null for history types: a window, not a complete listing, so it archives nothing.
+      if (count !== null) archived[object] = count;
+      if (count > 0) yield { type: "archived", object, count };
     }
     // After the objects, the events Stripe could not deliver in its retry window.
     const reconciled = await reconcileEvents(
@@ -106,6 +132,7 @@ export async function* syncAccount(
     await recordSync(deps, environment, "failed", message, counts);
     throw error;
   }
+  await mapDatabaseErrors(deps.sql`select payments.finish_stripe_sync(${environment})`);
   await recordSync(deps, environment, "succeeded", null, counts);
   yield { type: "done", counts, archived };
 }

@@ -31,11 +31,8 @@ export async function receiveWebhook(
     throw new PaymentsError(400, "invalid_signature", "Missing Stripe-Signature header.");
   }
 
-  const [row] = await mapDatabaseErrors(
-    deps
-      .sql`select payments_private.get_provider_secret(${environment}, 'webhook_secret') as secret`,
-  );
-  if (!row?.secret) {
+  let secret = await webhookSecret(deps, environment);
+  if (!secret.value) {
     // 5xx so Stripe keeps retrying until the endpoint is configured; nothing is lost.
     throw new PaymentsError(
       503,
@@ -43,56 +40,50 @@ export async function receiveWebhook(
       `No webhook signing secret is stored for the ${environment} environment.`,
     );
   }
-
   const receivedAt = deps.now().getTime();
-  let event: { id: string; type: string };
-  try {
-    // The SDK bounds only the past; a timestamp from the future would let a captured request be
-    // replayed for as long as its sender chose.
-    if (signedAt(signature) - receivedAt / 1000 > SIGNATURE_TOLERANCE_SECONDS) {
-      throw new Error("future");
-    }
-    // Accepts any of several v1 signatures, as Stripe sends during secret rotation.
-    event = await verifier.webhooks.constructEventAsync(
-      body,
-      signature,
-      row.secret,
-      SIGNATURE_TOLERANCE_SECONDS,
-      crypto,
-      receivedAt,
-    ) as unknown as { id: string; type: string };
-  } catch (error) {
-    if (error instanceof SyntaxError) {
-      throw new PaymentsError(400, "invalid_event", "The webhook body is not valid JSON.");
-    }
+  let verified = await verify(body, signature, secret.value, receivedAt);
+  if (!verified && secret.cached) {
+    // The secret may have been rotated since it was cached: the stored one decides.
+    secret = await webhookSecret(deps, environment, { fresh: true });
+    verified = !!secret.value && await verify(body, signature, secret.value, receivedAt);
+  }
+  if (!verified) {
     throw new PaymentsError(
       400,
       "invalid_signature",
-      "The Stripe-Signature header does not match the body, or its timestamp is more than 300 s from now.",
+      "The Stripe-Signature header does not match the body, or its timestamp is outside the 300 s tolerance.",
     );
   }
 
+  // The verified raw body goes to the database as text: PostgreSQL parses it once, into jsonb,
+  // instead of JSON.parse here and JSON.stringify again for the query.
   let result: EventResult;
+  let eventType: string;
   try {
-    [{ result }] = await mapDatabaseErrors(
-      deps.sql`select payments.ingest_stripe_event(${environment}, ${
-        deps.sql.json(event as never)
-      }) as result`,
+    [{ result, eventType }] = await mapDatabaseErrors(
+      deps
+        .sql`select payments.ingest_stripe_event(${environment}, e) as result, e ->> 'type' as "eventType"
+               from (select ${body}::text::jsonb as e) as received`,
     );
   } catch (error) {
     if (error instanceof PaymentsError && error.status === 400) {
-      throw new PaymentsError(400, "invalid_event", error.message);
+      const invalidJson = (error.cause as { code?: string } | undefined)?.code === INVALID_JSON;
+      throw new PaymentsError(
+        400,
+        "invalid_event",
+        invalidJson ? "The webhook body is not valid JSON." : error.message,
+      );
     }
     throw error;
   }
 
   if (result.status === "failed") {
-    deps.log(`webhook event ${result.eventId} (${event.type}) failed: ${result.error}`);
+    deps.log(`webhook event ${result.eventId} (${eventType}) failed: ${result.error}`);
     throw new PaymentsError(
       500,
       "event_failed",
       `Event ${result.eventId} could not be processed; Stripe will retry it.`,
-      { details: { eventId: result.eventId, eventType: event.type } },
+      { details: { eventId: result.eventId, eventType } },
     );
   }
   return json(
@@ -103,6 +94,74 @@ export async function receiveWebhook(
       status: result.status,
     } satisfies WebhookReceivedResponse,
   );
+}
+
+/**
+ * How long a webhook secret read from the database is reused by this instance. A delivery signed
+ * with a newer secret fails against the cached one and re-reads it at once, so a rotated or newly
+ * configured secret works on its first delivery; an old secret, once replaced or removed, keeps
+ * verifying for at most this long on an instance that cached it (Stripe itself signs with both
+ * for up to 24 hours during a rotation).
+ */
+export const SECRET_TTL_MS = 5_000;
+
+const INVALID_JSON = "22P02";
+
+interface CachedSecret {
+  value: string | null;
+  expires: number;
+}
+
+// Per database (tests run several in one process), per environment. Not state the function
+// depends on: losing it costs one query.
+const secrets = new WeakMap<object, Map<Environment, CachedSecret>>();
+
+async function webhookSecret(
+  deps: Deps,
+  environment: Environment,
+  options: { fresh?: boolean } = {},
+): Promise<{ value: string | null; cached: boolean }> {
+  let cache = secrets.get(deps.sql);
+  if (!cache) secrets.set(deps.sql, cache = new Map());
+  const now = performance.now();
+  const entry = cache.get(environment);
+  if (!options.fresh && entry && entry.expires > now) return { value: entry.value, cached: true };
+  const [row] = await mapDatabaseErrors(
+    deps
+      .sql`select payments_private.get_provider_secret(${environment}, 'webhook_secret') as secret`,
+  );
+  const value: string | null = row?.secret ?? null;
+  // A missing secret is not cached: configuring the endpoint takes effect on the next delivery.
+  if (value) cache.set(environment, { value, expires: now + SECRET_TTL_MS });
+  else cache.delete(environment);
+  return { value, cached: false };
+}
+
+/**
+ * Accepts any of several v1 signatures, as Stripe sends during secret rotation. The SDK bounds only
+ * the past; a timestamp from the future would let a captured request be replayed for as long as
+ * its sender chose, so the tolerance applies both ways.
+ */
+async function verify(
+  body: string,
+  header: string,
+  secret: string,
+  /** Milliseconds, as the SDK takes it. */
+  receivedAt: number,
+): Promise<boolean> {
+  if (!(signedAt(header) - receivedAt / 1000 <= SIGNATURE_TOLERANCE_SECONDS)) return false;
+  try {
+    return await verifier.webhooks.signature!.verifyHeaderAsync(
+      body,
+      header,
+      secret,
+      SIGNATURE_TOLERANCE_SECONDS,
+      crypto,
+      receivedAt,
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** The `t=` timestamp of a Stripe-Signature header, or NaN when it has none. */

@@ -77,7 +77,7 @@ export interface CustomerPortalSessionParams {
   /** Defaults to `{ type: 'user', id: <caller> }`. */
   subject?: Subject;
   returnUrl?: string;
-  /** A Billing Portal configuration (`bpc_...`). */
+  /** A Billing Portal configuration (`bpc_...`) listed in the deployment's PAYMENTS_PORTAL_CONFIGURATIONS. */
   configurationId?: string;
 }
 
@@ -189,6 +189,12 @@ export interface WebhookEndpointResponse {
 
 // --- POST /stripe/{environment}/sync (service role) ---
 
+/** Optional body; `?resume=true` does the same. */
+export interface SyncRequest {
+  /** Continue the unfinished sync from its checkpoints (per object type) instead of starting over. */
+  resume?: boolean;
+}
+
 export type SyncObjectType =
   | "product"
   | "price"
@@ -200,6 +206,7 @@ export type SyncObjectType =
 
 /** One line of the NDJSON stream (`accept: application/x-ndjson`); the last is `done` or `error`. */
 export type SyncProgress =
+  | { type: "resumed"; startedAt: string }
   | { type: "page"; object: SyncObjectType; page: number; count: number; total: number }
   | { type: "archived"; object: SyncObjectType; count: number }
   | { type: "reconciled"; seen: number; new: number; failed: number }

@@ -57,6 +57,11 @@ export interface StackOptions {
   publicUrl?: string;
   /** Fast webhook retries for tests. */
   webhookRetryDelaysMs?: number[];
+  /**
+   * The deployment's settings for the function (`PAYMENTS_USER_ENVIRONMENTS`, ...), as a deployed
+   * function reads them from its environment; `npm start` passes its own.
+   */
+  settings?: Record<string, string | undefined>;
   /** Extra routes (the demo app) served beside the function. */
   extraRoutes?: (request: Request) => Promise<Response | null>;
   log?: (line: string) => void;
@@ -167,6 +172,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       SUPABASE_JWKS_URL: options.jwksUrl,
       JWT_SECRET: jwtSecret,
       STRIPE_API_BASE: options.stripeSecretKey ? options.stripeApiBase : emulator.url,
+      ...options.settings,
     };
     const deps: Deps = {
       ...depsFromEnv({ get: (name) => variables[name] }),

@@ -90,6 +90,10 @@ try {
     stripeSecretKey: testKey(env.STRIPE_SECRET_KEY),
     stripeApiBase: env.STRIPE_API_BASE,
     publicUrl: env.PUBLIC_URL,
+    // The deployment's settings (user environments, redirect origins, caps, timeouts) apply here too.
+    settings: Object.fromEntries(
+      Object.entries(env).filter(([name]) => name.startsWith("PAYMENTS_")),
+    ),
     log: (line) => console.error(`[payments] ${line}`),
     extraRoutes: async (request) =>
       (await dashboard(request)) ?? (await demoRoutes(() => demo)(request)),

@@ -12,15 +12,17 @@ Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the s
     await stack.sql.file("sql/examples/fulfillment.sql");
     // The example fulfils live payments only; this loop pays with a test card.
     await stack.sql`insert into public.fulfillment_environments values ('test')`;
-    const connected = await stack.connectStripe();
-    assert.equal(connected.status, 200, await connected.text());
+    // Created before connecting, so the first sync brings the price into the catalog that prices orders.
     const [price] = await createPrices(stack.stripe, "Poster", [{
       currency: "eur",
       unitAmount: 2500,
     }]);
+    const connected = await stack.connectStripe();
+    assert.equal(connected.status, 200, await connected.text());
 
     const [order] = await stack.sql`
-      insert into public.orders (user_id, amount, currency) values (${USER}, 2500, 'eur') returning id`;
+      insert into public.orders (user_id, price_id) values (${USER}, ${price}) returning id, amount, currency`;
+    assert.deepEqual([Number(order.amount), order.currency], [2500, "eur"]);
     const token = await stack.userToken(USER, "grace@example.com");
     const created = await call(stack, "POST", "/stripe/test/checkout-sessions", {
       token,

@@ -135,6 +135,13 @@ Deno.test({
           usage.stderr.trim(),
           "pgpayments: --limit must be a whole number (got 'many').",
         );
+        const bogus = await payments(["events", "list", "--status", "bogus", "--json"]);
+        assert.equal(bogus.code, 1, bogus.stdout);
+        assert.equal(JSON.parse(bogus.stdout).error.code, "validation_failed");
+        assert.match(bogus.stderr, /status must be one of pending, processed, failed, ignored/);
+        const badSince = await payments(["transactions", "list", "--since", "2026-02-30"]);
+        assert.equal(badSince.code, 1, badSince.stdout);
+        assert.match(badSince.stderr, /since/);
       });
 
       await t.step("transactions list shows rows and totals per currency", async () => {

@@ -123,6 +123,12 @@ async function demoApi(info: Banner, token: string, method: string, path: string
 
 /** The demo's one-time purchase, as its page does it: an order, Checkout, the Pay button. */
 async function buyStarterPack(info: Banner): Promise<{ orderId: string; sessionId: string }> {
+  // The orders table prices an order from the catalog: a recurring price is no order.
+  const refused = await demoApi(info, info.userToken, "POST", "/orders", {
+    priceId: info.prices.monthly,
+  });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.equal(refused.body.error.code, "validation_failed");
   const order = await demoApi(info, info.userToken, "POST", "/orders", {
     priceId: info.prices.oneTime,
   });
@@ -239,6 +245,8 @@ Deno.test("npm start keeps its state across restarts, --reset starts clean, stat
     const given = "sb_secret_given_by_the_environment_0000";
     const third = await start(stateDir, ["--reset"], {
       SUPABASE_SECRET_KEYS: JSON.stringify({ default: given }),
+      // The deployment's settings reach the local function as they reach a deployed one.
+      PAYMENTS_USER_ENVIRONMENTS: "live",
     });
     running.push(third);
     assert.match(third.stdout, /--reset: removed the local state in .*; starting clean/);
@@ -247,6 +255,18 @@ Deno.test("npm start keeps its state across restarts, --reset starts clean, stat
       assert.notEqual(three[key], one[key], `${key} is new`);
     }
     assert.equal(three.secretKey, given);
+    const testMode = await fetch(`${three.functionsUrl}/stripe/test/checkout-sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${three.userToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        mode: "payment",
+        lineItems: [{ priceId: three.prices.oneTime, quantity: 1 }],
+        successUrl: "https://shop.example/done",
+        cancelUrl: "https://shop.example/cart",
+      }),
+    });
+    assert.equal(testMode.status, 403, "PAYMENTS_USER_ENVIRONMENTS=live closes test mode to users");
+    await testMode.body?.cancel();
     assert.notDeepEqual(three.prices, one.prices);
     assert.notDeepEqual(await jwks(three), signingKeys);
     assert.equal(await countOrders(three), 0);

@@ -29,18 +29,19 @@ Deno.test("reconcile stores missed events once and fulfils each order once", asy
       create trigger count_fulfilment after update of status on public.orders
         for each row when (old.status = 'pending' and new.status = 'paid')
         execute function public.count_fulfilment();`);
-    const connected = await stack.connectStripe();
-    assert.equal(connected.status, 200, await connected.text());
+    // Created before connecting, so the first sync brings the price into the catalog that prices orders.
     const [price] = await createPrices(stack.stripe, "Poster", [{
       currency: "eur",
       unitAmount: 2500,
     }]);
+    const connected = await stack.connectStripe();
+    assert.equal(connected.status, 200, await connected.text());
     const token = await stack.userToken(USER, "ada@example.com");
 
     const orders: string[] = [];
     for (let i = 0; i < 3; i++) {
       const [order] = await stack.sql`
-        insert into public.orders (user_id, amount, currency) values (${USER}, 2500, 'eur') returning id`;
+        insert into public.orders (user_id, price_id) values (${USER}, ${price}) returning id`;
       orders.push(order.id);
       const created = await call(stack, "POST", "/stripe/test/checkout-sessions", {
         token,

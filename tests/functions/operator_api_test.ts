@@ -256,3 +256,66 @@ Deno.test("admin lists refuse bad filters and callers that are not the service r
     assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /\bPATCH\b/);
   });
 });
+
+Deno.test("admin lists answer 400 validation_failed for a since that is no real date in 1970 to 9999", async () => {
+  await withStack({}, async (stack) => {
+    const token = stack.secretKey;
+    for (
+      const path of [
+        "/stripe/test/webhook-events?since=99999-01-01",
+        "/stripe/test/transactions?since=0000-01-01",
+        "/stripe/test/transactions?since=1969-12-31T23:59:59Z",
+        "/stripe/test/webhook-events?since=2026-02-30",
+        "/stripe/test/webhook-events?since=2026-11-30T24:00:00Z",
+        "/stripe/test/overview?since=2026-11-30T12:00:00%2B25:00",
+        "/stripe/test/transactions?since=9999-12-31T23:00:00-05:00",
+      ]
+    ) {
+      const { status, body } = await call(stack, "GET", path, { token });
+      assert.equal(status, 400, `${path}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, "validation_failed", path);
+      assert.equal(body.error.details.fields[0].field, "since", path);
+    }
+    for (
+      const since of [
+        "2024-02-29",
+        "2026-11-30T12:00:00Z",
+        "2026-11-30T12:00:00.123456%2B05:30",
+        "9999-12-31T23:59:59Z",
+      ]
+    ) {
+      const path = `/stripe/test/webhook-events?since=${since}`;
+      const { status, body } = await call(stack, "GET", path, { token });
+      assert.equal(status, 200, `${path}: ${JSON.stringify(body)}`);
+    }
+  });
+});
+
+Deno.test("admin lists refuse an unknown status or type, naming the allowed values", async () => {
+  await withStack({}, async (stack) => {
+    const token = stack.secretKey;
+    const cases: [string, string, string][] = [
+      ["/stripe/test/webhook-events?status=bogus", "status", "pending, processed, failed, ignored"],
+      [
+        "/stripe/test/transactions?status=bogus",
+        "status",
+        "pending, succeeded, failed, refunded, partially_refunded",
+      ],
+      [
+        "/stripe/test/transactions?type=bogus",
+        "type",
+        "one_time_payment, subscription_invoice, refund, failed_payment",
+      ],
+      ["/stripe/test/subscriptions?status=bogus", "status", "incomplete, incomplete_expired"],
+    ];
+    for (const [path, field, allowed] of cases) {
+      const { status, body } = await call(stack, "GET", path, { token });
+      assert.equal(status, 400, `${path}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, "validation_failed", path);
+      assert.equal(body.error.details.fields[0].field, field, path);
+      assert.ok(body.error.message.includes(allowed), body.error.message);
+    }
+    const known = await call(stack, "GET", "/stripe/test/subscriptions?status=past_due", { token });
+    assert.equal(known.status, 200, JSON.stringify(known.body));
+  });
+});

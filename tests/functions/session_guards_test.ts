@@ -45,13 +45,16 @@ Deno.test("session settings come from the environment, and the defaults keep tod
       PAYMENTS_USER_ENVIRONMENTS: "live",
       PAYMENTS_REDIRECT_ORIGINS: "https://app.example.com, http://localhost:3000/",
       PAYMENTS_SESSIONS_PER_MINUTE: "5",
+      PAYMENTS_PORTAL_CONFIGURATIONS: "bpc_basic, bpc_pro",
     }),
     {
       userEnvironments: ["live"],
       redirectOrigins: ["https://app.example.com", "http://localhost:3000"],
       sessionsPerMinute: 5,
+      portalConfigurations: ["bpc_basic", "bpc_pro"],
     },
   );
+  assert.throws(() => guards({ PAYMENTS_PORTAL_CONFIGURATIONS: "pro" }), /bpc_/);
   assert.throws(() => guards({ PAYMENTS_USER_ENVIRONMENTS: "prod" }), /test and\/or live/);
   assert.throws(
     () => guards({ PAYMENTS_REDIRECT_ORIGINS: "https://a.example/path" }),
@@ -143,5 +146,65 @@ Deno.test("session creation over the per-user cap answers 429 with Retry-After",
     assert.equal(replay.status, 201, "a replayed idempotency key is not a new session");
     const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
     assert.equal(Number(count), 2);
+  });
+});
+
+Deno.test("retrying one failing checkout counts every Stripe attempt toward the per-user cap", async () => {
+  await withStack({}, async (stack) => {
+    const { post } = await setup(stack, { PAYMENTS_SESSIONS_PER_MINUTE: "3" });
+    const path = "/stripe/test/checkout-sessions";
+    // Stripe refuses the unknown price, so each retry of the key restarts a Stripe attempt.
+    const request = checkout("price_does_not_exist", { idempotencyKey: "same-key" });
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await post(path, request));
+    assert.deepEqual(answers.map((answer) => answer.status), [400, 400, 400, 429, 429]);
+    assert.equal(answers[3].body.error.code, "rate_limited");
+    assert.ok(Number(answers[3].headers.get("retry-after")) >= 1);
+    const [row] = await stack.sql`
+      select status, attempt from payments.stripe_checkout_sessions where idempotency_key = 'same-key'`;
+    assert.deepEqual({ ...row }, { status: "failed", attempt: 3 });
+  });
+});
+
+Deno.test("portal refuses a configurationId unless PAYMENTS_PORTAL_CONFIGURATIONS allows it", async () => {
+  await withStack({}, async (stack) => {
+    const path = "/stripe/test/customer-portal-sessions";
+    const closed = await setup(stack, {});
+    const refused = await closed.post(path, { configurationId: "bpc_admin" });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, "validation_failed");
+    assert.equal(refused.body.error.details.fields[0].field, "configurationId");
+    const open = await setup(stack, { PAYMENTS_PORTAL_CONFIGURATIONS: "bpc_basic" });
+    const outside = await open.post(path, { configurationId: "bpc_admin" });
+    assert.deepEqual(outside.body.error.details.fields, [
+      {
+        field: "configurationId",
+        message: "must be one of the allowed configurations (bpc_basic).",
+      },
+    ]);
+    // On the list, the request gets past validation to the customer look-up.
+    const allowed = await open.post(path, { configurationId: "bpc_basic" });
+    assert.equal(allowed.status, 404, JSON.stringify(allowed.body));
+  });
+});
+
+Deno.test("checkout names an unknown body field instead of ignoring it", async () => {
+  await withStack({}, async (stack) => {
+    const { price, post } = await setup(stack, {});
+    const typo = await post(
+      "/stripe/test/checkout-sessions",
+      checkout(price, {
+        successURL: "https://app.example/typo",
+        lineItems: [{ priceId: price, price_data: { unit_amount: 1 } }],
+      }),
+    );
+    assert.equal(typo.status, 400, JSON.stringify(typo.body));
+    assert.equal(typo.body.error.code, "validation_failed");
+    assert.deepEqual(
+      typo.body.error.details.fields.map((f: { field: string }) => f.field),
+      ["successURL", "lineItems[0].price_data"],
+    );
+    const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
+    assert.equal(Number(count), 0);
   });
 });

@@ -7,8 +7,8 @@ select tables_are('payments', array[
   'customers', 'customer_mappings', 'stripe_checkout_sessions', 'stripe_customer_portal_sessions',
   'stripe_subscriptions', 'stripe_subscription_items', 'webhook_events', 'transactions'
 ], 'The payments schema holds exactly the documented tables.');
-select tables_are('payments_private', array['schema_migrations', 'provider_secrets', 'invoice_payments'],
-  'The private schema holds the secret store, the invoice payment links and dbmate''s bookkeeping.');
+select tables_are('payments_private', array['schema_migrations', 'provider_secrets', 'invoice_payments', 'sync_runs', 'sync_checkpoints', 'session_attempts'],
+  'The private schema holds the secret store, the invoice payment links, the sync checkpoints, the session attempts of the last minute and dbmate''s bookkeeping.');
 
 -- Row level security: a new table without it fails here.
 select is_empty($$

@@ -30,6 +30,11 @@ insert into expected values
   ('record_webhook_endpoint(text,text,text,text)', 'service_role'),
   ('record_sync_status(text,text,text,jsonb)', 'service_role'),
   ('stripe_connection_status()', 'service_role'),
+  -- resumable sync (20261130007000_sync_checkpoints.sql)
+  ('start_stripe_sync(text,boolean)', 'service_role'),
+  ('sync_stripe_page(text,text,jsonb)', 'service_role'),
+  ('complete_stripe_sync_type(text,text)', 'service_role'),
+  ('finish_stripe_sync(text)', 'service_role'),
   -- the request rules, for the user-side functions (security invoker) and for apps
   ('validate_session_request(text,text,jsonb)', 'authenticated'),
   ('validate_session_request(text,text,jsonb)', 'service_role'),
@@ -97,8 +102,10 @@ $$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_t
           'restart_checkout_session', 'record_checkout_session_result', 'record_checkout_session_failure',
           'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',
           'validate_session_request', 'list_webhook_events', 'get_webhook_event', 'list_transactions',
-          'list_subscriptions', 'list_customers', 'list_products', 'admin_overview', 'prune_webhook_events'],
-  'Only the doors into payments_private are security definer: service-role entry points and the pure request validator.');
+          'list_subscriptions', 'list_customers', 'list_products', 'admin_overview', 'prune_webhook_events',
+          'start_stripe_sync', 'sync_stripe_page', 'complete_stripe_sync_type', 'finish_stripe_sync',
+          'check_session_rate'],
+  'Only the doors into payments_private are security definer: service-role entry points, the request validator and the session cap.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and obj_description(p.oid, 'pg_proc') is null

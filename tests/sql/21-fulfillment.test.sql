@@ -4,8 +4,8 @@
 begin;
 select plan(20);
 
--- The orders table comes with the safe trigger, which fulfils live payments only: the test-mode
--- orders below are paid by the seed's trigger alone.
+-- The orders table comes with the safe trigger, which fulfils live payments only: the orders
+-- below, paid by test-mode events, are paid by the seed's trigger alone.
 \ir ../../sql/examples/fulfillment.sql
 \ir ../../sql/examples/fulfillment_seed.sql
 
@@ -25,11 +25,17 @@ $$;
 create trigger log_fulfillment after insert or update on payments.webhook_events
   for each row execute function public.log_fulfillment();
 
--- as alice: an order and its checkout
+-- Two orders of alice's, priced by the example's trigger from the catalog.
+insert into payments.stripe_products (environment, product_id, name, stripe_updated_at) values ('live', 'prod_poster', 'Poster', now());
+insert into payments.stripe_prices (environment, price_id, product_id, currency, unit_amount, type, stripe_updated_at) values
+  ('live', 'price_poster', 'prod_poster', 'usd', 1099, 'one_time', now()),
+  ('live', 'price_postcard', 'prod_poster', 'usd', 500, 'one_time', now());
+insert into public.orders (id, user_id, price_id) values
+  ('0000000a-0000-0000-0000-000000000001', '11111111-1111-1111-1111-111111111111', 'price_poster'),
+  ('0000000a-0000-0000-0000-000000000002', '11111111-1111-1111-1111-111111111111', 'price_postcard');
+
+-- as alice: the checkout
 select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
-insert into public.orders (id, user_id, amount) values
-  ('0000000a-0000-0000-0000-000000000001', '11111111-1111-1111-1111-111111111111', 1099),
-  ('0000000a-0000-0000-0000-000000000002', '11111111-1111-1111-1111-111111111111', 500);
 select (payments.create_checkout_session('test', '{"mode":"payment","lineItems":[{"priceId":"price_1PgafmB7WZ01zgkW6dKueIc5"}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no","metadata":{"order_id":"0000000a-0000-0000-0000-000000000001"},"idempotencyKey":"order:1"}')).id as checkout_id \gset
 reset role;
 

@@ -1,0 +1,26 @@
+-- Admin list filters with a fixed set of values refuse any other value by name, listing the
+-- values the table's check constraint allows, instead of answering an empty page.
+begin;
+select plan(6);
+
+select tests.authenticate_as_service_role();
+
+select throws_ok($$select payments.list_webhook_events('test', p_status => 'bogus')$$,
+  'PT400', 'status must be one of pending, processed, failed, ignored.',
+  'An unknown webhook event status is refused, naming the allowed ones.');
+select throws_ok($$select payments.list_transactions('test', p_status => 'paid')$$,
+  'PT400', 'status must be one of pending, succeeded, failed, refunded, partially_refunded.',
+  'An unknown transaction status is refused, naming the allowed ones.');
+select throws_ok($$select payments.list_transactions('test', p_type => 'payment')$$,
+  'PT400', 'type must be one of one_time_payment, subscription_invoice, refund, failed_payment.',
+  'An unknown transaction type is refused, naming the allowed ones.');
+select throws_ok($$select payments.list_subscriptions('test', p_status => 'bogus')$$,
+  'PT400', 'status must be one of incomplete, incomplete_expired, trialing, active, past_due, canceled, unpaid, paused.',
+  'An unknown subscription status is refused, naming the allowed ones.');
+select is(payments.list_subscriptions('test', p_status => 'past_due') -> 'data', '[]'::jsonb,
+  'A known status with no rows is an empty page.');
+select is(payments.list_webhook_events('test', p_status => 'failed', p_since => '2026-01-01') -> 'data', '[]'::jsonb,
+  'Known values pass with the other filters.');
+
+select * from finish();
+rollback;
