@@ -1,7 +1,7 @@
 // npm run bench:sql — webhook ingestion throughput and storage of payments.ingest_stripe_event.
 //
 // Measures events per second through payments.ingest_stripe_event (record + dedupe + projection +
-// status update, one transaction per event, as the webhook route does) on 1 and 4 connections,
+// status update, one transaction per event, as the webhook route does) on 1 and 8 connections,
 // beside a raw `INSERT` of the very same payloads into a plain jsonb table in the same run, and
 // prints one JSON line per measurement plus the ratio ingest/raw (target: at least 0.6). Then the
 // bytes stored per event, every table of the schema included (the event log, the mirrors, their
@@ -34,7 +34,7 @@ import { buildEvents } from "./events.mjs";
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BASELINE = process.env.BENCH_BASELINE;
-const CONNECTIONS = [1, 4];
+const CONNECTIONS = [1, 8];
 const ENVIRONMENT = "test";
 const TARGET = 0.6;
 
