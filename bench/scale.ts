@@ -4,6 +4,7 @@
 // - sync of a seeded account (POST /_emulator/seed) by a function in its own process: objects/s
 //   beside a raw batch insert of the same objects, and the process's peak RSS for a small and a
 //   ten times larger account (flat memory means the two peaks match).
+import { HISTORY_DAYS, listers } from "../functions/sync.ts";
 import Stripe from "stripe";
 import { startInstances } from "../scripts/instances.ts";
 import type { Stack } from "../scripts/stack.ts";
@@ -112,30 +113,8 @@ async function rawBatchInsert(stack: Stack) {
   await stack.sql`drop table if exists public.bench_sync_raw`;
   await stack
     .sql`create table public.bench_sync_raw (id bigint generated always as identity primary key, object_type text not null, payload jsonb not null)`;
-  const stripe = stack.stripe;
-  const since = Math.floor(Date.now() / 1000) - 90 * 86_400;
-  const lists: [
-    string,
-    (after?: string) => Promise<{ data: { id: string }[]; has_more: boolean }>,
-  ][] = [
-    ["product", (after) => stripe.products.list({ limit: 100, starting_after: after })],
-    ["price", (after) => stripe.prices.list({ limit: 100, starting_after: after })],
-    ["customer", (after) => stripe.customers.list({ limit: 100, starting_after: after })],
-    [
-      "subscription",
-      (after) => stripe.subscriptions.list({ limit: 100, starting_after: after, status: "all" }),
-    ],
-    [
-      "payment_intent",
-      (after) =>
-        stripe.paymentIntents.list({ limit: 100, starting_after: after, created: { gte: since } }),
-    ],
-    [
-      "refund",
-      (after) =>
-        stripe.refunds.list({ limit: 100, starting_after: after, created: { gte: since } }),
-    ],
-  ];
+  const since = Math.floor(Date.now() / 1000) - HISTORY_DAYS * 86_400;
+  const lists = Object.entries(listers(stack.stripe, since));
   let objects = 0;
   let listSeconds = 0;
   let insertSeconds = 0;

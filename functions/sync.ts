@@ -10,14 +10,15 @@ export type { SyncProgress };
 
 const PAGE_SIZE = 100;
 // Payment history reaches back this far; the catalog, customers and subscriptions are complete.
-const HISTORY_DAYS = 90;
+export const HISTORY_DAYS = 90;
 
 interface ListPage {
   data: { id: string }[];
   has_more: boolean;
 }
 
-function listers(stripe: Stripe, since: number) {
+/** The Stripe lists a sync reads, in its order; the sync benchmark reads the very same ones. */
+export function listers(stripe: Stripe, since: number) {
   return {
     product: (after?: string) => stripe.products.list({ limit: PAGE_SIZE, starting_after: after }),
     price: (after?: string) => stripe.prices.list({ limit: PAGE_SIZE, starting_after: after }),
