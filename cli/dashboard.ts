@@ -70,7 +70,9 @@ export async function runDashboard(argv: string[], io: DashboardIo): Promise<num
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  const routes = dashboardRoutes(() => ({ apiUrl, secretKey }));
+  // Only a page opened with this token gets the key: not any other process on this machine.
+  const token = crypto.randomUUID();
+  const routes = dashboardRoutes(() => ({ apiUrl, secretKey, token }));
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -80,11 +82,11 @@ export async function runDashboard(argv: string[], io: DashboardIo): Promise<num
         io.out(
           `pgpayments: dashboard for ${
             new URL(apiUrl).origin
-          } at http://127.0.0.1:${port}/dashboard/`,
+          } at http://127.0.0.1:${port}/dashboard/${secretKey ? `?token=${token}` : ""}`,
         );
         io.out(
           secretKey
-            ? "pgpayments: the secret key is handed to that page only (Ctrl-C stops)"
+            ? "pgpayments: the secret key is handed only to a page opened with that URL (Ctrl-C stops)"
             : "pgpayments: no secret key given: the page asks for it (Ctrl-C stops)",
         );
       },

@@ -30,7 +30,11 @@ const $ = (id) => document.getElementById(id);
 /** What the local server passes: {apiUrl, secretKey?}; nothing when served without one. */
 async function serverConfig() {
   try {
-    const response = await fetch("/dashboard/config.json", { cache: "no-store" });
+    // The printed URL carries a one-time token; it leaves the address bar once used.
+    const token = new URLSearchParams(location.search).get("token");
+    if (token) history.replaceState(null, "", location.pathname + location.hash);
+    const query = token ? `?token=${encodeURIComponent(token)}` : "";
+    const response = await fetch(`/dashboard/config.json${query}`, { cache: "no-store" });
     return response.ok ? await response.json() : {};
   } catch {
     return {};

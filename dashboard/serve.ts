@@ -7,6 +7,11 @@ export interface DashboardTarget {
   apiUrl: string;
   /** Handed to the browser, which keeps it in sessionStorage; omit to have the operator type it. */
   secretKey?: string;
+  /**
+   * The one-time token of the URL printed to the operator (`/dashboard/?token=...`): the key is
+   * handed only to a page opened with it, not to any other process on this machine.
+   */
+  token?: string;
 }
 
 const ROOT = new URL("./", import.meta.url);
@@ -73,13 +78,20 @@ function policy(target: DashboardTarget | undefined): string {
   ].join("; ");
 }
 
-/** The key is answered only to requests addressed to the loopback name the server listens on. */
+/**
+ * The key is answered only to requests addressed to the loopback name the server listens on (no
+ * DNS rebinding) and carrying the token of the printed URL (no other local process).
+ */
 function config(request: Request, target: DashboardTarget | undefined): Response {
-  const host = new URL(request.url).hostname;
-  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(host);
+  const url = new URL(request.url);
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
   if (!target || !loopback) return Response.json({}, { headers: { "cache-control": "no-store" } });
+  const trusted = target.token !== undefined && url.searchParams.get("token") === target.token;
   return Response.json(
-    { apiUrl: target.apiUrl, ...(target.secretKey ? { secretKey: target.secretKey } : {}) },
+    {
+      apiUrl: target.apiUrl,
+      ...(target.secretKey && trusted ? { secretKey: target.secretKey } : {}),
+    },
     { headers: { "cache-control": "no-store" } },
   );
 }

@@ -38,6 +38,8 @@ export interface Banner {
   teamId: string;
   /** Refreshed while the stack runs, so that a printed banner's token is always current. */
   userToken: string;
+  /** The dashboard URL's one-time token: the page opened with it gets the secret key. */
+  dashboardToken?: string;
   secretKey: string;
   publishableKey: string;
   serviceRoleKey?: string;
@@ -117,7 +119,9 @@ export function bannerLines(banner: Banner): string[] {
     "",
     "payments is running",
     `  demo app    ${baseUrl}/  (pricing, Buy, Subscribe, Manage billing)`,
-    `  dashboard   ${baseUrl}/dashboard/  (operators: events, catalog, settings)`,
+    `  dashboard   ${baseUrl}/dashboard/${
+      banner.dashboardToken ? `?token=${banner.dashboardToken}` : ""
+    }  (operators: events, catalog, settings)`,
     `  functions   ${functionsUrl}`,
     banner.stripe
       ? `  stripe      your test account (key ...${banner.stripe.keyLast4}), webhooks to ${banner.stripe.webhooksTo}`

@@ -27,8 +27,10 @@ let demo: Demo | undefined;
 let state: LocalState = {};
 let stopping = false;
 // The dashboard talks to this stack's function with its service role key.
+// Only a page opened with the banner's URL (its one-time token) gets the key.
+const dashboardToken = crypto.randomUUID();
 const dashboard = dashboardRoutes(() =>
-  stack && { apiUrl: stack.functionsUrl, secretKey: stack.secretKey }
+  stack && { apiUrl: stack.functionsUrl, secretKey: stack.secretKey, token: dashboardToken }
 );
 async function shutdown(code: number) {
   if (stopping) return;
@@ -117,6 +119,7 @@ try {
     userId,
     teamId,
     userToken: await running.userToken(userId, email),
+    dashboardToken,
     secretKey: running.secretKey,
     publishableKey: running.publishableKey,
     serviceRoleKey: running.serviceRoleKey,

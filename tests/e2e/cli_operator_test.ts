@@ -201,7 +201,9 @@ Deno.test({
           const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
           try {
             const line = await waitForLine(reader, [], /^pgpayments: dashboard for /);
-            const url = /(http:\/\/127\.0\.0\.1:\d+\/dashboard\/)/.exec(line)![1];
+            const [, url, token] = /(http:\/\/127\.0\.0\.1:\d+\/dashboard\/)\?token=(\S+)/.exec(
+              line,
+            )!;
             const page = await fetch(url);
             assert.equal(page.status, 200);
             assert.match(await page.text(), /<title>Payments dashboard<\/title>/);
@@ -209,11 +211,16 @@ Deno.test({
               page.headers.get("content-security-policy") ?? "",
               new RegExp(`connect-src 'self' ${stack.baseUrl}`),
             );
-            const config = await (await fetch(new URL("config.json", url))).json();
+            const config = await (await fetch(new URL(`config.json?token=${token}`, url))).json();
             assert.deepEqual(config, {
               apiUrl: stack.functionsUrl,
               secretKey: stack.secretKey,
             });
+            // Another process on this machine, without the printed URL, gets no key.
+            for (const query of ["", "?token=guess"]) {
+              const other = await (await fetch(new URL(`config.json${query}`, url))).json();
+              assert.deepEqual(other, { apiUrl: stack.functionsUrl }, `config.json${query}`);
+            }
             const escape = await fetch(new URL("serve.ts", url));
             assert.equal(escape.status, 404);
             await escape.body?.cancel();
