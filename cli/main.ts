@@ -1,18 +1,6 @@
 // `payments stripe ...`: the admin API from a terminal. Run with
 // `deno run --allow-net --allow-env cli/main.ts payments stripe status` or through the npm bin.
-import type {
-  ConfigRemovedResponse,
-  ConfigResponse,
-  Environment,
-  ErrorBody,
-  ReconcileResponse,
-  ReplayResponse,
-  StatusResponse,
-  SyncProgress,
-  SyncRequest,
-  SyncResponse,
-  WebhookEndpointResponse,
-} from "../functions/wire.ts";
+import type * as Wire from "../functions/wire.ts";
 import { type Command, type Options, parseArgs, USAGE, UsageError } from "./args.ts";
 import { runInstall } from "./install.ts";
 import { type Api, apiFrom, CliError, ndjsonLines, readJson, send } from "./api.ts";
@@ -111,12 +99,14 @@ async function execute(
   api: Api,
   io: Io,
 ): Promise<void> {
-  const environment: Environment = options.environment ?? "test";
+  const environment: Wire.Environment = options.environment ?? "test";
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
   switch (command.name) {
     case "status": {
-      const body = await readJson<StatusResponse>(await send(api, "GET", "/stripe/status"));
-      const names: Environment[] = options.environment ? [options.environment] : ["test", "live"];
+      const body = await readJson<Wire.StatusResponse>(await send(api, "GET", "/stripe/status"));
+      const names: Wire.Environment[] = options.environment
+        ? [options.environment]
+        : ["test", "live"];
       const shown = Object.fromEntries(names.map((name) => [name, body.environments[name]]));
       if (options.json) return print({ ...body, environments: shown });
       io.out(statusTable(shown));
@@ -128,7 +118,7 @@ async function execute(
         ? (await io.readStdin()).trim()
         : command.secretKey.trim();
       if (!secretKey) throw new UsageError("the secret key read from stdin is empty.");
-      const body = await readJson<ConfigResponse>(
+      const body = await readJson<Wire.ConfigResponse>(
         await send(api, "PUT", `/stripe/${environment}/config`, { body: { secretKey } }),
       );
       // The key is stored either way; an endpoint that could not be configured still fails the
@@ -150,7 +140,7 @@ async function execute(
       return;
     }
     case "config remove": {
-      const body = await readJson<ConfigRemovedResponse>(
+      const body = await readJson<Wire.ConfigRemovedResponse>(
         await send(api, "DELETE", `/stripe/${environment}/config`),
       );
       if (options.json) return print(body);
@@ -164,13 +154,13 @@ async function execute(
     case "sync":
       return await sync(api, environment, command.resume, options.json, io);
     case "webhooks configure": {
-      const body = await readJson<WebhookEndpointResponse>(
+      const body = await readJson<Wire.WebhookEndpointResponse>(
         await send(api, "POST", `/stripe/${environment}/webhook`),
       );
       const line = webhookLine(environment, body.webhook);
       if (!line) {
         const message = webhookFailure(environment, body.webhook);
-        const error: ErrorBody = {
+        const error: Wire.ErrorBody = {
           error: { code: "webhook_not_configured", message, details: body },
         };
         throw new CliError(message, error);
@@ -179,7 +169,7 @@ async function execute(
       return io.out(line);
     }
     case "events replay": {
-      const body = await readJson<ReplayResponse>(
+      const body = await readJson<Wire.ReplayResponse>(
         await send(
           api,
           "POST",
@@ -200,7 +190,7 @@ async function execute(
     }
     case "events reconcile": {
       const { since, type } = options.filters;
-      const body = await readJson<ReconcileResponse>(
+      const body = await readJson<Wire.ReconcileResponse>(
         await send(api, "POST", `/stripe/${environment}/reconcile`, {
           body: {
             ...(since ? { since } : {}),
@@ -232,25 +222,25 @@ async function execute(
 /** Streams the sync: one line per page as the server reports it. */
 async function sync(
   api: Api,
-  environment: Environment,
+  environment: Wire.Environment,
   resume: boolean,
   json: boolean,
   io: Io,
 ): Promise<void> {
   const response = await send(api, "POST", `/stripe/${environment}/sync`, {
     accept: "application/x-ndjson",
-    body: { resume } satisfies SyncRequest,
+    body: { resume } satisfies Wire.SyncRequest,
   });
   if (!(response.headers.get("content-type") ?? "").includes("application/x-ndjson")) {
     // A server that does not stream answers once, at the end.
-    const body = await readJson<SyncResponse>(response);
+    const body = await readJson<Wire.SyncResponse>(response);
     if (json) return io.out(JSON.stringify(body, null, 2));
     if (body.sync?.type === "done") return io.out(`${environment}: ${syncSummary(body.sync)}`);
     throw new CliError(`sync did not finish: ${JSON.stringify(body.sync ?? body)}`);
   }
   if (!json) io.out(`${environment}: syncing from Stripe ...`);
   for await (const line of ndjsonLines(response)) {
-    let step: SyncProgress;
+    let step: Wire.SyncProgress;
     try {
       step = JSON.parse(line);
     } catch {
