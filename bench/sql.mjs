@@ -26,10 +26,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import postgres from "postgres";
-import { startCluster } from "../scripts/lib/cluster.mjs";
 import { withDatabase } from "../scripts/lib/db_url.mjs";
-import { databaseUrlFromEnv, migrate, ROOT } from "../scripts/lib/migrate.mjs";
+import { migrate, ROOT } from "../scripts/lib/migrate.mjs";
 import { buildEvents } from "./events.mjs";
+import { benchServer, median } from "./server.mjs";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -61,12 +61,6 @@ function backendCpuSeconds(pid) {
   }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 /** The migrations (and compat layer) of a git ref, checked out into a temporary folder. */
 function checkoutMigrations(ref) {
   const dir = mkdtempSync(join(tmpdir(), "pgpayments-baseline-"));
@@ -87,12 +81,8 @@ function cpuMicros(rounds, key) {
 }
 
 async function main() {
-  let cluster;
-  let serverUrl = databaseUrlFromEnv();
-  if (!serverUrl) {
-    cluster = await startCluster({ log: (line) => console.error(line) });
-    serverUrl = cluster.url;
-  }
+  const server = await benchServer();
+  const serverUrl = server.url;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   const schemas = [{ name: "this", root: ROOT }];
   if (BASELINE) schemas.push({ name: BASELINE, root: checkoutMigrations(BASELINE) });
@@ -242,7 +232,7 @@ async function main() {
       if (schema.root !== ROOT) rmSync(schema.root, { recursive: true, force: true });
     }
     await admin.end({ timeout: 5 });
-    cluster?.stop();
+    await server.stop();
   }
 }
 

@@ -12,10 +12,10 @@
 import { randomBytes } from "node:crypto";
 import process from "node:process";
 import postgres from "postgres";
-import { startCluster } from "../scripts/lib/cluster.mjs";
 import { withDatabase } from "../scripts/lib/db_url.mjs";
-import { databaseUrlFromEnv, migrate } from "../scripts/lib/migrate.mjs";
+import { migrate } from "../scripts/lib/migrate.mjs";
 import { buildEvents } from "./events.mjs";
+import { benchServer, median } from "./server.mjs";
 
 const STORED = Number(process.env.BENCH_STORED ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
@@ -30,19 +30,9 @@ async function ingestAll(sql, payloads) {
   return payloads.length / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 async function main() {
-  let cluster;
-  let serverUrl = databaseUrlFromEnv();
-  if (!serverUrl) {
-    cluster = await startCluster({ log: (line) => console.error(line) });
-    serverUrl = cluster.url;
-  }
+  const server = await benchServer();
+  const serverUrl = server.url;
   const suffix = randomBytes(4).toString("hex");
   const names = {
     empty: `payments_bench_empty_${suffix}`,
@@ -130,7 +120,7 @@ async function main() {
       await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
     }
     await admin.end({ timeout: 5 });
-    cluster?.stop();
+    await server.stop();
   }
 }
 
