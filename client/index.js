@@ -1,7 +1,8 @@
 /* @ts-self-types="./index.d.ts" */
 // The payments client SDK: plain ESM JavaScript with no runtime dependency, so the same file runs
-// unbuilt in browsers, Node and Deno. Types live in index.d.ts; Deno code imports mod.ts.
-// `deno check --check-js client/index.js` type-checks this file on its own (JSDoc types).
+// unbuilt in browsers, Node and Deno. Types live in index.d.ts, generated when the package is
+// packed (`npm run client:types` writes it here too); Deno code in this repository imports mod.ts.
+// With index.d.ts written, `deno check --check-js client/index.js` type-checks this file (JSDoc).
 
 /** The error every failed call resolves with; `statusCode` is 0 when no HTTP answer arrived. */
 export class PaymentsError extends Error {

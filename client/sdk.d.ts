@@ -1,6 +1,6 @@
-// The client SDK's own declarations: the source of index.d.ts, which
-// `deno run -A scripts/client_types.ts` writes from this file and functions/wire.ts so that the
-// SDK ships as one self-contained declaration file. Edit this file, then run the script.
+// The client SDK's own declarations. mod.ts types index.js with them in this repository; the
+// packed package ships them in one self-contained index.d.ts, which scripts/client_types.ts
+// writes from this file and functions/wire.ts when the package is packed.
 import type {
   CheckoutSessionParams,
   CheckoutSessionResponse,

@@ -1,6 +1,6 @@
 // The HTTP API's request and response bodies, declared once. The function's handlers, the CLI,
-// the demo and the client SDK import these; client/index.d.ts carries a generated copy
-// (`deno run -A scripts/client_types.ts`) so that the SDK stays installable on its own.
+// the demo and the client SDK import these; the packed SDK carries them in a generated
+// client/index.d.ts (scripts/client_types.ts, run by `npm pack`) so that it installs on its own.
 // Types only, and no imports: the generator copies this file as it is.
 
 /** A Stripe environment; both live side by side in one database. */

@@ -1,12 +1,13 @@
 // Writes client/index.d.ts: the HTTP API's wire types (functions/wire.ts) followed by the SDK's
-// own declarations (client/sdk.d.ts), with no import left, so the SDK's types travel in one file.
-// `deno run -A scripts/client_types.ts` rewrites it; tests/e2e/sdk_types_test.ts checks it is current.
+// own declarations (client/sdk.d.ts), with no import left, so the packed SDK's types travel in one
+// file. The output is not committed (its sources are): client/package.json's `prepack` runs this
+// script, and `npm run client:types` does so by hand. tests/e2e/client_package_test.ts type-checks
+// an app against the packed result.
 
 const ROOT = new URL("../", import.meta.url);
-export const CLIENT_TYPES = new URL("client/index.d.ts", ROOT);
 
-/** The text client/index.d.ts must have. */
-export async function clientTypes(): Promise<string> {
+/** The text of client/index.d.ts. */
+async function clientTypes(): Promise<string> {
   const wire = await Deno.readTextFile(new URL("functions/wire.ts", ROOT));
   const sdk = await Deno.readTextFile(new URL("client/sdk.d.ts", ROOT));
   return [
@@ -23,6 +24,8 @@ function withoutHeader(text: string): string {
 }
 
 if (import.meta.main) {
-  await Deno.writeTextFile(CLIENT_TYPES, await clientTypes());
-  console.log(`wrote ${CLIENT_TYPES.pathname}`);
+  const target = new URL("client/index.d.ts", ROOT);
+  await Deno.writeTextFile(target, await clientTypes());
+  // stderr: `npm pack --json` keeps stdout for its JSON.
+  console.error(`wrote ${target.pathname}`);
 }

@@ -1,5 +1,6 @@
-// The client SDK as an app installs it: the packed npm package (small, no runtime dependency),
-// and the snippet of its README run as printed, in Node, against the local stack.
+// The client SDK as an app installs it: the packed npm package (small, no runtime dependency,
+// its generated types standing alone and typing an app's calls), and the snippet of its README
+// run as printed, in Node, against the local stack.
 import assert from "node:assert/strict";
 import { withStack } from "../support/stack.ts";
 
@@ -36,7 +37,33 @@ async function installPackedClient(app: string): Promise<{ size: number; files: 
   return { size: info.size, files: info.files.map((file: { path: string }) => file.path).sort() };
 }
 
-Deno.test("the client package is small, has no runtime dependency, and its README snippet runs", async () => {
+const DENO = new URL("node_modules/.bin/deno", ROOT).pathname;
+
+// A TypeScript app of the installed package: what the wire types allow passes, what they refuse
+// fails, so the types are checked to be there and to be the server's.
+const TYPED_APP = `import { createPaymentsClient, PaymentsError } from "@pgpayments/client";
+declare const supabase: Parameters<typeof createPaymentsClient>[0];
+const payments = createPaymentsClient(supabase);
+const { data, error } = await payments.stripe.createCheckoutSession("test", {
+  mode: "subscription",
+  lineItems: [{ priceId: "price_1", quantity: 1 }],
+  successUrl: "https://example.com/thanks",
+  cancelUrl: "https://example.com/cart",
+});
+const url: string | null = error === null ? data.checkoutSession.url : null;
+const status: number = error instanceof PaymentsError ? error.statusCode : 0;
+export { status, url };
+`;
+const MISTYPED_APP = TYPED_APP.replace('"subscription"', '"rental"')
+  .replace("data.checkoutSession.url", "data.checkoutSession.total");
+
+/** `deno check` of an app file importing the package as Node would resolve it. */
+async function checkApp(app: string, name: string, source: string) {
+  await Deno.writeTextFile(`${app}/${name}`, source);
+  return await run(DENO, ["check", "--quiet", name], { cwd: app });
+}
+
+Deno.test("the client package is small, has no runtime dependency, types an app, and its README snippet runs", async () => {
   // Inside the repository, so that Node finds @supabase/supabase-js in its node_modules.
   await Deno.mkdir(new URL("test-output/", ROOT), { recursive: true });
   const app = await Deno.makeTempDir({
@@ -47,6 +74,19 @@ Deno.test("the client package is small, has no runtime dependency, and its READM
     const { size, files } = await installPackedClient(app);
     assert.ok(size < 50 * 1024, `packed size ${size} bytes is under 50 KB`);
     assert.deepEqual(files, ["README.md", "index.d.ts", "index.js", "package.json"]);
+    const types = await Deno.readTextFile(`${app}/node_modules/@pgpayments/client/index.d.ts`);
+    assert.doesNotMatch(types, /^\s*import\b/m, "index.d.ts stands alone");
+    await Deno.writeTextFile(
+      `${app}/package.json`,
+      JSON.stringify({ type: "module", dependencies: { "@pgpayments/client": "*" } }),
+    );
+    const typed = await checkApp(app, "typed.ts", TYPED_APP);
+    assert.equal(typed.code, 0, typed.stderr);
+    const mistyped = await checkApp(app, "mistyped.ts", MISTYPED_APP);
+    assert.notEqual(mistyped.code, 0, "a wrong mode and a missing field fail to type-check");
+    assert.match(mistyped.stderr, /"rental"/);
+    assert.match(mistyped.stderr, /Property 'total' does not exist/);
+
     const manifest = JSON.parse(
       await Deno.readTextFile(`${app}/node_modules/@pgpayments/client/package.json`),
     );
