@@ -4,6 +4,7 @@ import { readJson } from "./body.ts";
 import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
+import type { OperatorRoute } from "./operator_routes.ts";
 import { json, PaymentsError } from "./errors.ts";
 import {
   callStripe,
@@ -97,12 +98,7 @@ function warnings(deps: Deps, environments: StatusResponse["environments"]): str
   return found;
 }
 
-export async function putConfig(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const putConfig: OperatorRoute = async (deps, request, environment) => {
   const body = await readJson(request);
   const secretKey = checkSecretKey(environment, body.secretKey);
   const stripe = deps.stripe(secretKey);
@@ -158,28 +154,18 @@ export async function putConfig(
       sync,
     } satisfies ConfigResponse,
   );
-}
+};
 
-export async function deleteConfig(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const deleteConfig: OperatorRoute = async (deps, _request, environment) => {
   const webhookRemoved = await removeWebhookEndpoint(deps, environment);
   const [{ removed }] = await mapDatabaseErrors(
     deps.sql`select payments.disconnect_stripe_account(${environment}) as removed`,
   );
   // Removing what is not there is not an error (the call is idempotent); `removed` tells which.
   return json(200, { environment, removed, webhookRemoved } satisfies ConfigRemovedResponse);
-}
+};
 
-export async function repairWebhook(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const repairWebhook: OperatorRoute = async (deps, _request, environment) => {
   const stripe = await stripeFor(deps, environment);
   return json(
     200,
@@ -188,14 +174,9 @@ export async function repairWebhook(
       webhook: await ensureWebhookEndpoint(deps, stripe, environment),
     } satisfies WebhookEndpointResponse,
   );
-}
+};
 
-export async function sync(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const sync: OperatorRoute = async (deps, request, environment) => {
   const body = await readJson(request) as SyncRequest;
   const query = new URL(request.url).searchParams.get("resume");
   if (body.resume !== undefined && typeof body.resume !== "boolean") {
@@ -229,15 +210,9 @@ export async function sync(
     },
   });
   return new Response(stream, { status: 200, headers: { "content-type": "application/x-ndjson" } });
-}
+};
 
-export async function replayEvent(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-  eventId: string,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const replayEvent: OperatorRoute = async (deps, _request, environment, eventId) => {
   const [{ result }] = await mapDatabaseErrors(deps.sql`
     select payments.replay_webhook_event(${environment}, ${eventId}) as result`);
   if (result.status === "failed") {
@@ -246,7 +221,7 @@ export async function replayEvent(
     });
   }
   return json(200, { event: result } satisfies ReplayResponse);
-}
+};
 
 interface Connection {
   stripe_account_id: string | null;

@@ -1,53 +1,19 @@
 // Service-role reads for operators: the admin lists, one stored event, and the overview figures.
 // Pagination, filters and the row shapes are the SQL functions' (20261130000100_admin_lists.sql);
 // here the query string becomes their arguments.
-import { authenticate } from "./auth.ts";
-import { mapDatabaseErrors } from "./db.ts";
-import type { Deps } from "./deps.ts";
+import { mapDatabaseErrors, type Sql } from "./db.ts";
 import { json, validationError } from "./errors.ts";
+import type { OperatorRoute } from "./operator_routes.ts";
 import type { Environment } from "./stripe.ts";
 
-type Query = URLSearchParams;
+type Filter = string | number | boolean | null;
 
-/** The query parameters each list accepts; anything else is a 400, not silently ignored. */
-const ACCEPTED: Record<string, string[]> = {
-  "webhook-events": ["limit", "cursor", "status", "type", "objectId", "since"],
-  transactions: [
-    "limit",
-    "cursor",
-    "type",
-    "status",
-    "subjectType",
-    "subjectId",
-    "customerId",
-    "since",
-  ],
-  subscriptions: ["limit", "cursor", "status"],
-  customers: ["limit", "cursor"],
-  products: ["limit", "cursor", "active"],
-  overview: ["since"],
-};
+/** Turns one query parameter that is present and not empty into its SQL argument, or refuses it. */
+type Parse = (value: string, name: string) => Filter;
 
-function query(request: Request, list: string): Query {
-  const params = new URL(request.url).searchParams;
-  const unknown = [...params.keys()].filter((name) => !ACCEPTED[list].includes(name));
-  if (unknown.length > 0) {
-    throw validationError(unknown.map((field) => ({
-      field,
-      message: `is not a filter of ${list}; use ${ACCEPTED[list].join(", ")}`,
-    })));
-  }
-  return params;
-}
+const text: Parse = (value) => value;
 
-function text(params: Query, name: string): string | null {
-  const value = params.get(name);
-  return value === null || value === "" ? null : value;
-}
-
-function limit(params: Query): number | null {
-  const value = text(params, "limit");
-  if (value === null) return null;
+function limit(value: string): number {
   if (!/^\d{1,4}$/.test(value)) {
     throw validationError([{ field: "limit", message: "must be a whole number from 1 to 100" }]);
   }
@@ -64,9 +30,7 @@ const LATEST = Date.UTC(10000, 0, 1);
  * `since` as an exact instant. Date.parse would roll 2026-02-30 over to March and pass years
  * PostgreSQL cannot hold, so the calendar is checked field by field.
  */
-function since(params: Query): string | null {
-  const value = text(params, "since");
-  if (value === null) return null;
+function since(value: string): string {
   const refuse = (why: string) =>
     validationError([{
       field: "since",
@@ -100,112 +64,101 @@ function since(params: Query): string | null {
   return `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${offset.toUpperCase()}`;
 }
 
-function flag(params: Query, name: string): boolean | null {
-  const value = text(params, name);
-  if (value === null) return null;
+function flag(value: string, name: string): boolean {
   if (value !== "true" && value !== "false") {
     throw validationError([{ field: name, message: "must be true or false" }]);
   }
   return value === "true";
 }
 
-async function page(run: Promise<{ page: unknown }[]>): Promise<Response> {
-  const [{ page }] = await mapDatabaseErrors(run);
-  return json(200, page);
+interface List {
+  /** The query parameters it accepts (anything else is a 400, not silently ignored). */
+  filters: Record<string, Parse>;
+  /** Its SQL function, whose answer (a page, or the overview) is the response body as it is. */
+  call(
+    sql: Sql,
+    environment: Environment,
+    f: Record<string, Filter>,
+  ): Promise<{ result: unknown }[]>;
 }
 
-export async function listWebhookEvents(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const q = query(request, "webhook-events");
-  return await page(
-    deps.sql`select payments.list_webhook_events(${environment}, ${limit(q)}, ${
-      text(q, "cursor")
-    }, ${text(q, "status")}, ${text(q, "type")}, ${text(q, "objectId")}, ${since(q)}) as page`,
-  );
+const LISTS: Record<string, List> = {
+  "webhook-events": {
+    filters: { limit, cursor: text, status: text, type: text, objectId: text, since },
+    call: (sql, environment, f) =>
+      sql`select payments.list_webhook_events(${environment}, ${f.limit}, ${f.cursor}, ${f.status},
+            ${f.type}, ${f.objectId}, ${f.since}) as result`,
+  },
+  transactions: {
+    filters: {
+      limit,
+      cursor: text,
+      type: text,
+      status: text,
+      subjectType: text,
+      subjectId: text,
+      customerId: text,
+      since,
+    },
+    call: (sql, environment, f) =>
+      sql`select payments.list_transactions(${environment}, ${f.limit}, ${f.cursor}, ${f.type},
+            ${f.status}, ${f.subjectType}, ${f.subjectId}, ${f.customerId}, ${f.since}) as result`,
+  },
+  subscriptions: {
+    filters: { limit, cursor: text, status: text },
+    call: (sql, environment, f) =>
+      sql`select payments.list_subscriptions(${environment}, ${f.limit}, ${f.cursor}, ${f.status})
+            as result`,
+  },
+  customers: {
+    filters: { limit, cursor: text },
+    call: (sql, environment, f) =>
+      sql`select payments.list_customers(${environment}, ${f.limit}, ${f.cursor}) as result`,
+  },
+  products: {
+    filters: { limit, cursor: text, active: flag },
+    call: (sql, environment, f) =>
+      sql`select payments.list_products(${environment}, ${f.limit}, ${f.cursor}, ${f.active})
+            as result`,
+  },
+  overview: {
+    filters: { since },
+    call: (sql, environment, f) =>
+      sql`select payments.admin_overview(${environment}, ${f.since}) as result`,
+  },
+};
+
+/** The route of one list: its query string checked and parsed, then its SQL function's answer. */
+function listRoute(name: string): OperatorRoute {
+  const { filters, call } = LISTS[name];
+  return async (deps, request, environment) => {
+    const params = new URL(request.url).searchParams;
+    const unknown = [...params.keys()].filter((param) => !(param in filters));
+    if (unknown.length > 0) {
+      throw validationError(unknown.map((field) => ({
+        field,
+        message: `is not a filter of ${name}; use ${Object.keys(filters).join(", ")}`,
+      })));
+    }
+    const f: Record<string, Filter> = {};
+    for (const [param, parse] of Object.entries(filters)) {
+      const value = params.get(param);
+      f[param] = value === null || value === "" ? null : parse(value, param);
+    }
+    const [{ result }] = await mapDatabaseErrors(call(deps.sql, environment, f));
+    return json(200, result);
+  };
 }
 
-export async function getWebhookEvent(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-  eventId: string,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const listWebhookEvents = listRoute("webhook-events");
+export const listTransactions = listRoute("transactions");
+export const listSubscriptions = listRoute("subscriptions");
+export const listCustomers = listRoute("customers");
+export const listProducts = listRoute("products");
+export const getOverview = listRoute("overview");
+
+export const getWebhookEvent: OperatorRoute = async (deps, _request, environment, eventId) => {
   const [{ event }] = await mapDatabaseErrors(deps.sql`
     select payments.get_webhook_event(${environment}, ${eventId}) as event`);
   return json(200, { event });
-}
-
-export async function listTransactions(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const q = query(request, "transactions");
-  return await page(
-    deps.sql`select payments.list_transactions(${environment}, ${limit(q)}, ${text(q, "cursor")}, ${
-      text(q, "type")
-    }, ${text(q, "status")}, ${text(q, "subjectType")}, ${text(q, "subjectId")}, ${
-      text(q, "customerId")
-    }, ${since(q)}) as page`,
-  );
-}
-
-export async function listSubscriptions(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const q = query(request, "subscriptions");
-  return await page(
-    deps.sql`select payments.list_subscriptions(${environment}, ${limit(q)}, ${
-      text(q, "cursor")
-    }, ${text(q, "status")}) as page`,
-  );
-}
-
-export async function listCustomers(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const q = query(request, "customers");
-  return await page(
-    deps.sql`select payments.list_customers(${environment}, ${limit(q)}, ${
-      text(q, "cursor")
-    }) as page`,
-  );
-}
-
-export async function listProducts(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const q = query(request, "products");
-  return await page(
-    deps.sql`select payments.list_products(${environment}, ${limit(q)}, ${text(q, "cursor")}, ${
-      flag(q, "active")
-    }) as page`,
-  );
-}
-
-export async function getOverview(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const q = query(request, "overview");
-  const [{ overview }] = await mapDatabaseErrors(deps.sql`
-    select payments.admin_overview(${environment}, ${since(q)}) as overview`);
-  return json(200, overview);
-}
+};

@@ -1,9 +1,9 @@
 // Catalog management through Stripe: create and edit products and prices with camelCase bodies,
 // then mirror Stripe's answer at once. The webhook for the same change arrives later and passes
 // the same stale gate, so whichever state is newer stays.
-import { authenticate } from "./auth.ts";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
+import type { OperatorRoute } from "./operator_routes.ts";
 import { type FieldError, json, PaymentsError, validationError } from "./errors.ts";
 import {
   type Environment,
@@ -31,113 +31,109 @@ const PRICE_CREATE_FIELDS = [
 const PRICE_UPDATE_FIELDS = ["nickname", "lookupKey", "active", "metadata"];
 const INTERVALS = ["day", "week", "month", "year"];
 
-export async function createProduct(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const input = productInput(await readJson(request), true);
-  const stripe = await stripeFor(deps, environment);
-  const product = await callCatalog("create the product", () =>
-    stripe.products.create({
-      name: input.name!,
-      ...(input.description ? { description: input.description } : {}),
-      ...(input.active !== undefined ? { active: input.active } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    }));
-  await mirror(deps, environment, "product", product);
-  return json(201, { product: productFromStripe(product) });
-}
+// The Stripe client leaves out parameters that are undefined: only what the operator gave is sent.
 
-export async function updateProduct(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-  productId: string,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
-  const input = productInput(await readJson(request), false);
-  const stripe = await stripeFor(deps, environment);
-  const product = await callCatalog(
-    `update product ${productId}`,
-    () =>
-      stripe.products.update(productId, {
-        ...(input.name !== undefined ? { name: input.name } : {}),
-        // Stripe clears a field set to the empty string.
-        ...(input.description !== undefined ? { description: input.description ?? "" } : {}),
-        ...(input.active !== undefined ? { active: input.active } : {}),
-        ...(input.metadata ? { metadata: input.metadata } : {}),
+export const createProduct: OperatorRoute = async (deps, request, environment) => {
+  const input = productInput(await readJson(request), true);
+  const product = await changeInStripe(
+    deps,
+    environment,
+    "create the product",
+    (stripe) =>
+      stripe.products.create({
+        name: input.name!,
+        description: input.description || undefined,
+        active: input.active,
+        metadata: input.metadata,
       }),
   );
-  await mirror(deps, environment, "product", product);
-  return json(200, { product: productFromStripe(product) });
-}
+  return json(201, { product: productFromStripe(product) });
+};
 
-export async function createPrice(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const updateProduct: OperatorRoute = async (deps, request, environment, productId) => {
+  const input = productInput(await readJson(request), false);
+  const product = await changeInStripe(
+    deps,
+    environment,
+    `update product ${productId}`,
+    (stripe) =>
+      stripe.products.update(productId, {
+        name: input.name,
+        description: cleared(input.description),
+        active: input.active,
+        metadata: input.metadata,
+      }),
+  );
+  return json(200, { product: productFromStripe(product) });
+};
+
+export const createPrice: OperatorRoute = async (deps, request, environment) => {
   const input = priceInput(await readJson(request), true);
-  const stripe = await stripeFor(deps, environment);
-  const price = await callCatalog("create the price", () =>
-    stripe.prices.create({
-      product: input.productId!,
-      currency: input.currency!,
-      unit_amount: input.unitAmount!,
-      ...(input.recurring
-        ? {
-          recurring: {
+  const price = await changeInStripe(
+    deps,
+    environment,
+    "create the price",
+    (stripe) =>
+      stripe.prices.create({
+        product: input.productId!,
+        currency: input.currency!,
+        unit_amount: input.unitAmount!,
+        recurring: input.recurring
+          ? {
             interval: input.recurring.interval,
             interval_count: input.recurring.intervalCount ?? 1,
-          },
-        }
-        : {}),
-      ...(input.nickname ? { nickname: input.nickname } : {}),
-      ...(input.lookupKey ? { lookup_key: input.lookupKey } : {}),
-      ...(input.active !== undefined ? { active: input.active } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    }));
-  await mirror(deps, environment, "price", price);
+          }
+          : undefined,
+        nickname: input.nickname || undefined,
+        lookup_key: input.lookupKey || undefined,
+        active: input.active,
+        metadata: input.metadata,
+      }),
+  );
   return json(201, { price: priceFromStripe(price) });
-}
+};
 
-export async function updatePrice(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-  priceId: string,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const updatePrice: OperatorRoute = async (deps, request, environment, priceId) => {
   const input = priceInput(await readJson(request), false);
-  const stripe = await stripeFor(deps, environment);
-  const price = await callCatalog(`update price ${priceId}`, () =>
-    stripe.prices.update(priceId, {
-      ...(input.nickname !== undefined ? { nickname: input.nickname ?? "" } : {}),
-      // A lookup key held by another price moves to this one, as the operator asked for it here.
-      ...(input.lookupKey !== undefined
-        ? { lookup_key: input.lookupKey ?? "", transfer_lookup_key: input.lookupKey !== null }
-        : {}),
-      ...(input.active !== undefined ? { active: input.active } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    }));
-  await mirror(deps, environment, "price", price);
+  const price = await changeInStripe(
+    deps,
+    environment,
+    `update price ${priceId}`,
+    (stripe) =>
+      stripe.prices.update(priceId, {
+        nickname: cleared(input.nickname),
+        lookup_key: cleared(input.lookupKey),
+        // A lookup key held by another price moves to this one, as the operator asked for it here.
+        transfer_lookup_key: input.lookupKey === undefined ? undefined : input.lookupKey !== null,
+        active: input.active,
+        metadata: input.metadata,
+      }),
+  );
   return json(200, { price: priceFromStripe(price) });
+};
+
+/** A text field to update: null (clear it) becomes the empty string, which Stripe clears. */
+function cleared(value: string | null | undefined): string | undefined {
+  return value === null ? "" : value;
 }
 
-/** Writes Stripe's answer through the sync path (same projection and stale gate as webhooks). */
-async function mirror(
+/**
+ * Makes the operator's change in Stripe, then writes Stripe's answer through the sync path (same
+ * projection and stale gate as webhooks) so that the lists show it at once.
+ */
+async function changeInStripe<T extends Stripe.Product | Stripe.Price>(
   deps: Deps,
   environment: Environment,
-  type: "product" | "price",
-  object: Stripe.Product | Stripe.Price,
-): Promise<void> {
+  doing: string,
+  call: (stripe: Stripe) => Promise<T>,
+): Promise<T> {
+  const stripe = await stripeFor(deps, environment);
+  const object = await callCatalog(doing, () => call(stripe));
   await mapDatabaseErrors(deps.sql`
-    select payments.upsert_stripe_objects(${environment}, ${type}, ${
+    select payments.upsert_stripe_objects(${environment}, ${object.object}, ${
     deps.sql.json([object] as never)
   })`);
+  return object;
 }
 
 /** Stripe's refusals keep their meaning: an unknown id is a 404, a refused parameter a 400. */

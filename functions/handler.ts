@@ -1,12 +1,12 @@
 // Routing: one handler for the whole `payments` function, built from injected dependencies.
-import { deleteConfig, getStatus, putConfig, repairWebhook, replayEvent, sync } from "./admin.ts";
+import { getStatus } from "./admin.ts";
+import { authenticate } from "./auth.ts";
 import { createCheckoutSession } from "./checkout.ts";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
 import { errorResponse, json, PaymentsError } from "./errors.ts";
 import { OPERATOR_ROUTES } from "./operator_routes.ts";
 import { createCustomerPortalSession } from "./portal.ts";
-import { reconcile } from "./reconcile.ts";
 import type { Environment } from "./stripe.ts";
 import { receiveWebhook } from "./webhook.ts";
 import type { HealthResponse } from "./wire.ts";
@@ -28,29 +28,17 @@ const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
   [new RegExp(`^/webhooks/stripe/${ENV}$`), {
     POST: (deps, request, [env]) => receiveWebhook(deps, request, environment(env)),
   }],
-  [new RegExp(`^/stripe/${ENV}/config$`), {
-    PUT: (deps, request, [env]) => putConfig(deps, request, environment(env)),
-    DELETE: (deps, request, [env]) => deleteConfig(deps, request, environment(env)),
-  }],
-  [new RegExp(`^/stripe/${ENV}/sync$`), {
-    POST: (deps, request, [env]) => sync(deps, request, environment(env)),
-  }],
-  [new RegExp(`^/stripe/${ENV}/reconcile$`), {
-    POST: (deps, request, [env]) => reconcile(deps, request, environment(env)),
-  }],
-  [new RegExp(`^/stripe/${ENV}/webhook$`), {
-    POST: (deps, request, [env]) => repairWebhook(deps, request, environment(env)),
-  }],
-  [new RegExp(`^/stripe/${ENV}/events/([^/]+)/replay$`), {
-    POST: (deps, request, [env, id]) => replayEvent(deps, request, environment(env), segment(id)),
-  }],
   ...OPERATOR_ROUTES.map(([path, methods]): [RegExp, Partial<Record<string, Route>>] => [
     new RegExp(`^/stripe/${ENV}/${path}$`),
     Object.fromEntries(
       Object.entries(methods).map(([method, handler]) => [
         method,
-        (deps: Deps, request: Request, [env, id]: string[]) =>
-          handler!(deps, request, environment(env), id === undefined ? "" : segment(id)),
+        async (deps: Deps, request: Request, [env, id]: string[]) => {
+          const checked = environment(env);
+          const decoded = id === undefined ? "" : segment(id);
+          await authenticate(request, deps.auth, "service_role");
+          return await handler!(deps, request, checked, decoded);
+        },
       ]),
     ),
   ]),

@@ -1,10 +1,10 @@
 // Reconciliation: read Stripe's event log (GET /v1/events, 30 days) and feed every event the
 // database has not stored through payments.ingest_stripe_event, the webhook's own path, so dedupe
 // and once-only fulfilment hold whichever way an event arrives. Delivery health reads the same log.
-import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { mapDatabaseErrors } from "./db.ts";
 import type { Deps } from "./deps.ts";
+import type { OperatorRoute } from "./operator_routes.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { type Environment, type Stripe, stripeFailure, stripeFor } from "./stripe.ts";
 import type { DeliveryHealth, EventResult, ReconcileResponse } from "./wire.ts";
@@ -18,12 +18,7 @@ const MAX_TYPES = 20;
 const MAX_REPORTED_FAILURES = 20;
 const PAGE_SIZE = 100;
 
-export async function reconcile(
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-): Promise<Response> {
-  await authenticate(request, deps.auth, "service_role");
+export const reconcile: OperatorRoute = async (deps, request, environment) => {
   const url = new URL(request.url);
   const body = request.method === "POST" ? await readJson(request) : {};
   const since = parseSince(body.since ?? url.searchParams.get("since") ?? undefined, deps.now());
@@ -33,7 +28,7 @@ export async function reconcile(
     200,
     (await reconcileEvents(deps, stripe, environment, since, types)) satisfies ReconcileResponse,
   );
-}
+};
 
 /** `72h`, `3d`, `90m` or an ISO 8601 time; at most 30 days back (what Stripe still lists). */
 export function parseSince(value: unknown, now: Date): Date {
