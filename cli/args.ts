@@ -1,13 +1,16 @@
-// Command line parsing: which command, and the flags that go with it. No I/O here.
-import {
-  type Filters,
-  OPERATOR_FLAGS,
-  OPERATOR_USAGE,
-  type OperatorCommand,
-  parseOperatorCommand,
-} from "./operator.ts";
-
+// Command line parsing for every `pgpayments` command: which command, and the flags that go with
+// it (scanArgs also serves `pgpayments dashboard`). No I/O here.
 import type { Environment } from "../functions/wire.ts";
+
+/** The operator verbs (cli/operator.ts runs them). */
+export type OperatorCommand =
+  | { name: "events list" }
+  | { name: "events show"; eventId: string }
+  | { name: "events tail" }
+  | { name: "products list" }
+  | { name: "products create" }
+  | { name: "prices create" }
+  | { name: "transactions list" };
 
 export type Command =
   | { name: "status" }
@@ -19,6 +22,64 @@ export type Command =
   | { name: "events reconcile" }
   | { name: "trigger"; event: string }
   | OperatorCommand;
+
+/**
+ * Every command after `payments stripe`: its words, and the one argument that follows them, if
+ * any, with what to say when it is missing.
+ */
+const COMMANDS: { words: string; argument?: [field: string, missing: string] }[] = [
+  { words: "status" },
+  { words: "sync" },
+  {
+    words: "config set",
+    argument: [
+      "secretKey",
+      "config set needs a secret key: payments stripe config set --environment test sk_test_...",
+    ],
+  },
+  { words: "config remove" },
+  { words: "webhooks configure" },
+  {
+    words: "events replay",
+    argument: [
+      "eventId",
+      "events replay needs an event id: payments stripe events replay evt_... --environment test",
+    ],
+  },
+  { words: "events reconcile" },
+  {
+    words: "trigger",
+    argument: ["event", "trigger needs an event type: payments stripe trigger invoice.paid"],
+  },
+  { words: "events list" },
+  {
+    words: "events show",
+    argument: ["eventId", "events show needs an event id: payments stripe events show evt_..."],
+  },
+  { words: "events tail" },
+  { words: "products list" },
+  { words: "products create" },
+  { words: "prices create" },
+  { words: "transactions list" },
+];
+
+/** Value flags of the operator verbs, by flag → the filter name they set. */
+const OPERATOR_FLAGS = {
+  "--status": "status",
+  "--type": "type",
+  "--limit": "limit",
+  "--since": "since",
+  "--customer": "customer",
+  "--name": "name",
+  "--description": "description",
+  "--product": "product",
+  "--currency": "currency",
+  "--unit-amount": "unitAmount",
+  "--interval": "interval",
+  "--lookup-key": "lookupKey",
+} as const;
+
+export type Filters = Partial<Record<(typeof OPERATOR_FLAGS)[keyof typeof OPERATOR_FLAGS], string>>;
 
 export interface Options {
   url?: string;
@@ -65,7 +126,18 @@ Commands:
                                       the database has not stored (missed deliveries)
   trigger <event>                     Run the flow that emits <event> on the local Stripe
                                       emulator (checkout.session.completed, invoice.paid, ...)
-${OPERATOR_USAGE}
+  events list [--status S] [--type T] [--limit N] [--since TIME]
+                                      Received webhook events, newest first
+  events show <event id>              One stored event: status, error, attempts, payload
+  events tail [--type T]              Deliveries as they arrive: time, type, status, duration
+  products list [--limit N]           The catalog, each product with its prices
+  products create --name N [--description D]
+                                      Create a product in Stripe (mirrored at once)
+  prices create --product prod_... --currency usd --unit-amount 1900
+                [--interval month] [--lookup-key K]
+                                      Create a price (amount in the smallest currency unit)
+  transactions list [--status S] [--type T] [--customer cus_...] [--since TIME] [--limit N]
+                                      Payments, invoices and refunds, with totals
 
 Options:
   -e, --environment <test|live>       Stripe environment (default: test; status shows both)
@@ -107,54 +179,55 @@ const VALUE_FLAGS: Record<string, ValueKey> = {
   "--function-name": "functionName",
 };
 
-export function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const values: Partial<Record<ValueKey, string>> = {};
-  let json = false;
-  let help = false;
-  let resume = false;
-
+/**
+ * Splits a command line into words, values of the value flags (`--flag value` or `--flag=value`)
+ * and the switches given (`-h` counts as `--help`); `--` ends the flags. `unknown` makes the error
+ * for an option that is neither, or for a word where `words` is false.
+ */
+export function scanArgs<K extends string>(
+  argv: string[],
+  flags: { values: Record<string, K>; switches: string[]; words?: boolean },
+  unknown: (name: string, arg: string) => UsageError,
+): { words: string[]; values: Partial<Record<K, string>>; switches: Set<string> } {
+  const words: string[] = [];
+  const values: Partial<Record<K, string>> = {};
+  const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--") {
-      positional.push(...argv.slice(i + 1));
+    if (arg === "--" && flags.words !== false) {
+      words.push(...argv.slice(i + 1));
       break;
     }
-    if (arg === "-h" || arg === "--help") {
-      help = true;
-      continue;
-    }
-    if (arg === "--json") {
-      json = true;
-      continue;
-    }
-    if (arg === "--resume") {
-      resume = true;
+    const switchName = arg === "-h" ? "--help" : arg;
+    if (flags.switches.includes(switchName)) {
+      switches.add(switchName);
       continue;
     }
     const eq = arg.indexOf("=");
     const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const key = VALUE_FLAGS[name];
+    const key = flags.values[name];
     if (key) {
-      let value: string | undefined;
-      if (name !== arg) value = arg.slice(eq + 1);
-      else {
-        value = argv[++i];
-        if (value === undefined || (value.startsWith("-") && value !== "-")) {
-          throw new UsageError(`${name} needs a value.`);
-        }
+      const value = name !== arg ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined || (name === arg && value.startsWith("-") && value !== "-")) {
+        throw new UsageError(`${name} needs a value.`);
       }
       values[key] = value;
-      continue;
-    }
-    if (arg.startsWith("-") && arg !== "-") {
-      throw new UsageError(`unknown option '${name}'.`, true);
-    }
-    positional.push(arg);
+    } else if ((arg.startsWith("-") && arg !== "-") || flags.words === false) {
+      throw unknown(name, arg);
+    } else words.push(arg);
   }
+  return { words, values, switches };
+}
 
-  if (help) return { kind: "help" };
-
+export function parseArgs(argv: string[]): Parsed {
+  const { words: positional, values, switches } = scanArgs(
+    argv,
+    { values: VALUE_FLAGS, switches: ["--help", "--json", "--resume"] },
+    (name) => new UsageError(`unknown option '${name}'.`, true),
+  );
+  if (switches.has("--help")) return { kind: "help" };
+  const json = switches.has("--json");
+  const resume = switches.has("--resume");
   let environment: Environment | undefined;
   if (values.environment !== undefined) {
     if (values.environment !== "test" && values.environment !== "live") {
@@ -196,63 +269,24 @@ export function parseArgs(argv: string[]): Parsed {
 }
 
 function parseCommand(words: string[]): Command {
-  const [provider, verb, ...rest] = words;
-  const unknown = () =>
-    new UsageError(`unknown command '${["payments", ...words].join(" ")}'.`, true);
-  if (provider !== "stripe") throw unknown();
-  const extra = (allowed: number) => {
-    if (rest.length > allowed) {
-      throw new UsageError(`unexpected argument '${rest[allowed]}'.`, true);
+  const [provider, ...rest] = words;
+  if (provider === "stripe") {
+    const entry = COMMANDS.find((command) => {
+      const named = command.words.split(" ");
+      return named.every((word, index) => rest[index] === word);
+    });
+    if (entry) {
+      const after = rest.slice(entry.words.split(" ").length);
+      const command: Record<string, unknown> = { name: entry.words };
+      if (entry.argument) {
+        const [field, missing] = entry.argument;
+        if (after.length === 0) throw new UsageError(missing);
+        command[field] = after.shift();
+      }
+      if (after.length > 0) throw new UsageError(`unexpected argument '${after[0]}'.`, true);
+      if (entry.words === "sync") command.resume = false;
+      return command as Command;
     }
-  };
-  const operator = parseOperatorCommand(verb, rest);
-  if (operator) return operator;
-  switch (verb) {
-    case "status":
-      extra(0);
-      return { name: "status" };
-    case "sync":
-      extra(0);
-      return { name: "sync", resume: false };
-    case "config":
-      if (rest[0] === "set") {
-        if (rest.length < 2) {
-          throw new UsageError(
-            "config set needs a secret key: payments stripe config set --environment test sk_test_...",
-          );
-        }
-        extra(2);
-        return { name: "config set", secretKey: rest[1] };
-      }
-      if (rest[0] === "remove") {
-        extra(1);
-        return { name: "config remove" };
-      }
-      throw unknown();
-    case "webhooks":
-      if (rest[0] !== "configure") throw unknown();
-      extra(1);
-      return { name: "webhooks configure" };
-    case "events":
-      if (rest[0] === "reconcile") {
-        extra(1);
-        return { name: "events reconcile" };
-      }
-      if (rest[0] !== "replay") throw unknown();
-      if (rest.length < 2) {
-        throw new UsageError(
-          "events replay needs an event id: payments stripe events replay evt_... --environment test",
-        );
-      }
-      extra(2);
-      return { name: "events replay", eventId: rest[1] };
-    case "trigger":
-      if (rest.length < 1) {
-        throw new UsageError("trigger needs an event type: payments stripe trigger invoice.paid");
-      }
-      extra(1);
-      return { name: "trigger", event: rest[0] };
-    default:
-      throw unknown();
   }
+  throw new UsageError(`unknown command '${["payments", ...words].join(" ")}'.`, true);
 }

@@ -3,7 +3,7 @@
 // admin API from the browser; the secret key goes only to that browser and the deployment.
 import { dashboardRoutes } from "../dashboard/serve.ts";
 import { apiFrom } from "./api.ts";
-import { UsageError } from "./args.ts";
+import { scanArgs, UsageError } from "./args.ts";
 
 export const DASHBOARD_USAGE = `Usage: pgpayments dashboard [options]
 
@@ -32,20 +32,12 @@ const FLAGS: Record<string, "url" | "secretKey" | "functionName" | "port"> = {
 };
 
 export function parseDashboardArgs(argv: string[]) {
-  const values: Partial<Record<"url" | "secretKey" | "functionName" | "port", string>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "-h" || arg === "--help") return { help: true as const };
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const key = FLAGS[name];
-    if (!key) throw new UsageError(`dashboard: unknown argument '${arg}'.`, false);
-    const value = name !== arg ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value.startsWith("-")) {
-      throw new UsageError(`${name} needs a value.`);
-    }
-    values[key] = value;
-  }
+  const { values, switches } = scanArgs(
+    argv,
+    { values: FLAGS, switches: ["--help"], words: false },
+    (_name, arg) => new UsageError(`dashboard: unknown argument '${arg}'.`, false),
+  );
+  if (switches.has("--help")) return { help: true as const };
   const port = Number(values.port ?? 54329);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`--port must be a port number from 0 to 65535 (got '${values.port}').`);

@@ -2,6 +2,7 @@
 // transactions list. They read the admin lists and call the catalog routes; a table on a
 // terminal, the API's JSON with --json.
 import type {
+  Environment,
   Page,
   Price,
   Product,
@@ -10,79 +11,8 @@ import type {
   WebhookEventSummary,
 } from "../functions/wire.ts";
 import { type Api, readJson, send } from "./api.ts";
-import type { Environment } from "../functions/wire.ts";
-import { UsageError } from "./args.ts";
+import { type Filters, type OperatorCommand, UsageError } from "./args.ts";
 import { table } from "./format.ts";
-
-export type OperatorCommand =
-  | { name: "events list" }
-  | { name: "events show"; eventId: string }
-  | { name: "events tail" }
-  | { name: "products list" }
-  | { name: "products create" }
-  | { name: "prices create" }
-  | { name: "transactions list" };
-
-/** Value flags of the operator verbs, by flag → the filter name they set. */
-export const OPERATOR_FLAGS = {
-  "--status": "status",
-  "--type": "type",
-  "--limit": "limit",
-  "--since": "since",
-  "--customer": "customer",
-  "--name": "name",
-  "--description": "description",
-  "--product": "product",
-  "--currency": "currency",
-  "--unit-amount": "unitAmount",
-  "--interval": "interval",
-  "--lookup-key": "lookupKey",
-} as const;
-
-export type Filters = Partial<Record<(typeof OPERATOR_FLAGS)[keyof typeof OPERATOR_FLAGS], string>>;
-
-export const OPERATOR_USAGE = `  events list [--status S] [--type T] [--limit N] [--since TIME]
-                                      Received webhook events, newest first
-  events show <event id>              One stored event: status, error, attempts, payload
-  events tail [--type T]              Deliveries as they arrive: time, type, status, duration
-  products list [--limit N]           The catalog, each product with its prices
-  products create --name N [--description D]
-                                      Create a product in Stripe (mirrored at once)
-  prices create --product prod_... --currency usd --unit-amount 1900
-                [--interval month] [--lookup-key K]
-                                      Create a price (amount in the smallest currency unit)
-  transactions list [--status S] [--type T] [--customer cus_...] [--since TIME] [--limit N]
-                                      Payments, invoices and refunds, with totals`;
-
-/** The operator command named by `words` (after `stripe`), or undefined when it is not one. */
-export function parseOperatorCommand(
-  verb: string | undefined,
-  rest: string[],
-): OperatorCommand | undefined {
-  const extra = (allowed: number) => {
-    if (rest.length > allowed) {
-      throw new UsageError(`unexpected argument '${rest[allowed]}'.`, true);
-    }
-  };
-  const key = `${verb} ${rest[0] ?? ""}`;
-  switch (key) {
-    case "events list":
-    case "events tail":
-    case "products list":
-    case "products create":
-    case "prices create":
-    case "transactions list":
-      extra(1);
-      return { name: key };
-    case "events show":
-      if (rest.length < 2) {
-        throw new UsageError("events show needs an event id: payments stripe events show evt_...");
-      }
-      extra(2);
-      return { name: "events show", eventId: rest[1] };
-  }
-  return undefined;
-}
 
 export interface OperatorIo {
   out: (line: string) => void;
