@@ -7,6 +7,10 @@
 -- NULL, hence `nullif(..., '')`.
 
 do $$
+declare
+  claims constant text :=
+    $claims$nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb$claims$;
+  auth_function record;
 begin
   if to_regnamespace('auth') is null then
     create schema auth;
@@ -15,45 +19,33 @@ begin
     grant usage on schema auth to anon, authenticated, service_role;
   end if;
 
-  if to_regprocedure('auth.jwt()') is null then
-    create function auth.jwt()
-    returns jsonb
-    language sql
-    stable
-    set search_path = ''
-    as $fn$
-      select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb
-    $fn$;
-    comment on function auth.jwt() is 'The JWT claims of the current request, or null.';
-    grant execute on function auth.jwt() to anon, authenticated, service_role;
-  end if;
-
-  if to_regprocedure('auth.uid()') is null then
-    create function auth.uid()
-    returns uuid
-    language sql
-    stable
-    set search_path = ''
-    as $fn$
-      select (
-        nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
-      )::uuid
-    $fn$;
-    comment on function auth.uid() is 'The user id (claim sub) of the current request, or null.';
-    grant execute on function auth.uid() to anon, authenticated, service_role;
-  end if;
-
-  if to_regprocedure('auth.role()') is null then
-    create function auth.role()
-    returns text
-    language sql
-    stable
-    set search_path = ''
-    as $fn$
-      select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'
-    $fn$;
-    comment on function auth.role() is 'The role claim of the current request, or null.';
-    grant execute on function auth.role() to anon, authenticated, service_role;
-  end if;
+  -- Each function: its name, its type, what it selects from the claims (%s), its comment.
+  for auth_function in
+    select *
+    from (values
+      ('jwt', 'jsonb', '%s', 'The JWT claims of the current request, or null.'),
+      ('uid', 'uuid', '(%s ->> ''sub'')::uuid',
+        'The user id (claim sub) of the current request, or null.'),
+      ('role', 'text', '%s ->> ''role''', 'The role claim of the current request, or null.')
+    ) as f (name, returns, selects, description)
+  loop
+    if to_regprocedure(format('auth.%I()', auth_function.name)) is null then
+      execute format(
+        $fn$create function auth.%I() returns %s language sql stable set search_path = '' as %L$fn$,
+        auth_function.name,
+        auth_function.returns,
+        'select ' || format(auth_function.selects, claims)
+      );
+      execute format(
+        'comment on function auth.%I() is %L',
+        auth_function.name,
+        auth_function.description
+      );
+      execute format(
+        'grant execute on function auth.%I() to anon, authenticated, service_role',
+        auth_function.name
+      );
+    end if;
+  end loop;
 end
 $$;

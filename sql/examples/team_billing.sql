@@ -22,42 +22,23 @@ create table public.team_members (
 comment on table public.team_members is 'Example app table: who belongs to which team, and who owns it.';
 create index team_members_user_idx on public.team_members (user_id);
 
--- security definer: policies on team_members itself call these, and reading team_members through
--- its own RLS from inside its policy would recurse. They reveal only the caller's own membership.
-create function public.is_team_member(p_team_id text)
-returns boolean
+-- security definer: policies on team_members itself call it, and reading team_members through
+-- its own RLS from inside its policy would recurse. It reveals only the caller's own membership.
+create function public.team_role(p_team_id text)
+returns text
 language sql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
-    select 1 from public.team_members m
-    where m.team_id::text = p_team_id and m.user_id = (select auth.uid())
-  )
+  select m.role from public.team_members m
+  where m.team_id::text = p_team_id and m.user_id = (select auth.uid())
 $$;
-comment on function public.is_team_member(text) is 'True when the current user belongs to the team (given as text, the way payments stores subject ids).';
+comment on function public.team_role(text) is 'The current user''s role in the team (owner or member), or null when they do not belong to it; the team id is given as text, the way payments stores subject ids.';
 -- anon and authenticated as well: on Supabase, default privileges grant them EXECUTE on new
 -- functions in public directly, not through PUBLIC.
-revoke execute on function public.is_team_member(text) from public, anon, authenticated;
-grant execute on function public.is_team_member(text) to authenticated;
-
--- security definer: as public.is_team_member.
-create function public.is_team_owner(p_team_id text)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select exists (
-    select 1 from public.team_members m
-    where m.team_id::text = p_team_id and m.user_id = (select auth.uid()) and m.role = 'owner'
-  )
-$$;
-comment on function public.is_team_owner(text) is 'True when the current user owns the team.';
-revoke execute on function public.is_team_owner(text) from public, anon, authenticated;
-grant execute on function public.is_team_owner(text) to authenticated;
+revoke execute on function public.team_role(text) from public, anon, authenticated;
+grant execute on function public.team_role(text) to authenticated;
 
 -- On Supabase, default privileges grant the API roles everything on new tables in public: revoke
 -- first, so that these grants are the whole truth there as on plain PostgreSQL.
@@ -66,45 +47,42 @@ grant select on public.teams to authenticated;
 alter table public.teams enable row level security;
 create policy "Members can read their teams" on public.teams
   for select to authenticated
-  using (public.is_team_member(id::text));
+  using (public.team_role(id::text) is not null);
 
 grant select on public.team_members to authenticated;
 alter table public.team_members enable row level security;
 create policy "Members can read the members of their teams" on public.team_members
   for select to authenticated
-  using (public.is_team_member(team_id::text));
+  using (public.team_role(team_id::text) is not null);
 
--- Checkout: owners create and (for idempotent retries and INSERT ... RETURNING) read.
+-- Owners create checkout and portal sessions for their team, in their own name.
 create policy "Team owners can create checkout sessions for their teams" on payments.stripe_checkout_sessions
   for insert to authenticated
   with check (
-    created_by = (select auth.uid())
-    and subject_type = 'team'
-    and public.is_team_owner(subject_id)
+    created_by = (select auth.uid()) and subject_type = 'team' and public.team_role(subject_id) = 'owner'
   );
-create policy "Team owners can read their teams' checkout sessions" on payments.stripe_checkout_sessions
-  for select to authenticated
-  using (subject_type = 'team' and public.is_team_owner(subject_id));
-
--- Billing portal: owners only, and only they see which Stripe customer bills the team.
 create policy "Team owners can create portal sessions for their teams" on payments.stripe_customer_portal_sessions
   for insert to authenticated
   with check (
-    created_by = (select auth.uid())
-    and subject_type = 'team'
-    and public.is_team_owner(subject_id)
+    created_by = (select auth.uid()) and subject_type = 'team' and public.team_role(subject_id) = 'owner'
   );
+
+-- Owners read those sessions (for idempotent retries and INSERT ... RETURNING too), and only they
+-- see which Stripe customer bills the team.
+create policy "Team owners can read their teams' checkout sessions" on payments.stripe_checkout_sessions
+  for select to authenticated
+  using (subject_type = 'team' and public.team_role(subject_id) = 'owner');
 create policy "Team owners can read their teams' portal sessions" on payments.stripe_customer_portal_sessions
   for select to authenticated
-  using (subject_type = 'team' and public.is_team_owner(subject_id));
+  using (subject_type = 'team' and public.team_role(subject_id) = 'owner');
 create policy "Team owners can read their teams' customer mapping" on payments.customer_mappings
   for select to authenticated
-  using (subject_type = 'team' and public.is_team_owner(subject_id));
+  using (subject_type = 'team' and public.team_role(subject_id) = 'owner');
 
 -- Billing state: every member. Items follow through the policy on their subscription.
 create policy "Team members can read their teams' subscriptions" on payments.stripe_subscriptions
   for select to authenticated
-  using (subject_type = 'team' and public.is_team_member(subject_id));
+  using (subject_type = 'team' and public.team_role(subject_id) is not null);
 create policy "Team members can read their teams' transactions" on payments.transactions
   for select to authenticated
-  using (subject_type = 'team' and public.is_team_member(subject_id));
+  using (subject_type = 'team' and public.team_role(subject_id) is not null);
