@@ -15,6 +15,8 @@ const FILES: Record<string, [string, string]> = {
   "/": ["demo/public/index.html", "text/html; charset=utf-8"],
   "/success": ["demo/public/success.html", "text/html; charset=utf-8"],
   "/demo/app.js": ["demo/public/app.js", "text/javascript; charset=utf-8"],
+  // The dashboard's stylesheet: the demo's pages share its look, and add demo/public/style.css.
+  "/demo/base.css": ["dashboard/style.css", "text/css; charset=utf-8"],
   "/demo/style.css": ["demo/public/style.css", "text/css; charset=utf-8"],
   "/client/index.js": ["client/index.js", "text/javascript; charset=utf-8"],
   "/vendor/supabase.js": [

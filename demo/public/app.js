@@ -38,9 +38,13 @@ function clearError() {
   $("error").textContent = "";
 }
 
+// The dashboard stylesheet's colours (data-tone) for the statuses these pages show.
+const TONES = { paid: "ok", active: "ok", pending: "warn", none: "warn", canceled: "bad" };
+
 function setStatus(element, status) {
   element.textContent = status;
   element.dataset.status = status;
+  element.dataset.tone = TONES[status] ?? "";
 }
 
 function money(amount, currency) {
@@ -154,7 +158,7 @@ async function subscribe(priceId) {
 function priceCard(price) {
   const recurring = price.type === "recurring";
   const card = document.createElement("article");
-  card.className = "price";
+  card.className = "price panel";
   card.dataset.priceId = price.priceId;
   const title = document.createElement("h2");
   title.textContent = price.name;
