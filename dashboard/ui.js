@@ -24,16 +24,6 @@ export function showError(error) {
   box.hidden = !error;
 }
 
-/** Loads once now and again on every submit of the `filters` form, showing failures. */
-export async function loadFiltered(filters, load) {
-  filters.addEventListener("submit", (event) => {
-    event.preventDefault();
-    showError(null);
-    load().catch(showError);
-  });
-  await load();
-}
-
 /** Runs `work` with the button disabled; errors go to the page's error box. */
 export async function busy(button, work) {
   showError(null);
@@ -45,6 +35,52 @@ export async function busy(button, work) {
   } finally {
     button.disabled = false;
   }
+}
+
+/** A button that runs `work` when clicked, as `busy` does. */
+export function actionButton(attributes, label, work) {
+  const button = h("button", { type: "button", ...attributes }, label);
+  button.addEventListener("click", () => busy(button, work));
+  return button;
+}
+
+/**
+ * A form of labelled fields (`[label, input]` pairs) ending with its submit button; `work`, when
+ * given, runs on submit as `busy` does.
+ */
+export function labelledForm(attributes, fields, submit, work) {
+  const form = h(
+    "form",
+    attributes,
+    fields.map(([label, input]) => h("label", {}, label, input)),
+    submit,
+  );
+  if (work) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(submit, work);
+    });
+  }
+  return form;
+}
+
+/**
+ * The filters above a list: labelled fields and Apply. Calls `load` now and on every Apply,
+ * showing failures; resolves with the form once the first load is done.
+ */
+export async function filterForm(fields, load) {
+  const form = labelledForm(
+    { class: "filters" },
+    fields,
+    h("button", { type: "submit", class: "secondary" }, "Apply"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    showError(null);
+    load().catch(showError);
+  });
+  await load();
+  return form;
 }
 
 export function money(amount, currency) {
@@ -153,19 +189,17 @@ export function table(columns, rows, { onSelect, rowAttributes } = {}) {
 export async function pagedTable(columns, load, options = {}) {
   const first = await load(null);
   const { element, add } = table(columns, first.data, options);
-  const more = h(
-    "button",
-    { type: "button", class: "secondary", hidden: !first.nextCursor },
-    "Load more",
-  );
   let cursor = first.nextCursor;
-  more.addEventListener("click", () =>
-    busy(more, async () => {
+  const more = actionButton(
+    { class: "secondary", hidden: !cursor },
+    "Load more",
+    async () => {
       const next = await load(cursor);
       add(next.data);
       cursor = next.nextCursor;
       more.hidden = !cursor;
-    }));
+    },
+  );
   const empty = first.data.length === 0
     ? h("p", { class: "muted" }, options.empty ?? "Nothing yet.")
     : null;

@@ -1,7 +1,16 @@
 // Catalog: products with their prices; create a product or a price, archive or restore either.
 // Every change goes through Stripe and is mirrored at once.
 import { call, env } from "../api.js";
-import { busy, h, money, pagedTable, status, stripeLink, time } from "../ui.js";
+import {
+  actionButton,
+  h,
+  labelledForm,
+  money,
+  pagedTable,
+  status,
+  stripeLink,
+  time,
+} from "../ui.js";
 
 // Stripe's zero-decimal currencies: their amounts are whole units, not hundredths.
 const ZERO_DECIMAL = new Set(
@@ -20,17 +29,17 @@ function priceText(price) {
 }
 
 function archiveButton(kind, id, active, reload) {
-  const button = h("button", {
-    type: "button",
-    class: active ? "danger" : "secondary",
-    dataset: { action: active ? "archive" : "restore", id },
-  }, active ? "Archive" : "Restore");
-  button.addEventListener("click", () =>
-    busy(button, async () => {
+  return actionButton(
+    {
+      class: active ? "danger" : "secondary",
+      dataset: { action: active ? "archive" : "restore", id },
+    },
+    active ? "Archive" : "Restore",
+    async () => {
       await call("PATCH", env(`/${kind}/${encodeURIComponent(id)}`), { body: { active: !active } });
       await reload();
-    }));
-  return button;
+    },
+  );
 }
 
 function priceForm(product, reload) {
@@ -57,18 +66,11 @@ function priceForm(product, reload) {
   );
   const lookupKey = h("input", { name: "lookupKey", size: 14, placeholder: "optional" });
   const submit = h("button", { type: "submit", class: "secondary" }, "Add price");
-  const form = h(
-    "form",
+  return labelledForm(
     { class: "inline price-form", dataset: { productId: product.productId } },
-    h("label", {}, "Currency", currency),
-    h("label", {}, "Amount", amount),
-    h("label", {}, "Billing", interval),
-    h("label", {}, "Lookup key", lookupKey),
+    [["Currency", currency], ["Amount", amount], ["Billing", interval], ["Lookup key", lookupKey]],
     submit,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
+    async () => {
       await call("POST", env("/prices"), {
         body: {
           productId: product.productId,
@@ -79,9 +81,8 @@ function priceForm(product, reload) {
         },
       });
       await reload();
-    });
-  });
-  return form;
+    },
+  );
 }
 
 function productDetail(product, reload) {
@@ -147,16 +148,11 @@ export async function render(root) {
     const name = h("input", { name: "name", id: "product-name", required: true, size: 24 });
     const description = h("input", { name: "description", id: "product-description", size: 36 });
     const create = h("button", { type: "submit", id: "create-product" }, "Create product");
-    const form = h(
-      "form",
+    const form = labelledForm(
       { class: "inline", id: "product-form" },
-      h("label", {}, "Name", name),
-      h("label", {}, "Description", description),
+      [["Name", name], ["Description", description]],
       create,
-    );
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(create, async () => {
+      async () => {
         const body = await call("POST", env("/products"), {
           body: {
             name: name.value.trim(),
@@ -165,8 +161,8 @@ export async function render(root) {
         });
         selected = body.product.productId;
         await draw();
-      });
-    });
+      },
+    );
 
     const products = [];
     const detail = h("div", {});

@@ -1,7 +1,16 @@
 // Webhook events: failed ones first, filters by status and type, the stored payload and error of
 // one event, and Replay with its outcome.
 import { ApiError, call, env } from "../api.js";
-import { busy, h, loadFiltered, pagedTable, showError, status, stripeLink, time } from "../ui.js";
+import {
+  actionButton,
+  filterForm,
+  h,
+  pagedTable,
+  showError,
+  status,
+  stripeLink,
+  time,
+} from "../ui.js";
 
 function duration(event) {
   if (!event.processedAt) return "–";
@@ -20,27 +29,25 @@ const COLUMNS = [
 async function detail(eventId, refresh) {
   const { event } = await call("GET", env(`/webhook-events/${encodeURIComponent(eventId)}`));
   const outcome = h("p", { id: "replay-outcome", hidden: true });
-  const replay = h("button", { type: "button", id: "replay" }, "Replay");
-  replay.addEventListener("click", () =>
-    busy(replay, async () => {
-      let text;
-      let tone;
-      try {
-        const body = await call("POST", env(`/events/${encodeURIComponent(eventId)}/replay`));
-        const messages = {
-          processed: "Replayed: processed.",
-          ignored: "Replayed: ignored (nothing to project for its type).",
-          duplicate: "Already processed: nothing to replay.",
-        };
-        text = messages[body.event.status] ?? `Replayed: ${body.event.status}.`;
-        tone = "notice";
-      } catch (error) {
-        if (!(error instanceof ApiError) || error.code !== "event_failed") throw error;
-        text = error.message;
-        tone = "error";
-      }
-      await refresh(eventId, { text, tone });
-    }));
+  const replay = actionButton({ id: "replay" }, "Replay", async () => {
+    let text;
+    let tone;
+    try {
+      const body = await call("POST", env(`/events/${encodeURIComponent(eventId)}/replay`));
+      const messages = {
+        processed: "Replayed: processed.",
+        ignored: "Replayed: ignored (nothing to project for its type).",
+        duplicate: "Already processed: nothing to replay.",
+      };
+      text = messages[body.event.status] ?? `Replayed: ${body.event.status}.`;
+      tone = "notice";
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.code !== "event_failed") throw error;
+      text = error.message;
+      tone = "error";
+    }
+    await refresh(eventId, { text, tone });
+  });
   return {
     event,
     element: h(
@@ -101,14 +108,6 @@ export async function render(root) {
     ...["failed", "pending", "processed", "ignored"].map((value) => h("option", { value }, value)),
   );
   const typeFilter = h("input", { id: "event-type", placeholder: "e.g. invoice.paid", size: 28 });
-  const apply = h("button", { type: "submit", class: "secondary" }, "Apply");
-  const filters = h(
-    "form",
-    { class: "filters" },
-    h("label", {}, "Status", statusFilter),
-    h("label", {}, "Type", typeFilter),
-    apply,
-  );
   const lists = h("div", {});
   const side = h("div", {});
 
@@ -174,7 +173,7 @@ export async function render(root) {
     );
     lists.replaceChildren(...sections);
   };
-  await loadFiltered(filters, load);
+  const filters = await filterForm([["Status", statusFilter], ["Type", typeFilter]], load);
   root.replaceChildren(
     h("h1", {}, "Webhook events"),
     filters,

@@ -1,6 +1,6 @@
 // Customers, Subscriptions and Transactions: newest first, page by page, linked to Stripe.
 import { call, env } from "../api.js";
-import { h, loadFiltered, money, pagedTable, showError, status, stripeLink, time } from "../ui.js";
+import { filterForm, h, money, pagedTable, showError, status, stripeLink, time } from "../ui.js";
 
 function subject(type, id) {
   return type ? `${type} ${id}` : "–";
@@ -120,16 +120,6 @@ export async function renderTransactions(root) {
   ]);
   const customer = h("input", { id: "transaction-customer", placeholder: "cus_…", size: 18 });
   const since = h("input", { id: "transaction-since", type: "date" });
-  const apply = h("button", { type: "submit", class: "secondary" }, "Apply");
-  const filters = h(
-    "form",
-    { class: "filters" },
-    h("label", {}, "Type", type),
-    h("label", {}, "Status", state),
-    h("label", {}, "Customer", customer),
-    h("label", {}, "Since", since),
-    apply,
-  );
   const totals = h("div", { class: "totals", id: "transaction-totals" });
   const list = h("div", {});
   const load = async () => {
@@ -185,7 +175,12 @@ export async function renderTransactions(root) {
     );
     list.replaceChildren(element);
   };
-  await loadFiltered(filters, load);
+  const filters = await filterForm([
+    ["Type", type],
+    ["Status", state],
+    ["Customer", customer],
+    ["Since", since],
+  ], load);
   root.replaceChildren(
     h("h1", {}, "Transactions"),
     h("section", { class: "panel", id: "transactions" }, filters, totals, list),

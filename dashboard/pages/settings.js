@@ -1,7 +1,7 @@
 // Settings: per environment, the key and account, the webhook endpoint with Repair, the last
 // sync and Sync now with live progress.
 import { call, ndjson } from "../api.js";
-import { busy, h, status, time } from "../ui.js";
+import { actionButton, busy, h, labelledForm, status, time } from "../ui.js";
 
 function syncSummary(done) {
   const counts = Object.entries(done.counts ?? {}).map(([object, n]) => `${n} ${object}`).join(
@@ -43,15 +43,11 @@ function environmentPanel(name, state, refresh) {
     { type: "submit", id: `connect-${name}` },
     state.configured ? "Replace key" : "Connect",
   );
-  const form = h(
-    "form",
+  const form = labelledForm(
     { class: "inline" },
-    h("label", {}, "Stripe secret key", keyInput),
+    [["Stripe secret key", keyInput]],
     connect,
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(connect, async () => {
+    async () => {
       say("Validating the key, configuring the webhook endpoint and syncing …");
       const body = await call("PUT", `/stripe/${name}/config`, {
         body: { secretKey: keyInput.value.trim() },
@@ -63,8 +59,8 @@ function environmentPanel(name, state, refresh) {
           webhookText(body.webhook)
         }. ${body.sync?.type === "done" ? syncSummary(body.sync) : ""}`,
       );
-    });
-  });
+    },
+  );
 
   const remove = h("button", {
     type: "button",
@@ -85,27 +81,21 @@ function environmentPanel(name, state, refresh) {
     });
   });
 
-  const repair = h("button", {
-    type: "button",
-    class: "secondary",
-    id: `repair-${name}`,
-    disabled: !state.configured,
-  }, "Repair");
-  repair.addEventListener("click", () =>
-    busy(repair, async () => {
+  const repair = actionButton(
+    { class: "secondary", id: `repair-${name}`, disabled: !state.configured },
+    "Repair",
+    async () => {
       const body = await call("POST", `/stripe/${name}/webhook`);
       await refresh(name, webhookText(body.webhook));
-    }));
+    },
+  );
 
   const progress = h("progress", { id: `sync-progress-${name}`, hidden: true });
   const log = h("ol", { class: "progress-log", id: `sync-log-${name}`, hidden: true });
-  const syncNow = h(
-    "button",
-    { type: "button", id: `sync-${name}`, disabled: !state.configured },
+  const syncNow = actionButton(
+    { id: `sync-${name}`, disabled: !state.configured },
     "Sync now",
-  );
-  syncNow.addEventListener("click", () =>
-    busy(syncNow, async () => {
+    async () => {
       progress.hidden = false;
       progress.removeAttribute("value");
       log.hidden = false;
@@ -133,7 +123,8 @@ function environmentPanel(name, state, refresh) {
         }
         log.scrollTop = log.scrollHeight;
       }
-    }));
+    },
+  );
 
   const sync = state.lastSync ?? {};
   return h(
