@@ -2,16 +2,9 @@
 // then mirror Stripe's answer at once. The webhook for the same change arrives later and passes
 // the same stale gate, so whichever state is newer stays.
 import { mapDatabaseErrors } from "./db.ts";
-import type { Deps } from "./deps.ts";
 import type { OperatorRoute } from "./operator_routes.ts";
 import { type FieldError, json, PaymentsError, validationError } from "./errors.ts";
-import {
-  type Environment,
-  type Stripe,
-  stripeFailure,
-  stripeFor,
-  withinStripeBudget,
-} from "./stripe.ts";
+import { type Stripe, stripeFailure, stripeFor, withinStripeBudget } from "./stripe.ts";
 import { readJson } from "./body.ts";
 import type { Price, PriceInput, Product, ProductInput, Recurring } from "./wire.ts";
 
@@ -31,109 +24,97 @@ const PRICE_CREATE_FIELDS = [
 const PRICE_UPDATE_FIELDS = ["nickname", "lookupKey", "active", "metadata"];
 const INTERVALS = ["day", "week", "month", "year"];
 
-// The Stripe client leaves out parameters that are undefined: only what the operator gave is sent.
+/** What differs between the catalog's kinds of object; catalogRoute does the rest. */
+interface CatalogKind<Input, Object> {
+  name: "product" | "price";
+  input(body: Body, creating: boolean): Input;
+  // The Stripe client leaves out parameters that are undefined: only what the operator gave is
+  // sent.
+  create(stripe: Stripe, input: Input): Promise<Object>;
+  update(stripe: Stripe, id: string, input: Input): Promise<Object>;
+  wire(object: Object): unknown;
+}
 
-export const createProduct: OperatorRoute = async (deps, request, environment) => {
-  const input = productInput(await readJson(request), true);
-  const product = await changeInStripe(
-    deps,
-    environment,
-    "create the product",
-    (stripe) =>
-      stripe.products.create({
-        name: input.name!,
-        description: input.description || undefined,
-        active: input.active,
-        metadata: input.metadata,
-      }),
-  );
-  return json(201, { product: productFromStripe(product) });
+const PRODUCTS: CatalogKind<ProductInput, Stripe.Product> = {
+  name: "product",
+  input: productInput,
+  create: (stripe, input) =>
+    stripe.products.create({
+      name: input.name!,
+      description: input.description || undefined,
+      active: input.active,
+      metadata: input.metadata,
+    }),
+  update: (stripe, id, input) =>
+    stripe.products.update(id, {
+      name: input.name,
+      description: cleared(input.description),
+      active: input.active,
+      metadata: input.metadata,
+    }),
+  wire: productFromStripe,
 };
 
-export const updateProduct: OperatorRoute = async (deps, request, environment, productId) => {
-  const input = productInput(await readJson(request), false);
-  const product = await changeInStripe(
-    deps,
-    environment,
-    `update product ${productId}`,
-    (stripe) =>
-      stripe.products.update(productId, {
-        name: input.name,
-        description: cleared(input.description),
-        active: input.active,
-        metadata: input.metadata,
-      }),
-  );
-  return json(200, { product: productFromStripe(product) });
+const PRICES: CatalogKind<PriceInput, Stripe.Price> = {
+  name: "price",
+  input: priceInput,
+  create: (stripe, input) =>
+    stripe.prices.create({
+      product: input.productId!,
+      currency: input.currency!,
+      unit_amount: input.unitAmount!,
+      recurring: input.recurring
+        ? { interval: input.recurring.interval, interval_count: input.recurring.intervalCount ?? 1 }
+        : undefined,
+      nickname: input.nickname || undefined,
+      lookup_key: input.lookupKey || undefined,
+      active: input.active,
+      metadata: input.metadata,
+    }),
+  update: (stripe, id, input) =>
+    stripe.prices.update(id, {
+      nickname: cleared(input.nickname),
+      lookup_key: cleared(input.lookupKey),
+      // A lookup key held by another price moves to this one, as the operator asked for it here.
+      transfer_lookup_key: input.lookupKey === undefined ? undefined : input.lookupKey !== null,
+      active: input.active,
+      metadata: input.metadata,
+    }),
+  wire: priceFromStripe,
 };
 
-export const createPrice: OperatorRoute = async (deps, request, environment) => {
-  const input = priceInput(await readJson(request), true);
-  const price = await changeInStripe(
-    deps,
-    environment,
-    "create the price",
-    (stripe) =>
-      stripe.prices.create({
-        product: input.productId!,
-        currency: input.currency!,
-        unit_amount: input.unitAmount!,
-        recurring: input.recurring
-          ? {
-            interval: input.recurring.interval,
-            interval_count: input.recurring.intervalCount ?? 1,
-          }
-          : undefined,
-        nickname: input.nickname || undefined,
-        lookup_key: input.lookupKey || undefined,
-        active: input.active,
-        metadata: input.metadata,
-      }),
-  );
-  return json(201, { price: priceFromStripe(price) });
-};
+/**
+ * POST (create) or PATCH (update the object the path names) of one kind: the body checked, the
+ * change made in Stripe, then Stripe's answer written through the sync path (same projection and
+ * stale gate as webhooks) so that the lists show it at once, and returned in wire shape.
+ */
+function catalogRoute<Input, Object extends Stripe.Product | Stripe.Price>(
+  kind: CatalogKind<Input, Object>,
+  creating: boolean,
+): OperatorRoute {
+  return async (deps, request, environment, id) => {
+    const input = kind.input(await readJson(request), creating);
+    const stripe = await stripeFor(deps, environment);
+    const object = await callCatalog(
+      creating ? `create the ${kind.name}` : `update ${kind.name} ${id}`,
+      () => creating ? kind.create(stripe, input) : kind.update(stripe, id, input),
+    );
+    await mapDatabaseErrors(deps.sql`
+      select payments.upsert_stripe_objects(${environment}, ${kind.name}, ${
+      deps.sql.json([object] as never)
+    })`);
+    return json(creating ? 201 : 200, { [kind.name]: kind.wire(object) });
+  };
+}
 
-export const updatePrice: OperatorRoute = async (deps, request, environment, priceId) => {
-  const input = priceInput(await readJson(request), false);
-  const price = await changeInStripe(
-    deps,
-    environment,
-    `update price ${priceId}`,
-    (stripe) =>
-      stripe.prices.update(priceId, {
-        nickname: cleared(input.nickname),
-        lookup_key: cleared(input.lookupKey),
-        // A lookup key held by another price moves to this one, as the operator asked for it here.
-        transfer_lookup_key: input.lookupKey === undefined ? undefined : input.lookupKey !== null,
-        active: input.active,
-        metadata: input.metadata,
-      }),
-  );
-  return json(200, { price: priceFromStripe(price) });
-};
+export const createProduct = catalogRoute(PRODUCTS, true);
+export const updateProduct = catalogRoute(PRODUCTS, false);
+export const createPrice = catalogRoute(PRICES, true);
+export const updatePrice = catalogRoute(PRICES, false);
 
 /** A text field to update: null (clear it) becomes the empty string, which Stripe clears. */
 function cleared(value: string | null | undefined): string | undefined {
   return value === null ? "" : value;
-}
-
-/**
- * Makes the operator's change in Stripe, then writes Stripe's answer through the sync path (same
- * projection and stale gate as webhooks) so that the lists show it at once.
- */
-async function changeInStripe<T extends Stripe.Product | Stripe.Price>(
-  deps: Deps,
-  environment: Environment,
-  doing: string,
-  call: (stripe: Stripe) => Promise<T>,
-): Promise<T> {
-  const stripe = await stripeFor(deps, environment);
-  const object = await callCatalog(doing, () => call(stripe));
-  await mapDatabaseErrors(deps.sql`
-    select payments.upsert_stripe_objects(${environment}, ${object.object}, ${
-    deps.sql.json([object] as never)
-  })`);
-  return object;
 }
 
 /** Stripe's refusals keep their meaning: an unknown id is a 404, a refused parameter a 400. */
