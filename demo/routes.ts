@@ -10,10 +10,14 @@ import type { Demo } from "./setup.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
+/** The pages by URL path: each one's <main> is demo/public/<page>.html, framed by layout.html. */
+const PAGES: Record<string, { page: string; title: string }> = {
+  "/": { page: "pricing", title: "Pricing" },
+  "/success": { page: "success", title: "Thank you" },
+};
+
 /** Static files by URL path: [file relative to the repository root, content type]. */
 const FILES: Record<string, [string, string]> = {
-  "/": ["demo/public/index.html", "text/html; charset=utf-8"],
-  "/success": ["demo/public/success.html", "text/html; charset=utf-8"],
   "/demo/app.js": ["demo/public/app.js", "text/javascript; charset=utf-8"],
   // The dashboard's stylesheet: the demo's pages share its look, and add demo/public/style.css.
   "/demo/base.css": ["dashboard/style.css", "text/css; charset=utf-8"],
@@ -34,9 +38,11 @@ export function demoRoutes(
 ): (request: Request) => Promise<Response | null> {
   return async (request) => {
     const url = new URL(request.url);
-    const file = FILES[url.pathname];
-    if (file && (request.method === "GET" || request.method === "HEAD")) {
-      return await serveFile(file[0], file[1]);
+    if (request.method === "GET" || request.method === "HEAD") {
+      const page = PAGES[url.pathname];
+      if (page) return await servePage(page);
+      const file = FILES[url.pathname];
+      if (file) return await serveFile(file[0], file[1]);
     }
     if (!url.pathname.startsWith("/demo/api/")) return null;
     const current = demo();
@@ -137,6 +143,16 @@ async function api(demo: Demo, request: Request, path: string): Promise<Response
   }
 
   throw new PaymentsError(404, "not_found", `No demo route ${request.method} ${path}.`);
+}
+
+async function servePage({ page, title }: { page: string; title: string }): Promise<Response> {
+  const read = (name: string) => Deno.readTextFile(new URL(`demo/public/${name}.html`, ROOT));
+  const [layout, main] = await Promise.all([read("layout"), read(page)]);
+  const values: Record<string, string> = { title, page, main: main.trim() };
+  const html = layout.replace(/\{\{ (\w+) \}\}/g, (_, name: string) => values[name]);
+  return new Response(html, {
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+  });
 }
 
 async function serveFile(path: string, contentType: string): Promise<Response> {
