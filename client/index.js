@@ -1,8 +1,7 @@
-/* @ts-self-types="./index.d.ts" */
 // The payments client SDK: plain ESM JavaScript with no runtime dependency, so the same file runs
-// unbuilt in browsers, Node and Deno. Types live in index.d.ts, generated when the package is
-// packed (`npm run client:types` writes it here too); Deno code in this repository imports mod.ts.
-// With index.d.ts written, `deno check --check-js client/index.js` type-checks this file (JSDoc).
+// unbuilt in browsers, Node and Deno. Its types: in this repository mod.ts (Deno code imports it);
+// in the packed package index.d.ts, generated when it is packed and named by package.json.
+// `deno check --check-js client/index.js` type-checks this file on its own (JSDoc types).
 
 /** The error every failed call resolves with; `statusCode` is 0 when no HTTP answer arrived. */
 export class PaymentsError extends Error {
