@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { breakAppTrigger } from "../support/app_trigger.ts";
 import { call, withStack } from "../support/stack.ts";
 
 Deno.test("config validates the key, stores it, creates the webhook endpoint and syncs", async () => {
@@ -122,15 +123,12 @@ Deno.test("replay reprocesses a failed event once and 404s an unknown one", asyn
         },
       },
     };
-    await stack.sql.unsafe(`
-      create function public.refuse() returns trigger language plpgsql as $$
-      begin if new.processing_status = 'processed' then raise exception 'not yet'; end if; return new; end $$;
-      create trigger refuse after insert or update on payments.webhook_events for each row execute function public.refuse();`);
+    const fix = await breakAppTrigger(stack.sql, "not yet");
     const [{ result }] = await stack.sql`select payments.ingest_stripe_event('test', ${
       stack.sql.json(event)
     }) as result`;
     assert.equal(result.status, "failed");
-    await stack.sql.unsafe("drop trigger refuse on payments.webhook_events");
+    await fix();
 
     const replayed = await call(stack, "POST", "/stripe/test/events/evt_replay/replay", {
       token: stack.secretKey,

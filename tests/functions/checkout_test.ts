@@ -3,6 +3,8 @@ import { depsFromEnv } from "../../functions/config.ts";
 import { stripeFactory } from "../../functions/stripe.ts";
 import { createHandler } from "../../functions/handler.ts";
 import { createPrices } from "../../scripts/stack.ts";
+import type { CheckoutSessionParams } from "../../functions/wire.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
 import { call, type Stack, withStack } from "../support/stack.ts";
 
 const ALICE = "11111111-1111-4111-8111-111111111111";
@@ -25,26 +27,22 @@ async function setup(stack: Stack) {
   };
 }
 
-function paymentBody(price: string, extra: Record<string, unknown> = {}) {
-  return {
-    mode: "payment",
-    lineItems: [{ priceId: price, quantity: 2 }],
-    successUrl: "https://app.example/success",
-    cancelUrl: "https://app.example/cancel",
-    ...extra,
-  };
+/** Two of the 5.00 pack: the 10.00 the tests below expect. */
+function paymentBody(price: string, extra: Partial<CheckoutSessionParams> = {}) {
+  return paymentRequest(price, { lineItems: [{ priceId: price, quantity: 2 }], ...extra });
 }
 
 Deno.test("checkout creates a Stripe session for the caller and returns 201", async () => {
   await withStack({}, async (stack) => {
     const { stripe, price, alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, {
+    const { status, body } = await createCheckout(
+      stack,
+      alice,
+      paymentBody(price, {
         metadata: { order_id: "o-1" },
         customerEmail: "alice@example.com",
       }),
-    });
+    );
     assert.equal(status, 201, JSON.stringify(body));
     const session = body.checkoutSession;
     assert.equal(session.status, "open");
@@ -69,14 +67,8 @@ Deno.test("checkout with the same idempotency key twice makes one Stripe session
   await withStack({}, async (stack) => {
     const { stripe, price, alice } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "order:42" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
-    const second = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await createCheckout(stack, alice, body);
+    const second = await createCheckout(stack, alice, body);
     assert.equal(first.status, 201);
     assert.equal(second.status, 201);
     assert.equal(
@@ -91,14 +83,12 @@ Deno.test("checkout with the same idempotency key twice makes one Stripe session
 Deno.test("checkout returns 409 when the idempotency key is reused with another body", async () => {
   await withStack({}, async (stack) => {
     const { price, alice } = await setup(stack);
-    await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "k" }),
-    });
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "k", metadata: { changed: "yes" } }),
-    });
+    await createCheckout(stack, alice, paymentBody(price, { idempotencyKey: "k" }));
+    const { status, body } = await createCheckout(
+      stack,
+      alice,
+      paymentBody(price, { idempotencyKey: "k", metadata: { changed: "yes" } }),
+    );
     assert.equal(status, 409);
     assert.equal(body.error.code, "idempotency_conflict");
   });
@@ -107,14 +97,12 @@ Deno.test("checkout returns 409 when the idempotency key is reused with another 
 Deno.test("checkout keys idempotency per caller, not per environment", async () => {
   await withStack({}, async (stack) => {
     const { price, alice, bob } = await setup(stack);
-    const a = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "same" }),
-    });
-    const b = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: bob,
-      body: paymentBody(price, { idempotencyKey: "same", metadata: { other: "body" } }),
-    });
+    const a = await createCheckout(stack, alice, paymentBody(price, { idempotencyKey: "same" }));
+    const b = await createCheckout(
+      stack,
+      bob,
+      paymentBody(price, { idempotencyKey: "same", metadata: { other: "body" } }),
+    );
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
     assert.notEqual(a.body.checkoutSession.id, b.body.checkoutSession.id);
@@ -124,16 +112,18 @@ Deno.test("checkout keys idempotency per caller, not per environment", async () 
 Deno.test("checkout returns 403 when the caller bills someone else's subject", async () => {
   await withStack({}, async (stack) => {
     const { price, monthly, alice } = await setup(stack);
-    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { subject: { type: "user", id: BOB } }),
-    });
+    const user = await createCheckout(
+      stack,
+      alice,
+      paymentBody(price, { subject: { type: "user", id: BOB } }),
+    );
     assert.equal(user.status, 403);
     assert.equal(user.body.error.code, "forbidden");
-    const team = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(monthly, { mode: "subscription", subject: { type: "team", id: "t1" } }),
-    });
+    const team = await createCheckout(
+      stack,
+      alice,
+      paymentBody(monthly, { mode: "subscription", subject: { type: "team", id: "t1" } }),
+    );
     assert.equal(team.status, 403);
     const [{ count }] = await stack
       .sql`select count(*)::int from payments.stripe_checkout_sessions`;
@@ -144,15 +134,12 @@ Deno.test("checkout returns 403 when the caller bills someone else's subject", a
 Deno.test("checkout answers 400 with field-level errors for a bad body", async () => {
   await withStack({}, async (stack) => {
     const { alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: {
-        mode: "subscription",
-        lineItems: [{ priceId: "price_1", quantity: 1000 }],
-        successUrl: "javascript:alert(1)",
-        metadata: { payments_subject_id: "x" },
-        idempotencyKey: "x".repeat(201),
-      },
+    const { status, body } = await createCheckout(stack, alice, {
+      mode: "subscription",
+      lineItems: [{ priceId: "price_1", quantity: 1000 }],
+      successUrl: "javascript:alert(1)",
+      metadata: { payments_subject_id: "x" },
+      idempotencyKey: "x".repeat(201),
     });
     assert.equal(status, 400);
     const fields = body.error.details.fields.map((f: { field: string }) => f.field).sort();
@@ -164,10 +151,7 @@ Deno.test("checkout answers 400 with field-level errors for a bad body", async (
       "subject",
       "successUrl",
     ]);
-    const malformed = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: "{",
-    });
+    const malformed = await createCheckout(stack, alice, "{");
     assert.equal(malformed.status, 400);
     assert.equal(malformed.body.error.code, "invalid_request");
   });
@@ -205,18 +189,12 @@ Deno.test("a crash after the Stripe call and before the row update is repaired b
   await withStack({}, async (stack) => {
     const { stripe, price, alice } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "crash" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await createCheckout(stack, alice, body);
     const { id, checkoutSessionId } = first.body.checkoutSession;
     // Forget the recorded result, as if the function died right after Stripe answered.
     await stack.sql`update payments.stripe_checkout_sessions
       set status = 'initialized', checkout_session_id = null, url = null, expires_at = null where id = ${id}`;
-    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const retry = await createCheckout(stack, alice, body);
     assert.equal(retry.status, 201);
     assert.equal(retry.body.checkoutSession.checkoutSessionId, checkoutSessionId);
     assert.equal((await stripe.checkout.sessions.list({ limit: 100 })).data.length, 1);
@@ -227,10 +205,7 @@ Deno.test("an expired session is never handed out again: the retry gets a new on
   await withStack({}, async (stack) => {
     const { stripe, price, alice } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "expire" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await createCheckout(stack, alice, body);
     const firstId = first.body.checkoutSession.checkoutSessionId;
     await stripe.checkout.sessions.expire(firstId);
     // The expiry reaches the row through the signed webhook.
@@ -240,10 +215,7 @@ Deno.test("an expired session is never handed out again: the retry gets a new on
       if (row.status === "expired") break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const retry = await createCheckout(stack, alice, body);
     assert.equal(retry.status, 201);
     assert.equal(retry.body.checkoutSession.status, "open");
     assert.notEqual(retry.body.checkoutSession.checkoutSessionId, firstId);
@@ -269,7 +241,7 @@ Deno.test("concurrent checkouts with one idempotency key make one Stripe session
     const results = await Promise.all(
       Array.from(
         { length: 8 },
-        () => call(stack, "POST", "/stripe/test/checkout-sessions", { token: alice, body }),
+        () => createCheckout(stack, alice, body),
       ),
     );
     assert.deepEqual(results.map((r) => r.status), Array(8).fill(201));
@@ -283,11 +255,15 @@ Deno.test("concurrent first checkouts of one subject end up with one Stripe cust
   await withStack({}, async (stack) => {
     const { stripe, price, alice } = await setup(stack);
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        call(stack, "POST", "/stripe/test/checkout-sessions", {
-          token: alice,
-          body: paymentBody(price, { customerEmail: `alice+${i}@example.com` }),
-        })),
+      Array.from(
+        { length: 8 },
+        (_, i) =>
+          createCheckout(
+            stack,
+            alice,
+            paymentBody(price, { customerEmail: `alice+${i}@example.com` }),
+          ),
+      ),
     );
     assert.deepEqual(
       results.map((r) => r.status),
@@ -305,12 +281,9 @@ Deno.test("concurrent first checkouts of one subject end up with one Stripe cust
 Deno.test("checkout answers 400 naming the line item when Stripe refuses its price", async () => {
   await withStack({}, async (stack) => {
     const { price, alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: {
-        ...paymentBody(price),
-        lineItems: [{ priceId: price, quantity: 1 }, { priceId: "price_missing", quantity: 1 }],
-      },
+    const { status, body } = await createCheckout(stack, alice, {
+      ...paymentBody(price),
+      lineItems: [{ priceId: price, quantity: 1 }, { priceId: "price_missing", quantity: 1 }],
     });
     assert.equal(status, 400);
     assert.equal(body.error.details.fields[0].field, "lineItems[1].priceId");
@@ -320,10 +293,11 @@ Deno.test("checkout answers 400 naming the line item when Stripe refuses its pri
 Deno.test("checkout answers 400 for NUL characters and writes nothing", async () => {
   await withStack({}, async (stack) => {
     const { price, alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { metadata: { note: "a\u0000b" } }),
-    });
+    const { status, body } = await createCheckout(
+      stack,
+      alice,
+      paymentBody(price, { metadata: { note: "a\u0000b" } }),
+    );
     assert.equal(status, 400);
     assert.equal(body.error.code, "invalid_request");
     const [{ count }] = await stack
@@ -336,16 +310,10 @@ Deno.test("a session about to expire is replaced, not handed to a browser", asyn
   await withStack({}, async (stack) => {
     const { price, alice } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "nearly-expired" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await createCheckout(stack, alice, body);
     await stack
       .sql`update payments.stripe_checkout_sessions set expires_at = now() + interval '20 seconds'`;
-    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const retry = await createCheckout(stack, alice, body);
     assert.equal(retry.status, 201);
     assert.notEqual(
       retry.body.checkoutSession.checkoutSessionId,
@@ -368,10 +336,7 @@ Deno.test("checkout answers 400 for lone UTF-16 surrogates and deeply nested met
       valid.replace('"MARK"', nested),
     ];
     for (const body of bodies) {
-      const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: alice,
-        body,
-      });
+      const response = await createCheckout(stack, alice, body);
       assert.equal(response.status, 400, JSON.stringify(response.body));
       assert.equal(response.body.error.code, "invalid_request");
     }
@@ -400,10 +365,7 @@ Deno.test("concurrent first checkouts with one key while Stripe is still working
     const statuses: number[] = [];
     const attempt = async () => {
       for (let round = 0; round < 20; round++) {
-        const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-          token: alice,
-          body,
-        });
+        const response = await createCheckout(stack, alice, body);
         statuses.push(response.status);
         if (response.status !== 409) return response;
         assert.equal(response.body.error.code, "request_in_progress");
@@ -428,10 +390,11 @@ Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuse
   await withStack({}, async (stack) => {
     const { stripe, price, alice } = await setup(stack);
     // An earlier checkout gives alice her customer, so the held call below is the session's.
-    const earlier = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "earlier" }),
-    });
+    const earlier = await createCheckout(
+      stack,
+      alice,
+      paymentBody(price, { idempotencyKey: "earlier" }),
+    );
     assert.equal(earlier.status, 201);
     // The same function, configured as deployed, with a Stripe budget of one second.
     const variables: Record<string, string | undefined> = {

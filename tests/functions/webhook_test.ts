@@ -1,45 +1,14 @@
 import assert from "node:assert/strict";
-import Stripe from "stripe";
 import { connect } from "../../functions/db.ts";
 import { createHandler } from "../../functions/handler.ts";
+import { breakAppTrigger } from "../support/app_trigger.ts";
 import { call, type Stack, withStack } from "../support/stack.ts";
+import { customerUpdatedEvent, signPayload } from "../support/webhooks.ts";
 
 const SECRET = "whsec_test_secret_for_webhook_tests";
-const crypto = Stripe.createSubtleCryptoProvider();
-const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
 
-async function sign(payload: string, secret = SECRET, timestamp = Math.floor(Date.now() / 1000)) {
-  return await signer.webhooks.generateTestHeaderStringAsync({
-    payload,
-    secret,
-    timestamp,
-    cryptoProvider: crypto,
-  });
-}
-
-function customerEvent(id: string, created: number, livemode = false, name = "Ada") {
-  return {
-    id,
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created,
-    livemode,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "customer.updated",
-    data: {
-      object: {
-        id: "cus_webhook",
-        object: "customer",
-        email: "ada@example.com",
-        name,
-        metadata: {},
-        created,
-        livemode,
-      },
-    },
-  };
-}
+const sign = (payload: string, secret = SECRET, timestamp?: number) =>
+  signPayload(payload, secret, timestamp);
 
 async function useSecret(stack: Stack) {
   await stack.sql`select payments_private.set_provider_secret('test', 'webhook_secret', ${SECRET})`;
@@ -60,7 +29,7 @@ async function eventCount(stack: Stack) {
 Deno.test("webhook: a signed event is processed once; duplicates answer 200 without reprocessing", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const body = JSON.stringify(customerEvent("evt_dup", 1_700_000_000));
+    const body = JSON.stringify(customerUpdatedEvent("evt_dup", { created: 1_700_000_000 }));
     const first = await post(stack, body, await sign(body));
     assert.equal(first.status, 200, JSON.stringify(first.body));
     assert.equal(first.body.status, "processed");
@@ -79,7 +48,7 @@ Deno.test("webhook: a signed event is processed once; duplicates answer 200 with
 Deno.test("webhook: bad signatures, stale timestamps and missing headers answer 400 and write nothing", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const body = JSON.stringify(customerEvent("evt_bad", 1_700_000_000));
+    const body = JSON.stringify(customerUpdatedEvent("evt_bad", { created: 1_700_000_000 }));
     assert.equal((await post(stack, body, await sign(body, "whsec_other"))).status, 400);
     const old = await sign(body, SECRET, Math.floor(Date.now() / 1000) - 301);
     const stale = await post(stack, body, old);
@@ -94,7 +63,7 @@ Deno.test("webhook: bad signatures, stale timestamps and missing headers answer 
 Deno.test("webhook: during secret rotation any matching v1 signature is accepted", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const body = JSON.stringify(customerEvent("evt_rotation", 1_700_000_000));
+    const body = JSON.stringify(customerUpdatedEvent("evt_rotation", { created: 1_700_000_000 }));
     const timestamp = Math.floor(Date.now() / 1000);
     const old = (await sign(body, "whsec_old_secret", timestamp)).split(",v1=")[1];
     const current = (await sign(body, SECRET, timestamp)).split(",v1=")[1];
@@ -106,7 +75,9 @@ Deno.test("webhook: during secret rotation any matching v1 signature is accepted
 Deno.test("webhook: a livemode event on the test path answers 400 and writes nothing", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const body = JSON.stringify(customerEvent("evt_live", 1_700_000_000, true));
+    const body = JSON.stringify(
+      customerUpdatedEvent("evt_live", { created: 1_700_000_000, livemode: true }),
+    );
     const { status, body: answer } = await post(stack, body, await sign(body));
     assert.equal(status, 400);
     assert.equal(answer.error.code, "invalid_event");
@@ -128,7 +99,7 @@ Deno.test("webhook: bodies over 1 MiB answer 413", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
     const body = JSON.stringify({
-      ...customerEvent("evt_big", 1),
+      ...customerUpdatedEvent("evt_big", { created: 1 }),
       padding: "x".repeat(1024 * 1024),
     });
     const { status } = await post(stack, body, await sign(body));
@@ -165,8 +136,12 @@ Deno.test("webhook: a streamed body without a length is cut off past 1 MiB with 
 Deno.test("webhook: an older event delivered after a newer one does not overwrite it", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const newer = JSON.stringify(customerEvent("evt_newer", 1_700_000_100, false, "Newer"));
-    const older = JSON.stringify(customerEvent("evt_older", 1_700_000_000, false, "Older"));
+    const newer = JSON.stringify(
+      customerUpdatedEvent("evt_newer", { created: 1_700_000_100, name: "Newer" }),
+    );
+    const older = JSON.stringify(
+      customerUpdatedEvent("evt_older", { created: 1_700_000_000, name: "Older" }),
+    );
     assert.equal((await post(stack, newer, await sign(newer))).status, 200);
     assert.equal((await post(stack, older, await sign(older))).status, 200);
     const [customer] = await stack
@@ -178,19 +153,8 @@ Deno.test("webhook: an older event delivered after a newer one does not overwrit
 Deno.test("webhook: a failing app trigger answers 500, leaves the event failed, and a redelivery succeeds", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    await stack.sql.unsafe(`
-      create table public.flaky (broken boolean);
-      insert into public.flaky values (true);
-      create function public.flaky_trigger() returns trigger language plpgsql as $$
-      begin
-        if new.processing_status = 'processed' and (select broken from public.flaky) then
-          raise exception 'fulfillment is down';
-        end if;
-        return new;
-      end $$;
-      create trigger flaky after insert or update on payments.webhook_events
-        for each row execute function public.flaky_trigger();`);
-    const body = JSON.stringify(customerEvent("evt_flaky", 1_700_000_000));
+    const fix = await breakAppTrigger(stack.sql, "fulfillment is down");
+    const body = JSON.stringify(customerUpdatedEvent("evt_flaky", { created: 1_700_000_000 }));
     const failed = await post(stack, body, await sign(body));
     assert.equal(failed.status, 500);
     assert.equal(failed.body.error.code, "event_failed");
@@ -201,7 +165,7 @@ Deno.test("webhook: a failing app trigger answers 500, leaves the event failed, 
     const [{ count }] = await stack.sql`select count(*)::int from payments.customers`;
     assert.equal(count, 0, "the projection was rolled back with the trigger");
 
-    await stack.sql`update public.flaky set broken = false`;
+    await fix();
     const retried = await post(stack, body, await sign(body));
     assert.equal(retried.status, 200);
     assert.equal(retried.body.status, "processed");
@@ -213,7 +177,7 @@ Deno.test("webhook: answers 503 database_unavailable when the database is unreac
     const sql = connect("postgres://postgres@127.0.0.1:9/none?sslmode=disable", { max: 1 });
     try {
       const handler = createHandler({ ...stack.deps, sql });
-      const body = JSON.stringify(customerEvent("evt_down", 1));
+      const body = JSON.stringify(customerUpdatedEvent("evt_down", { created: 1 }));
       const response = await handler(
         new Request(`${stack.functionsUrl}/webhooks/stripe/test`, {
           method: "POST",
@@ -232,7 +196,7 @@ Deno.test("webhook: answers 503 database_unavailable when the database is unreac
 Deno.test("webhook: concurrent deliveries of one event are processed exactly once", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const body = JSON.stringify(customerEvent("evt_parallel", 1_700_000_000));
+    const body = JSON.stringify(customerUpdatedEvent("evt_parallel", { created: 1_700_000_000 }));
     const signature = await sign(body);
     const results = await Promise.all(
       Array.from({ length: 10 }, () => post(stack, body, signature)),
@@ -249,7 +213,7 @@ Deno.test("webhook: concurrent deliveries of one event are processed exactly onc
 Deno.test("webhook: a timestamp more than 300 s in the future answers 400 and writes nothing", async () => {
   await withStack({}, async (stack) => {
     await useSecret(stack);
-    const body = JSON.stringify(customerEvent("evt_future", 1_700_000_000));
+    const body = JSON.stringify(customerUpdatedEvent("evt_future", { created: 1_700_000_000 }));
     const now = Math.floor(Date.now() / 1000);
     const future = await post(stack, body, await sign(body, SECRET, now + 301));
     assert.equal(future.status, 400);

@@ -51,7 +51,7 @@ export interface CallOptions {
 
 /** Calls the function over HTTP and returns status and parsed JSON body. */
 export async function call(
-  stack: Stack,
+  stack: Pick<Stack, "functionsUrl">,
   method: string,
   path: string,
   options: CallOptions = {},
