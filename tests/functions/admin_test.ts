@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { breakAppTrigger } from "../support/app_trigger.ts";
-import { call, withStack } from "../support/stack.ts";
+import { call, rowCount, withStack } from "../support/stack.ts";
 
 Deno.test("config validates the key, stores it, creates the webhook endpoint and syncs", async () => {
   await withStack({}, async (stack) => {
@@ -186,7 +186,6 @@ Deno.test("a key of another Stripe account archives the previous account's rows"
     const [old] = await stack
       .sql`select archived_at from payments.stripe_products where product_id = 'prod_old_account'`;
     assert.ok(old.archived_at);
-    const [{ count }] = await stack.sql`select count(*)::int from payments.customer_mappings`;
-    assert.equal(count, 0);
+    assert.equal(await rowCount(stack, "payments.customer_mappings"), 0);
   });
 });

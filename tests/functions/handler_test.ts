@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { connect } from "../../functions/db.ts";
 import { createHandler, functionPath } from "../../functions/handler.ts";
 import { createCheckout, paymentRequest } from "../support/checkout.ts";
-import { call, withStack } from "../support/stack.ts";
+import { call, postStreamed, withStack } from "../support/stack.ts";
 
 Deno.test("routing: health, unknown routes 404, wrong methods 405, unknown environments 404", async () => {
   await withStack({}, async (stack) => {
@@ -107,23 +107,15 @@ Deno.test("user and admin routes refuse bodies over 64 KiB with 413, declared or
     });
     assert.equal(admin.status, 413);
     // A chunked body declares no length: it is cut off at the cap, not read to its end.
-    const chunk = new Uint8Array(16 * 1024).fill(32);
-    let pulled = 0;
-    const endless = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled++ < 4096) controller.enqueue(chunk);
-        else controller.close();
-      },
-    });
-    const streamed = await createHandler(stack.deps)(
-      new Request(`${stack.functionsUrl}/stripe/test/products`, {
-        method: "POST",
-        headers: { apikey: stack.secretKey, "content-type": "application/json" },
-        body: endless,
-      }),
+    const streamed = await postStreamed(
+      stack,
+      "/stripe/test/products",
+      { apikey: stack.secretKey, "content-type": "application/json" },
+      new Uint8Array(16 * 1024).fill(32),
+      4096,
     );
     assert.equal(streamed.status, 413);
-    await streamed.body?.cancel();
+    const { pulled } = streamed;
     assert.ok(pulled <= 8, `reading stopped early (${pulled} chunks pulled)`);
   });
 });

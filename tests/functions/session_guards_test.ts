@@ -3,7 +3,7 @@ import { DEFAULT_SESSION_GUARDS, sessionGuardsFromEnv } from "../../functions/co
 import { createHandler } from "../../functions/handler.ts";
 import { createPrices } from "../../scripts/stack.ts";
 import { paymentRequest } from "../support/checkout.ts";
-import { call, type Stack, withStack } from "../support/stack.ts";
+import { call, rowCount, type Stack, withStack } from "../support/stack.ts";
 
 const ALICE = "11111111-1111-4111-8111-111111111111";
 
@@ -135,8 +135,7 @@ Deno.test("session creation over the per-user cap answers 429 with Retry-After",
     assert.equal(limited.body.error.details.retryAfter, retryAfter);
     const replay = await post(path, paymentRequest(price, { idempotencyKey: "a" }));
     assert.equal(replay.status, 201, "a replayed idempotency key is not a new session");
-    const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
-    assert.equal(Number(count), 2);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 2);
   });
 });
 
@@ -196,7 +195,6 @@ Deno.test("checkout names an unknown body field instead of ignoring it", async (
       typo.body.error.details.fields.map((f: { field: string }) => f.field),
       ["successURL", "lineItems[0].price_data"],
     );
-    const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
-    assert.equal(Number(count), 0);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 0);
   });
 });
