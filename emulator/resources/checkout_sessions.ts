@@ -12,7 +12,7 @@ import {
 } from "../billing.ts";
 import { attachDecline, DEFAULT_TEST_CARD, type TestCard } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newCheckoutSessionId, newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
@@ -63,9 +63,7 @@ function findCheckoutSession(
   id: string,
   param = "id",
 ): CheckoutSessionRecord {
-  const record = ctx.partition.checkoutSessions.get(id);
-  if (!record) throw noSuch("checkout.session", id, param);
-  return record;
+  return orNoSuch(ctx.partition.checkoutSessions.get(id), "checkout.session", id, param);
 }
 
 /** `line_items[i]`, with an inline `price_data` (and its `product_data`) or a `price`. */

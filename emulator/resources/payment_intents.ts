@@ -8,7 +8,7 @@
 import type Stripe from "stripe";
 import { AUTHENTICATION_FAILED, chargeCard, type Decline } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -29,9 +29,7 @@ export interface PaymentIntentInput {
 }
 
 export function findPaymentIntent(ctx: Context, id: string, param = "id"): Stripe.PaymentIntent {
-  const paymentIntent = ctx.partition.paymentIntents.get(id);
-  if (!paymentIntent) throw noSuch("payment_intent", id, param);
-  return paymentIntent;
+  return orNoSuch(ctx.partition.paymentIntents.get(id), "payment_intent", id, param);
 }
 
 /** Stores a PaymentIntent and emits `payment_intent.created`. */

@@ -2,7 +2,7 @@
 import type Stripe from "stripe";
 import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, noSuch } from "../errors.ts";
+import { invalidRequest, noSuch, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import type { PathParams } from "../router.ts";
@@ -16,9 +16,7 @@ import {
 } from "./catalog.ts";
 
 function findProduct(ctx: Context, id: string, param = "id"): Stripe.Product {
-  const product = ctx.partition.products.get(id);
-  if (!product) throw noSuch("product", id, param);
-  return product;
+  return orNoSuch(ctx.partition.products.get(id), "product", id, param);
 }
 
 const CREATE_PARAMS: ParamSpec = {
