@@ -27,6 +27,7 @@ import {
   type ConfirmResult,
   findPaymentIntent,
   openPaymentIntent,
+  UNEMULATED_ROUTING_PARAMS,
 } from "./payment_intents.ts";
 import {
   attachPaymentMethod,
@@ -105,16 +106,11 @@ const CREATE_PARAMS: ParamSpec = {
     payment_intent_data: {
       read: ["description", "metadata"],
       ignored: [
-        "application_fee_amount",
+        ...UNEMULATED_ROUTING_PARAMS,
         "capture_method",
-        "on_behalf_of",
         "receipt_email",
         "setup_future_usage",
         "shipping",
-        "statement_descriptor",
-        "statement_descriptor_suffix",
-        "transfer_data",
-        "transfer_group",
       ],
     },
     subscription_data: {

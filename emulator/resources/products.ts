@@ -19,20 +19,22 @@ function findProduct(ctx: Context, id: string, param = "id"): Stripe.Product {
   return orNoSuch(ctx.partition.products.get(id), "product", id, param);
 }
 
+/** The product's own fields, which create sets and update changes. */
+const PRODUCT_FIELDS = [
+  "active",
+  "description",
+  "images",
+  "metadata",
+  "name",
+  "shippable",
+  "statement_descriptor",
+  "tax_code",
+  "unit_label",
+  "url",
+];
+
 const CREATE_PARAMS: ParamSpec = {
-  read: [
-    "active",
-    "description",
-    "id",
-    "images",
-    "metadata",
-    "name",
-    "shippable",
-    "statement_descriptor",
-    "tax_code",
-    "unit_label",
-    "url",
-  ],
+  read: [...PRODUCT_FIELDS, "id"],
   nested: {
     default_price_data: DEFAULT_PRICE_DATA_PARAMS,
     marketing_features: MARKETING_FEATURE_PARAMS,
@@ -52,19 +54,7 @@ function createProduct(ctx: Context, params: ParamReader) {
 }
 
 const UPDATE_PARAMS: ParamSpec = {
-  read: [
-    "active",
-    "default_price",
-    "description",
-    "images",
-    "metadata",
-    "name",
-    "shippable",
-    "statement_descriptor",
-    "tax_code",
-    "unit_label",
-    "url",
-  ],
+  read: [...PRODUCT_FIELDS, "default_price"],
   nested: { marketing_features: MARKETING_FEATURE_PARAMS },
   ignored: ["features", "package_dimensions", "tax_details"],
 };
