@@ -5,31 +5,24 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { eventTypes, startReceiver, submitForm, withEmulator } from "./helpers.ts";
+import {
+  eventTypes,
+  openSession,
+  submitForm,
+  verifiedEvent,
+  withEmulator,
+  withListener,
+} from "./helpers.ts";
 
 Deno.test("a subscription bought on the hosted Checkout page reaches a webhook receiver, signed", async () => {
   await withEmulator(async (_emulator, stripe) => {
-    const receiver = await startReceiver();
-    try {
-      const endpoint = await stripe.webhookEndpoints.create({
-        url: receiver.url,
-        enabled_events: ["*"],
-      });
-      const product = await stripe.products.create({ name: "Team plan" });
-      const price = await stripe.prices.create({
-        product: product.id,
-        currency: "usd",
-        unit_amount: 4900,
-        recurring: { interval: "month" },
-      });
-      const session = await stripe.checkout.sessions.create({
-        mode: "subscription",
-        line_items: [{ price: price.id, quantity: 1 }],
+    await withListener(stripe, async (receiver, endpoint) => {
+      const session = await openSession(stripe, {
         success_url: "https://app.example/success?session={CHECKOUT_SESSION_ID}",
         cancel_url: "https://app.example/cancel",
         customer_email: "buyer@example.com",
         metadata: { order_id: "order_42" },
-      });
+      }, { unitAmount: 4900, name: "Team plan" });
       assert.ok(session.url);
 
       const response = await submitForm(session.url, { buttonText: "Subscribe" });
@@ -49,11 +42,7 @@ Deno.test("a subscription bought on the hosted Checkout page reaches a webhook r
       );
       const events = new Map<string, Stripe.Event>();
       for (const webhook of receiver.received) {
-        const event = await stripe.webhooks.constructEventAsync(
-          webhook.body,
-          webhook.signature,
-          endpoint.secret!,
-        );
+        const event = await verifiedEvent(stripe, webhook, endpoint);
         events.set(event.type, event);
       }
       const completed = events.get("checkout.session.completed")!.data
@@ -67,8 +56,6 @@ Deno.test("a subscription bought on the hosted Checkout page reaches a webhook r
       const invoice = events.get("invoice.paid")!.data.object as Stripe.Invoice;
       assert.equal(invoice.parent?.subscription_details?.subscription, subscription.id);
       assert.equal(invoice.amount_paid, 4900);
-    } finally {
-      await receiver.stop();
-    }
+    });
   });
 });

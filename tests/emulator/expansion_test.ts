@@ -4,20 +4,12 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { completeSession, createPrice, startReceiver, withEmulator } from "./helpers.ts";
+import { buySubscription, withEmulator, withListener } from "./helpers.ts";
 
 Deno.test("invoices carry payments and charges carry refunds only when expanded", async () => {
   await withEmulator(async (emulator, stripe) => {
-    const receiver = await startReceiver();
-    try {
-      await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });
-      const price = await createPrice(stripe);
-      const session = await stripe.checkout.sessions.create({
-        mode: "subscription",
-        line_items: [{ price: price.id, quantity: 1 }],
-      });
-      await completeSession(emulator, session.id);
-      const invoiceId = (await stripe.checkout.sessions.retrieve(session.id)).invoice as string;
+    await withListener(stripe, async (receiver) => {
+      const invoiceId = (await buySubscription(emulator, stripe)).invoice as string;
 
       const plain = await stripe.invoices.retrieve(invoiceId);
       assert.ok(!("payments" in plain), "a plain invoice has no payments");
@@ -59,8 +51,6 @@ Deno.test("invoices carry payments and charges carry refunds only when expanded"
         if (object.object === "charge") assert.ok(!("refunds" in object), event.type);
         assert.ok(!("refunds" in (event.data.previous_attributes ?? {})), event.type);
       }
-    } finally {
-      await receiver.stop();
-    }
+    });
   });
 });

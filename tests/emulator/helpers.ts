@@ -138,14 +138,55 @@ export async function startReceiver(
   };
 }
 
+/**
+ * A receiver and a webhook endpoint for it (every event unless `enabledEvents` narrows it),
+ * handed to `fn`; the receiver always stops.
+ */
+export async function withListener(
+  stripe: Stripe,
+  fn: (receiver: Receiver, endpoint: Stripe.WebhookEndpoint) => Promise<void>,
+  options: {
+    enabledEvents?: Stripe.WebhookEndpointCreateParams.EnabledEvent[];
+    respond?: Parameters<typeof startReceiver>[0];
+  } = {},
+): Promise<void> {
+  const receiver = await startReceiver(options.respond);
+  try {
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: receiver.url,
+      enabled_events: options.enabledEvents ?? ["*"],
+    });
+    await fn(receiver, endpoint);
+  } finally {
+    await receiver.stop();
+  }
+}
+
+/** The event `webhook` carries, once its signature checks out with `endpoint`'s secret. */
+export function verifiedEvent(
+  stripe: Stripe,
+  webhook: ReceivedWebhook,
+  endpoint: Stripe.WebhookEndpoint,
+): Promise<Stripe.Event> {
+  return stripe.webhooks.constructEventAsync(webhook.body, webhook.signature, endpoint.secret!);
+}
+
 export function eventTypes(received: ReceivedWebhook[]): string[] {
   return received.map((webhook) => JSON.parse(webhook.body).type);
+}
+
+export interface PriceOptions {
+  unitAmount?: number;
+  /** Monthly unless `false`. */
+  recurring?: boolean;
+  /** The new product's name. */
+  name?: string;
 }
 
 /** Creates a product with a monthly (or one-time) price. */
 export async function createPrice(
   stripe: Stripe,
-  options: { unitAmount?: number; recurring?: boolean; name?: string } = {},
+  options: PriceOptions = {},
 ): Promise<Stripe.Price> {
   const product = await stripe.products.create({ name: options.name ?? "Pro plan" });
   return await stripe.prices.create({
@@ -156,17 +197,57 @@ export async function createPrice(
   });
 }
 
+/**
+ * An open session for `quantity` of `price`, in the mode the price calls for (subscription for a
+ * recurring one), with `params` on top.
+ */
+export async function sessionFor(
+  stripe: Stripe,
+  price: Stripe.Price,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+  quantity = 1,
+): Promise<Stripe.Checkout.Session> {
+  return await stripe.checkout.sessions.create({
+    mode: price.type === "recurring" ? "subscription" : "payment",
+    line_items: [{ price: price.id, quantity }],
+    ...params,
+  });
+}
+
+/**
+ * An open session for a new price: monthly in subscription mode (the default), one-time in
+ * payment mode.
+ */
+export async function openSession(
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+  price: Omit<PriceOptions, "recurring"> & { quantity?: number } = {},
+): Promise<Stripe.Checkout.Session> {
+  const created = await createPrice(stripe, { ...price, recurring: params.mode !== "payment" });
+  return await sessionFor(stripe, created, params, price.quantity);
+}
+
 /** An open payment-mode session for one unit of a new one-time price, with `params` on top. */
-export async function openPaymentSession(
+export function openPaymentSession(
   stripe: Stripe,
   params: Partial<Stripe.Checkout.SessionCreateParams> = {},
 ): Promise<Stripe.Checkout.Session> {
-  const price = await createPrice(stripe, { recurring: false });
-  return await stripe.checkout.sessions.create({
-    mode: "payment",
-    line_items: [{ price: price.id, quantity: 1 }],
-    ...params,
-  });
+  return openSession(stripe, { mode: "payment", ...params });
+}
+
+/**
+ * A subscription bought through Checkout paid by the default test card: the completed session,
+ * which names its `customer`, `subscription` and `invoice`.
+ */
+export async function buySubscription(
+  emulator: RunningEmulator,
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+  price: Omit<PriceOptions, "recurring"> = {},
+): Promise<Stripe.Checkout.Session> {
+  const session = await openSession(stripe, params, price);
+  await completeSession(emulator, session.id);
+  return await stripe.checkout.sessions.retrieve(session.id);
 }
 
 export async function postJson(url: string, body: unknown = {}): Promise<Response> {

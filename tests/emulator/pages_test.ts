@@ -2,20 +2,22 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import {
+  buySubscription,
   completeSession,
   createPrice,
   openPaymentSession,
+  openSession,
+  sessionFor,
   submitForm,
   withEmulator,
 } from "./helpers.ts";
 
 Deno.test("the Checkout page lists line items and total with Pay and Cancel buttons", async () => {
   await withEmulator(async (_emulator, stripe) => {
-    const price = await createPrice(stripe, { unitAmount: 1999, name: "Pro <plan>" });
-    const session = await stripe.checkout.sessions.create({
-      mode: "subscription",
-      line_items: [{ price: price.id, quantity: 2 }],
-      customer_email: "page@example.com",
+    const session = await openSession(stripe, { customer_email: "page@example.com" }, {
+      unitAmount: 1999,
+      name: "Pro <plan>",
+      quantity: 2,
     });
     const response = await fetch(session.url!);
     assert.equal(response.status, 200);
@@ -85,19 +87,12 @@ Deno.test("Cancel redirects to cancel_url and leaves the session open", async ()
 Deno.test("an expired session's page says so instead of offering Pay", async () => {
   await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe, { recurring: false });
-    const session = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+    const session = await sessionFor(stripe, price);
     await stripe.checkout.sessions.expire(session.id);
     const html = await (await fetch(session.url!)).text();
     assert.match(html, /This Checkout Session has expired\./);
     assert.doesNotMatch(html, /id="expired-return"/);
-    const withCancel = await stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-      cancel_url: "https://shop.example/cart",
-    });
+    const withCancel = await sessionFor(stripe, price, { cancel_url: "https://shop.example/cart" });
     await stripe.checkout.sessions.expire(withCancel.id);
     assert.match(
       await (await fetch(withCancel.url!)).text(),
@@ -112,14 +107,9 @@ Deno.test("an expired session's page says so instead of offering Pay", async () 
 
 Deno.test("the portal lists subscriptions, cancels one and links back to return_url", async () => {
   await withEmulator(async (emulator, stripe) => {
-    const price = await createPrice(stripe, { unitAmount: 900, name: "Basic" });
-    const checkout = await stripe.checkout.sessions.create({
-      mode: "subscription",
-      line_items: [{ price: price.id, quantity: 1 }],
+    const { customer, subscription } = await buySubscription(emulator, stripe, {
       customer_email: "portal@example.com",
-    });
-    await completeSession(emulator, checkout.id);
-    const { customer, subscription } = await stripe.checkout.sessions.retrieve(checkout.id);
+    }, { unitAmount: 900, name: "Basic" });
     const portal = await stripe.billingPortal.sessions.create({
       customer: customer as string,
       return_url: "https://app.example/account",
@@ -150,13 +140,7 @@ Deno.test("the portal lists subscriptions, cancels one and links back to return_
 
 Deno.test("the portal refuses to cancel another customer's subscription", async () => {
   await withEmulator(async (emulator, stripe) => {
-    const price = await createPrice(stripe);
-    const checkout = await stripe.checkout.sessions.create({
-      mode: "subscription",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
-    await completeSession(emulator, checkout.id);
-    const { subscription } = await stripe.checkout.sessions.retrieve(checkout.id);
+    const { subscription } = await buySubscription(emulator, stripe);
     const stranger = await stripe.customers.create({ email: "stranger@example.com" });
     const portal = await stripe.billingPortal.sessions.create({ customer: stranger.id });
     const html = await (await fetch(portal.url)).text();
@@ -213,11 +197,7 @@ Deno.test("the 3-D Secure card shows the authentication step, then completes or 
   await withEmulator(async (emulator, stripe) => {
     const price = await createPrice(stripe);
     const create = () =>
-      stripe.checkout.sessions.create({
-        mode: "subscription",
-        line_items: [{ price: price.id, quantity: 1 }],
-        success_url: "https://shop.example/ok?s={CHECKOUT_SESSION_ID}",
-      });
+      sessionFor(stripe, price, { success_url: "https://shop.example/ok?s={CHECKOUT_SESSION_ID}" });
     const session = await create();
     const response = await submitForm(session.url!, { id: "pay-form" }, {
       card_number: "4000 0025 0000 3155",
@@ -258,17 +238,8 @@ Deno.test("the 3-D Secure card shows the authentication step, then completes or 
 Deno.test("the portal lists invoices and the card, switches plan, schedules and resumes a cancel, updates the card", async () => {
   await withEmulator(async (emulator, stripe) => {
     const basic = await createPrice(stripe, { unitAmount: 900, name: "Basic" });
-    const pro = await stripe.prices.create({
-      product: (await stripe.products.create({ name: "Pro" })).id,
-      currency: "usd",
-      unit_amount: 2900,
-      recurring: { interval: "month" },
-    });
-    const checkout = await stripe.checkout.sessions.create({
-      mode: "subscription",
-      line_items: [{ price: basic.id, quantity: 1 }],
-      customer_email: "portal@example.com",
-    });
+    const pro = await createPrice(stripe, { unitAmount: 2900, name: "Pro" });
+    const checkout = await sessionFor(stripe, basic, { customer_email: "portal@example.com" });
     await completeSession(emulator, checkout.id);
     const { customer, subscription, invoice } = await stripe.checkout.sessions.retrieve(
       checkout.id,

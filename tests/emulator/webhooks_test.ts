@@ -5,15 +5,16 @@ import { signatureHeader } from "../../emulator/webhooks.ts";
 import { startEmulator } from "../../emulator/server.ts";
 import type { DeliveryRecord } from "../../emulator/webhooks.ts";
 import {
-  completeSession,
-  createPrice,
+  buySubscription,
   eventTypes,
   LIVE_KEY,
   postJson,
   startReceiver,
   stripeClient,
   stripeError,
+  verifiedEvent,
   withEmulator,
+  withListener,
 } from "./helpers.ts";
 
 async function deliveries(url: string, query = ""): Promise<DeliveryRecord[]> {
@@ -100,12 +101,7 @@ Deno.test("events are delivered signed, as JSON, only to endpoints that enabled 
         url: invoices.url,
         enabled_events: ["invoice.paid"],
       });
-      const price = await createPrice(stripe);
-      const session = await stripe.checkout.sessions.create({
-        mode: "subscription",
-        line_items: [{ price: price.id, quantity: 1 }],
-      });
-      await completeSession(emulator, session.id);
+      await buySubscription(emulator, stripe);
       await everything.waitFor((received) =>
         eventTypes(received).includes("checkout.session.completed")
       );
@@ -114,11 +110,7 @@ Deno.test("events are delivered signed, as JSON, only to endpoints that enabled 
       assert.deepEqual(eventTypes(invoices.received), ["invoice.paid"]);
       const [webhook] = invoices.received;
       assert.equal(webhook.contentType, "application/json; charset=utf-8");
-      const event = await stripe.webhooks.constructEventAsync(
-        webhook.body,
-        webhook.signature,
-        onlyInvoices.secret!,
-      );
+      const event = await verifiedEvent(stripe, webhook, onlyInvoices);
       assert.equal(event.type, "invoice.paid");
       assert.equal(event.livemode, false);
       await assert.rejects(
@@ -139,21 +131,12 @@ Deno.test("events are delivered signed, as JSON, only to endpoints that enabled 
 
 Deno.test("a failed delivery is retried until the receiver accepts it", async () => {
   await withEmulator(async (emulator, stripe) => {
-    const receiver = await startReceiver((index) => index === 0 ? 500 : 200);
-    try {
-      const endpoint = await stripe.webhookEndpoints.create({
-        url: receiver.url,
-        enabled_events: ["customer.created"],
-      });
+    await withListener(stripe, async (receiver, endpoint) => {
       const customer = await stripe.customers.create({ email: "retry@example.com" });
       await receiver.waitFor((received) => received.length === 2);
       const [first, second] = receiver.received;
       assert.equal(JSON.parse(first.body).id, JSON.parse(second.body).id);
-      const event = await stripe.webhooks.constructEventAsync(
-        second.body,
-        second.signature,
-        endpoint.secret!,
-      );
+      const event = await verifiedEvent(stripe, second, endpoint);
       assert.equal((event.data.object as Stripe.Customer).id, customer.id);
 
       const records = await waitForDeliveries(
@@ -172,17 +155,13 @@ Deno.test("a failed delivery is retried until the receiver accepts it", async ()
       assert.equal(stored.pending_webhooks, 0);
       const filtered = await deliveries(emulator.url, `?event=${event.id}`);
       assert.equal(filtered.length, 2);
-    } finally {
-      await receiver.stop();
-    }
+    }, { enabledEvents: ["customer.created"], respond: (index) => index === 0 ? 500 : 200 });
   });
 });
 
 Deno.test("retries stop after the back-off schedule is used up", async () => {
   await withEmulator(async (emulator, stripe) => {
-    const receiver = await startReceiver(() => 503);
-    try {
-      await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });
+    await withListener(stripe, async () => {
       const customer = await stripe.customers.create();
       const records = await waitForDeliveries(
         emulator.url,
@@ -195,9 +174,7 @@ Deno.test("retries stop after the back-off schedule is used up", async () => {
       const events = await stripe.events.list({ type: "customer.created" });
       assert.equal(events.data[0].pending_webhooks, 1);
       assert.ok(customer.id);
-    } finally {
-      await receiver.stop();
-    }
+    }, { respond: () => 503 });
   });
 });
 
@@ -280,9 +257,7 @@ Deno.test("events can be retrieved and listed by type, with wildcards", async ()
 
 Deno.test("reset clears objects, events and the delivery log", async () => {
   await withEmulator(async (emulator, stripe) => {
-    const receiver = await startReceiver();
-    try {
-      await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ["*"] });
+    await withListener(stripe, async () => {
       await stripe.products.create({ name: "Gone soon" });
       await waitForDeliveries(emulator.url, (all) => all.length === 1);
       const response = await postJson(`${emulator.url}/_emulator/reset`);
@@ -292,9 +267,7 @@ Deno.test("reset clears objects, events and the delivery log", async () => {
       assert.equal((await stripe.events.list()).data.length, 0);
       assert.equal((await stripe.webhookEndpoints.list()).data.length, 0);
       assert.deepEqual(await deliveries(emulator.url), []);
-    } finally {
-      await receiver.stop();
-    }
+    });
   });
 });
 
