@@ -20,6 +20,18 @@ export async function withEmulator(
   }
 }
 
+/** What `test` hands each test. */
+export interface EmulatorFixture {
+  emulator: RunningEmulator;
+  /** A test-mode SDK client for `emulator`. */
+  stripe: Stripe;
+}
+
+/** `Deno.test` with a fresh emulator that always stops (see `withEmulator`). */
+export function test(name: string, fn: (fixture: EmulatorFixture) => Promise<void>): void {
+  Deno.test(name, () => withEmulator((emulator, stripe) => fn({ emulator, stripe })));
+}
+
 export function stripeClient(emulator: RunningEmulator, key = TEST_KEY): Stripe {
   return new Stripe(key, {
     host: "127.0.0.1",
