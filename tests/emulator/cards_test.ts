@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import {
   createPrice,
+  customerPayingBy,
   INVOICE_PAID_BY_CARD,
   lastEventId,
+  openSession,
   postJson,
   stripeError,
   test,
@@ -128,10 +130,7 @@ test("3-D Secure cards need the buyer; a saved 3155 card pays off-session", asyn
   assert.equal(back.searchParams.get("redirect_status"), "succeeded");
   assert.equal((await stripe.paymentIntents.retrieve(paymentIntent.id)).status, "succeeded");
 
-  const customer = await stripe.customers.create({
-    payment_method: "pm_card_authenticationRequiredOnSetup",
-    invoice_settings: { default_payment_method: "pm_card_authenticationRequiredOnSetup" },
-  });
+  const customer = await customerPayingBy(stripe, "pm_card_authenticationRequiredOnSetup");
   const saved = customer.invoice_settings.default_payment_method as string;
   const offSession = await stripe.paymentIntents.create({
     amount: 1500,
@@ -170,11 +169,7 @@ test("3-D Secure cards need the buyer; a saved 3155 card pays off-session", asyn
 
 test("subscriptions.create pays its first invoice with the customer's default card", async ({ stripe }) => {
   const price = await createPrice(stripe, { unitAmount: 900 });
-  const customer = await stripe.customers.create({
-    email: "sub@example.com",
-    payment_method: "pm_card_visa",
-    invoice_settings: { default_payment_method: "pm_card_visa" },
-  });
+  const customer = await customerPayingBy(stripe, "pm_card_visa", { email: "sub@example.com" });
   const before = await lastEventId(stripe);
   const subscription = await stripe.subscriptions.create({
     customer: customer.id,
@@ -245,11 +240,7 @@ test("subscriptions.create pays its first invoice with the customer's default ca
 });
 
 test("a subscription Checkout declined by its card is paid by the next card", async ({ emulator, stripe }) => {
-  const price = await createPrice(stripe, { unitAmount: 1100 });
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    line_items: [{ price: price.id, quantity: 1 }],
-  });
+  const session = await openSession(stripe, {}, { unitAmount: 1100 });
   const control = `${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`;
   const declined = await postJson(control, { card: "4000 0000 0000 0341" });
   assert.equal(declined.status, 402);

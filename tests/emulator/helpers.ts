@@ -239,6 +239,19 @@ export async function openSession(
   return await sessionFor(stripe, created, params, price.quantity);
 }
 
+/** A customer whose default payment method is the test PaymentMethod `card` (`pm_card_visa`). */
+export async function customerPayingBy(
+  stripe: Stripe,
+  card: string,
+  params: Stripe.CustomerCreateParams = {},
+): Promise<Stripe.Customer> {
+  return await stripe.customers.create({
+    ...params,
+    payment_method: card,
+    invoice_settings: { default_payment_method: card },
+  });
+}
+
 /** An open payment-mode session for one unit of a new one-time price, with `params` on top. */
 export function openPaymentSession(
   stripe: Stripe,

@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import type { RunningEmulator } from "../../emulator/server.ts";
 import {
+  buySubscription,
   completeSession,
-  createPrice,
   INVOICE_PAID_BY_CARD,
   lastEventId,
+  openSession,
   postJson,
   stripeError,
   test,
@@ -18,15 +19,8 @@ async function subscribe(
   stripe: Stripe,
   email = "sub@example.com",
 ): Promise<Stripe.Subscription> {
-  const price = await createPrice(stripe);
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    line_items: [{ price: price.id, quantity: 1 }],
-    customer_email: email,
-  });
-  await completeSession(emulator, session.id);
-  const done = await stripe.checkout.sessions.retrieve(session.id);
-  return await stripe.subscriptions.retrieve(done.subscription as string);
+  const { subscription } = await buySubscription(emulator, stripe, { customer_email: email });
+  return await stripe.subscriptions.retrieve(subscription as string);
 }
 
 async function control(emulator: RunningEmulator, path: string): Promise<Response> {
@@ -178,11 +172,7 @@ test("deleting a customer cancels their subscriptions", async ({ emulator, strip
 });
 
 test("refunds are full or partial, update the charge and emit refund and charge events", async ({ emulator, stripe }) => {
-  const price = await createPrice(stripe, { unitAmount: 1000, recurring: false });
-  const session = await stripe.checkout.sessions.create({
-    mode: "payment",
-    line_items: [{ price: price.id, quantity: 1 }],
-  });
+  const session = await openSession(stripe, { mode: "payment" }, { unitAmount: 1000 });
   await completeSession(emulator, session.id);
   const { payment_intent } = await stripe.checkout.sessions.retrieve(session.id);
   const paymentIntent = await stripe.paymentIntents.retrieve(payment_intent as string);

@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import {
   createPrice,
+  customerPayingBy,
   INVOICE_PAID_BY_CARD,
   lastEventId,
   postJson,
+  sessionFor,
   stripeError,
   test,
   typesDuring,
@@ -32,6 +34,20 @@ async function typesWhileAdvancing(stripe: Stripe, clock: string, to: number): P
   return (await typesDuring(stripe, () => advance(stripe, clock, to))).slice(1, -1);
 }
 
+/** A customer on a new clock at START, paying by `card`, trialing a monthly price for `days`. */
+async function trialOnClock(stripe: Stripe, card: string, unitAmount: number, days: number) {
+  const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
+  const price = await createPrice(stripe, { unitAmount });
+  const customer = await customerPayingBy(stripe, card, { test_clock: clock.id });
+  const trialing = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+    trial_period_days: days,
+  });
+  assert.equal(trialing.status, "trialing");
+  return { clock, price, customer, trialing };
+}
+
 test("advancing a test clock renews with the card on file, then a failing card goes past_due", async ({ stripe }) => {
   const clock = await stripe.testHelpers.testClocks.create({
     frozen_time: START,
@@ -40,11 +56,9 @@ test("advancing a test clock renews with the card on file, then a failing card g
   assert.equal(clock.object, "test_helpers.test_clock");
   assert.equal(clock.status, "ready");
   const price = await createPrice(stripe, { unitAmount: 1200 });
-  const customer = await stripe.customers.create({
+  const customer = await customerPayingBy(stripe, "pm_card_visa", {
     email: "clock@example.com",
     test_clock: clock.id,
-    payment_method: "pm_card_visa",
-    invoice_settings: { default_payment_method: "pm_card_visa" },
   });
   assert.equal(customer.test_clock, clock.id);
   assert.equal(customer.created, START);
@@ -118,19 +132,7 @@ test("advancing a test clock renews with the card on file, then a failing card g
 });
 
 test("a test clock ends trials, applies cancel_at_period_end and expires Checkout Sessions", async ({ stripe }) => {
-  const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
-  const price = await createPrice(stripe, { unitAmount: 800 });
-  const customer = await stripe.customers.create({
-    test_clock: clock.id,
-    payment_method: "pm_card_visa",
-    invoice_settings: { default_payment_method: "pm_card_visa" },
-  });
-  const trialing = await stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-    trial_period_days: 7,
-  });
-  assert.equal(trialing.status, "trialing");
+  const { clock, price, customer, trialing } = await trialOnClock(stripe, "pm_card_visa", 800, 7);
   assert.equal(trialing.trial_end, START + 7 * DAY);
 
   const mark = await lastEventId(stripe);
@@ -155,10 +157,8 @@ test("a test clock ends trials, applies cancel_at_period_end and expires Checkou
   assert.equal(canceled.status, "canceled");
   assert.equal(canceled.ended_at, active.items.data[0].current_period_end);
 
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
+  const session = await sessionFor(stripe, price, {
     customer: customer.id,
-    line_items: [{ price: price.id, quantity: 1 }],
     success_url: "https://example.com/ok",
   });
   const frozen = (await stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time;
@@ -178,24 +178,15 @@ test("a test clock ends trials, applies cancel_at_period_end and expires Checkou
 });
 
 test("a trial on 4000 0000 0000 0341 ends past_due; a Checkout trial on the clock too", async ({ emulator, stripe }) => {
-  const clock = await stripe.testHelpers.testClocks.create({ frozen_time: START });
-  const price = await createPrice(stripe, { unitAmount: 2500 });
-  const customer = await stripe.customers.create({
-    test_clock: clock.id,
-    payment_method: "pm_card_chargeCustomerFail",
-    invoice_settings: { default_payment_method: "pm_card_chargeCustomerFail" },
-  });
-  const trialing = await stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-    trial_period_days: 14,
-  });
-  assert.equal(trialing.status, "trialing");
+  const { clock, price, customer, trialing } = await trialOnClock(
+    stripe,
+    "pm_card_chargeCustomerFail",
+    2500,
+    14,
+  );
 
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
+  const session = await sessionFor(stripe, price, {
     customer: customer.id,
-    line_items: [{ price: price.id, quantity: 1 }],
     subscription_data: { trial_period_days: 14 },
   });
   const completed = await postJson(
