@@ -7,6 +7,7 @@ import {
   INVOICE_PAID_BY_CARD,
   lastEventId,
   openPaymentSession,
+  openSession,
   postJson,
   stripeError,
   test,
@@ -197,12 +198,7 @@ test("completing a subscription session creates subscription, invoice and paymen
 
 test("a subscription session for an existing customer reuses that customer", async ({ emulator, stripe }) => {
   const customer = await stripe.customers.create({ email: "known@example.com" });
-  const price = await createPrice(stripe);
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    customer: customer.id,
-    line_items: [{ price: price.id, quantity: 1 }],
-  });
+  const session = await openSession(stripe, { customer: customer.id });
   await completeSession(emulator, session.id);
   const subscriptions = await stripe.subscriptions.list({ customer: customer.id });
   assert.equal(subscriptions.data.length, 1);
@@ -230,11 +226,7 @@ test("delayed payments complete unpaid, then succeed", async ({ emulator, stripe
 });
 
 test("a delayed subscription payment that fails emits async_payment_failed", async ({ emulator, stripe }) => {
-  const price = await createPrice(stripe);
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    line_items: [{ price: price.id, quantity: 1 }],
-  });
+  const session = await openSession(stripe);
   const before = await lastEventId(stripe);
   await completeSession(emulator, session.id, "async_failed");
   const current = await stripe.checkout.sessions.retrieve(session.id);

@@ -4,15 +4,26 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { completeSession, createPrice, test, typesCompleting, typesDuring } from "./helpers.ts";
+import {
+  completeSession,
+  createPrice,
+  sessionFor,
+  test,
+  typesCompleting,
+  typesDuring,
+} from "./helpers.ts";
+
+/** What a bank debit taken by Checkout emits before it settles: the session completes unpaid. */
+const DEBIT_PENDING = [
+  "payment_intent.created",
+  "charge.pending",
+  "payment_intent.processing",
+  "checkout.session.completed",
+];
 
 test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async ({ emulator, stripe }) => {
   const price = await createPrice(stripe, { recurring: false });
-  const session = () =>
-    stripe.checkout.sessions.create({
-      mode: "payment",
-      line_items: [{ price: price.id, quantity: 1 }],
-    });
+  const session = () => sessionFor(stripe, price);
 
   assert.deepEqual(await typesCompleting(emulator, stripe, (await session()).id), [
     "payment_intent.created",
@@ -22,12 +33,10 @@ test("payment-mode Checkout: card, then delayed payment that succeeds or fails",
   ]);
 
   const pending = await session();
-  assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_pending"), [
-    "payment_intent.created",
-    "charge.pending",
-    "payment_intent.processing",
-    "checkout.session.completed",
-  ]);
+  assert.deepEqual(
+    await typesCompleting(emulator, stripe, pending.id, "async_pending"),
+    DEBIT_PENDING,
+  );
   assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_succeeded"), [
     "charge.succeeded",
     "payment_intent.succeeded",
@@ -37,10 +46,7 @@ test("payment-mode Checkout: card, then delayed payment that succeeds or fails",
   assert.deepEqual(
     await typesCompleting(emulator, stripe, (await session()).id, "async_failed"),
     [
-      "payment_intent.created",
-      "charge.pending",
-      "payment_intent.processing",
-      "checkout.session.completed",
+      ...DEBIT_PENDING,
       "charge.failed",
       "payment_intent.payment_failed",
       "checkout.session.async_payment_failed",
@@ -51,11 +57,7 @@ test("payment-mode Checkout: card, then delayed payment that succeeds or fails",
 test("subscription-mode Checkout with a delayed payment, a trial, a refund and a cancel", async ({ emulator, stripe }) => {
   const price = await createPrice(stripe);
   const session = (trial?: number) =>
-    stripe.checkout.sessions.create({
-      mode: "subscription",
-      line_items: [{ price: price.id, quantity: 1 }],
-      ...(trial ? { subscription_data: { trial_period_days: trial } } : {}),
-    });
+    sessionFor(stripe, price, trial ? { subscription_data: { trial_period_days: trial } } : {});
 
   const delayed = await session();
   assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_pending"), [
@@ -64,10 +66,7 @@ test("subscription-mode Checkout with a delayed payment, a trial, a refund and a
     "customer.subscription.created",
     "invoice.created",
     "invoice.finalized",
-    "payment_intent.created",
-    "charge.pending",
-    "payment_intent.processing",
-    "checkout.session.completed",
+    ...DEBIT_PENDING,
   ]);
   assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_failed"), [
     "charge.failed",

@@ -9,6 +9,8 @@ import type { RunningEmulator } from "../../emulator/server.ts";
 import { stripeError, test, TEST_KEY } from "./helpers.ts";
 
 type Form = [string, string][];
+/** A request, and the parameter its `parameter_unknown` error names. */
+type Case = [method: string, path: string, form: Form, refused: string];
 
 /** GET and DELETE send `form` in the query, POST in the body. */
 async function call(
@@ -130,31 +132,18 @@ test("an unknown parameter fails the whole request: nothing is created", async (
 });
 
 test("unknown nested parameters are named in bracket notation", async ({ emulator }) => {
-  const cases: [string, string, Form, string][] = [
-    [
-      "POST",
-      "/v1/checkout/sessions",
-      [...PAYMENT_SESSION, ["line_items[0][bogus]", "1"]],
-      "line_items[0][bogus]",
-    ],
-    [
-      "POST",
-      "/v1/checkout/sessions",
-      [...PAYMENT_SESSION, ["line_items[0][price_data][product_data][colour]", "red"]],
-      "line_items[0][price_data][product_data][colour]",
-    ],
-    [
-      "POST",
-      "/v1/checkout/sessions",
-      [...PAYMENT_SESSION, ["line_items[0][price_data][recurring][interval_cnt]", "2"]],
-      "line_items[0][price_data][recurring][interval_cnt]",
-    ],
-    [
-      "POST",
-      "/v1/checkout/sessions",
-      [...PAYMENT_SESSION, ["payment_intent_data[metdata][order]", "1"]],
-      "payment_intent_data[metdata]",
-    ],
+  /** A payment session with one more parameter, `key`; the error names `refused`. */
+  const session = (key: string, value: string, refused = key): Case => [
+    "POST",
+    "/v1/checkout/sessions",
+    [...PAYMENT_SESSION, [key, value]],
+    refused,
+  ];
+  const cases: Case[] = [
+    session("line_items[0][bogus]", "1"),
+    session("line_items[0][price_data][product_data][colour]", "red"),
+    session("line_items[0][price_data][recurring][interval_cnt]", "2"),
+    session("payment_intent_data[metdata][order]", "1", "payment_intent_data[metdata]"),
     [
       "POST",
       "/v1/checkout/sessions",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { INCLUDABLE } from "../../emulator/expand.ts";
 import type { RunningEmulator } from "../../emulator/server.ts";
-import { completeSession, test, TEST_KEY } from "./helpers.ts";
+import { completeSession, createPrice, sessionFor, test, TEST_KEY } from "./helpers.ts";
 
 const fixtures: Record<string, Record<string, unknown>> = JSON.parse(
   await Deno.readTextFile(new URL("../fixtures/stripe/current.json", import.meta.url)),
@@ -37,31 +37,15 @@ async function raw(
 }
 
 test("emulated objects carry every top-level key of the current fixtures", async ({ emulator, stripe }) => {
-  const product = await stripe.products.create({ name: "Shape" });
-  const price = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 700,
-    recurring: { interval: "month" },
-  });
-  const oneTime = await stripe.prices.create({
-    product: product.id,
-    currency: "usd",
-    unit_amount: 300,
-  });
+  const price = await createPrice(stripe, { unitAmount: 700, name: "Shape" });
+  const oneTime = await createPrice(stripe, { unitAmount: 300, recurring: false });
   const endpoint = await stripe.webhookEndpoints.create({
     url: "https://example.com/hook",
     enabled_events: ["*"],
   });
-  const subscriptionSession = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    line_items: [{ price: price.id, quantity: 1 }],
-  });
+  const subscriptionSession = await sessionFor(stripe, price);
   await completeSession(emulator, subscriptionSession.id);
-  const paymentSession = await stripe.checkout.sessions.create({
-    mode: "payment",
-    line_items: [{ price: oneTime.id, quantity: 1 }],
-  });
+  const paymentSession = await sessionFor(stripe, oneTime);
   await completeSession(emulator, paymentSession.id);
   const session = await raw(emulator, `/v1/checkout/sessions/${subscriptionSession.id}`);
   const payment = await raw(emulator, `/v1/checkout/sessions/${paymentSession.id}`);
@@ -77,7 +61,7 @@ test("emulated objects carry every top-level key of the current fixtures", async
 
   const emulated: Record<string, Record<string, unknown>> = {
     account: await raw(emulator, "/v1/account"),
-    product: await raw(emulator, `/v1/products/${product.id}`),
+    product: await raw(emulator, `/v1/products/${price.product}`),
     price: await raw(emulator, `/v1/prices/${price.id}`),
     customer: await raw(emulator, `/v1/customers/${session.customer}`),
     "checkout.session": session,
