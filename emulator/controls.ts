@@ -50,7 +50,7 @@ export function createControlHandler(deps: ControlDependencies) {
   };
 
   const complete: ControlHandler = async (request, path) => {
-    const found = locate(
+    const { ctx, value: record } = locate(
       deps,
       (partition) => partition.checkoutSessions,
       "checkout.session",
@@ -72,8 +72,7 @@ export function createControlHandler(deps: ControlDependencies) {
         "authenticate",
       );
     }
-    const { ctx } = found;
-    const attempt = completeCheckoutSession(ctx, found.value, outcome as CheckoutOutcome, {
+    const attempt = completeCheckoutSession(ctx, record, outcome as CheckoutOutcome, {
       email: typeof body.email === "string" ? body.email : null,
       name: typeof body.name === "string" ? body.name : null,
     }, card);
@@ -87,12 +86,12 @@ export function createControlHandler(deps: ControlDependencies) {
         throw new StripeError(
           402,
           "card_error",
-          found.value.lastError ?? "Authentication failed.",
+          record.lastError ?? "Authentication failed.",
           "payment_intent_authentication_failure",
         );
       }
     }
-    return found.value.session;
+    return record.session;
   };
 
   const renew: ControlHandler = (_request, path) => {

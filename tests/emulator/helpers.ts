@@ -228,18 +228,18 @@ export async function sessionFor(
 
 /**
  * An open session for a new price: monthly in subscription mode (the default), one-time in
- * payment mode.
+ * payment mode. `item` sets the price's amount and product name, and the quantity bought.
  */
 export async function openSession(
   stripe: Stripe,
   params: Partial<Stripe.Checkout.SessionCreateParams> = {},
-  price: Omit<PriceOptions, "recurring"> & { quantity?: number } = {},
+  item: Omit<PriceOptions, "recurring"> & { quantity?: number } = {},
 ): Promise<Stripe.Checkout.Session> {
-  const created = await createPrice(stripe, { ...price, recurring: params.mode !== "payment" });
-  return await sessionFor(stripe, created, params, price.quantity);
+  const price = await createPrice(stripe, { ...item, recurring: params.mode !== "payment" });
+  return await sessionFor(stripe, price, params, item.quantity);
 }
 
-/** A customer whose default payment method is the test PaymentMethod `card` (`pm_card_visa`). */
+/** A customer whose default payment method is the test PaymentMethod `card` (`pm_card_visa`, ...). */
 export async function customerPayingBy(
   stripe: Stripe,
   card: string,
@@ -268,9 +268,9 @@ export async function buySubscription(
   emulator: RunningEmulator,
   stripe: Stripe,
   params: Partial<Stripe.Checkout.SessionCreateParams> = {},
-  price: Omit<PriceOptions, "recurring"> = {},
+  item: Omit<PriceOptions, "recurring"> = {},
 ): Promise<Stripe.Checkout.Session> {
-  const session = await openSession(stripe, params, price);
+  const session = await openSession(stripe, params, item);
   await completeSession(emulator, session.id);
   return await stripe.checkout.sessions.retrieve(session.id);
 }
