@@ -11,7 +11,7 @@ import {
   INVOICE_PAID_BY_CARD,
   lastEventId,
   openSession,
-  postJson,
+  postControl,
   stripeError,
   test,
   typesSince,
@@ -241,8 +241,8 @@ test("subscriptions.create pays its first invoice with the customer's default ca
 
 test("a subscription Checkout declined by its card is paid by the next card", async ({ emulator, stripe }) => {
   const session = await openSession(stripe, {}, { unitAmount: 1100 });
-  const control = `${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`;
-  const declined = await postJson(control, { card: "4000 0000 0000 0341" });
+  const complete = `checkout/sessions/${session.id}/complete`;
+  const declined = await postControl(emulator, complete, { card: "4000 0000 0000 0341" });
   assert.equal(declined.status, 402);
   assert.equal((await declined.json()).error.type, "card_error");
   const open = await stripe.checkout.sessions.retrieve(session.id, {
@@ -251,7 +251,7 @@ test("a subscription Checkout declined by its card is paid by the next card", as
   assert.equal(open.status, "open");
   assert.equal((open.subscription as Stripe.Subscription).status, "incomplete");
 
-  const paid = await postJson(control, { card: "pm_card_mastercard" });
+  const paid = await postControl(emulator, complete, { card: "pm_card_mastercard" });
   assert.equal(paid.status, 200);
   await paid.body?.cancel();
   const done = await stripe.checkout.sessions.retrieve(session.id, {
@@ -268,7 +268,7 @@ test("a subscription Checkout declined by its card is paid by the next card", as
   );
   assert.equal(method.card?.brand, "mastercard");
 
-  const unknown = await postJson(control, { card: "1234" });
+  const unknown = await postControl(emulator, complete, { card: "1234" });
   assert.equal(unknown.status, 400);
   assert.equal((await unknown.json()).error.param, "card");
 });

@@ -8,7 +8,7 @@ import {
   lastEventId,
   openPaymentSession,
   openSession,
-  postJson,
+  postControl,
   stripeError,
   test,
   typesSince,
@@ -250,15 +250,17 @@ test("a delayed subscription payment that fails emits async_payment_failed", asy
 
 test("completing twice or with an unknown outcome is refused", async ({ emulator, stripe }) => {
   const session = await openPaymentSession(stripe);
-  const base = `${emulator.url}/_emulator/checkout/sessions`;
-  const unknown = await postJson(`${base}/${session.id}/complete`, { outcome: "maybe" });
+  const base = "checkout/sessions";
+  const unknown = await postControl(emulator, `${base}/${session.id}/complete`, {
+    outcome: "maybe",
+  });
   assert.equal(unknown.status, 400);
   assert.equal((await unknown.json()).error.param, "outcome");
   await completeSession(emulator, session.id);
-  const again = await postJson(`${base}/${session.id}/complete`);
+  const again = await postControl(emulator, `${base}/${session.id}/complete`);
   assert.equal(again.status, 400);
   await again.body?.cancel();
-  const missing = await postJson(`${base}/cs_test_missing/complete`);
+  const missing = await postControl(emulator, `${base}/cs_test_missing/complete`);
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
 });

@@ -1,7 +1,7 @@
 /** `GET /v1/events` as reconciliation reads it: pagination, filters and the 30-day window. */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { postJson, startReceiver, stripeClient, stripeError, test } from "./helpers.ts";
+import { postControl, startReceiver, stripeClient, stripeError, test } from "./helpers.ts";
 
 async function allEvents(
   stripe: Stripe,
@@ -56,15 +56,15 @@ test("events older than 30 days are no longer listed", async ({ emulator }) => {
   await stripe.customers.create({ email: "new@example.com" });
   const [newest, oldest] = (await stripe.events.list()).data;
 
-  const aged = await postJson(`${emulator.url}/_emulator/events/${oldest.id}/backdate`, {
+  const aged = await postControl(emulator, `events/${oldest.id}/backdate`, {
     days: 29,
   });
   assert.equal(aged.status, 200);
   assert.equal((await allEvents(stripe)).length, 2, "29 days old is still inside the window.");
 
-  await postJson(`${emulator.url}/_emulator/events/${oldest.id}/backdate`, { days: 2 });
+  await postControl(emulator, `events/${oldest.id}/backdate`, { days: 2 });
   assert.deepEqual((await allEvents(stripe)).map((event) => event.id), [newest.id]);
-  const refused = await postJson(`${emulator.url}/_emulator/events/${oldest.id}/backdate`, {
+  const refused = await postControl(emulator, `events/${oldest.id}/backdate`, {
     days: 0,
   });
   assert.equal(refused.status, 400);

@@ -275,8 +275,13 @@ export async function buySubscription(
   return await stripe.checkout.sessions.retrieve(session.id);
 }
 
-export async function postJson(url: string, body: unknown = {}): Promise<Response> {
-  return await fetch(url, {
+/** POSTs `body` to the test control at `/_emulator/{path}`. */
+export async function postControl(
+  emulator: RunningEmulator,
+  path: string,
+  body: unknown = {},
+): Promise<Response> {
+  return await fetch(`${emulator.url}/_emulator/${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -289,10 +294,9 @@ export async function completeSession(
   sessionId: string,
   outcome = "paid",
 ): Promise<void> {
-  const response = await postJson(
-    `${emulator.url}/_emulator/checkout/sessions/${sessionId}/complete`,
-    { outcome },
-  );
+  const response = await postControl(emulator, `checkout/sessions/${sessionId}/complete`, {
+    outcome,
+  });
   const body = await response.text();
   if (!response.ok) throw new Error(`Completing ${sessionId} failed: ${body}`);
 }

@@ -1,6 +1,6 @@
 /** Idempotency keys and cursor pagination. */
 import assert from "node:assert/strict";
-import { postJson, stripeError, test, TEST_KEY } from "./helpers.ts";
+import { postControl, stripeError, test, TEST_KEY } from "./helpers.ts";
 
 /** The SDK's `lastResponse.headers` is typed as a record but may be a `Headers` object. */
 function header(response: { headers: unknown }, name: string): string | null {
@@ -129,7 +129,7 @@ test("bracket-notation arrays also decode from curl's empty-bracket form", async
 });
 
 test("a key whose first request is still running is a 409 idempotency_key_in_use", async ({ emulator, stripe }) => {
-  const hold = await postJson(`${emulator.url}/_emulator/latency`, { ms: 300 });
+  const hold = await postControl(emulator, "latency", { ms: 300 });
   assert.equal(hold.status, 200);
   await hold.body?.cancel();
   const first = stripe.customers.create(
@@ -145,7 +145,7 @@ test("a key whose first request is still running is a 409 idempotency_key_in_use
   const created = await first;
   assert.equal(header(created.lastResponse, "idempotent-replayed"), null);
 
-  await (await postJson(`${emulator.url}/_emulator/latency`, { ms: 0 })).body?.cancel();
+  await (await postControl(emulator, "latency", { ms: 0 })).body?.cancel();
   const replay = await stripe.customers.create(
     { email: "slow@example.com" },
     { idempotencyKey: "in-flight" },
@@ -154,7 +154,7 @@ test("a key whose first request is still running is a 409 idempotency_key_in_use
   assert.equal(header(replay.lastResponse, "idempotent-replayed"), "true");
   assert.equal((await stripe.customers.list()).data.length, 1);
 
-  const invalid = await postJson(`${emulator.url}/_emulator/latency`, { ms: -1 });
+  const invalid = await postControl(emulator, "latency", { ms: -1 });
   assert.equal(invalid.status, 400);
   assert.equal((await invalid.json()).error.param, "ms");
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { checkObject, interfacesFor, optionalListFields } from "./sdk_schema.ts";
-import { completeSession, createPrice, postJson, stripeError, test } from "./helpers.ts";
+import { completeSession, createPrice, postControl, stripeError, test } from "./helpers.ts";
 
 type Json = Record<string, unknown>;
 
@@ -189,6 +189,6 @@ test("every served object carries the fields the pinned SDK declares required", 
     for (const field of optional) assert.ok(!(field in object), `${object.object}.${field}`);
   }
 
-  const response = await postJson(`${emulator.url}/_emulator/reset`);
+  const response = await postControl(emulator, "reset");
   await response.body?.cancel();
 });

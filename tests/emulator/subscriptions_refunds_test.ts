@@ -8,7 +8,7 @@ import {
   INVOICE_PAID_BY_CARD,
   lastEventId,
   openSession,
-  postJson,
+  postControl,
   stripeError,
   test,
   typesSince,
@@ -21,10 +21,6 @@ async function subscribe(
 ): Promise<Stripe.Subscription> {
   const { subscription } = await buySubscription(emulator, stripe, { customer_email: email });
   return await stripe.subscriptions.retrieve(subscription as string);
-}
-
-async function control(emulator: RunningEmulator, path: string): Promise<Response> {
-  return await postJson(`${emulator.url}/_emulator/${path}`);
 }
 
 test("subscriptions list by customer and status, canceled ones only with status=all", async ({ emulator, stripe }) => {
@@ -100,7 +96,7 @@ test("renew bills the next period with a paid invoice", async ({ emulator, strip
   const [item] = subscription.items.data;
   const mark = await lastEventId(stripe);
 
-  const response = await control(emulator, `subscriptions/${subscription.id}/renew`);
+  const response = await postControl(emulator, `subscriptions/${subscription.id}/renew`);
   assert.equal(response.status, 200);
   const renewed = await response.json() as Stripe.Subscription;
   assert.equal(renewed.items.data[0].current_period_start, item.current_period_end);
@@ -127,7 +123,7 @@ test("renew bills the next period with a paid invoice", async ({ emulator, strip
 test("fail_payment leaves the subscription past_due until a renewal pays it", async ({ emulator, stripe }) => {
   const subscription = await subscribe(emulator, stripe);
   const mark = await lastEventId(stripe);
-  const failed = await control(emulator, `subscriptions/${subscription.id}/fail_payment`);
+  const failed = await postControl(emulator, `subscriptions/${subscription.id}/fail_payment`);
   assert.equal(failed.status, 200);
   const pastDue = await failed.json() as Stripe.Subscription;
   assert.equal(pastDue.status, "past_due");
@@ -145,7 +141,7 @@ test("fail_payment leaves the subscription past_due until a renewal pays it", as
   assert.equal(invoice.status, "open");
   assert.equal(invoice.attempt_count, 1);
 
-  const renew = await control(emulator, `subscriptions/${subscription.id}/renew`);
+  const renew = await postControl(emulator, `subscriptions/${subscription.id}/renew`);
   const recovered = await renew.json() as Stripe.Subscription;
   assert.equal(recovered.status, "active");
   assert.equal(recovered.latest_invoice, invoice.id);
@@ -155,12 +151,12 @@ test("fail_payment leaves the subscription past_due until a renewal pays it", as
 test("renewing a subscription set to cancel at period end ends it", async ({ emulator, stripe }) => {
   const subscription = await subscribe(emulator, stripe);
   await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
-  const response = await control(emulator, `subscriptions/${subscription.id}/renew`);
+  const response = await postControl(emulator, `subscriptions/${subscription.id}/renew`);
   assert.equal((await response.json()).status, "canceled");
-  const again = await control(emulator, `subscriptions/${subscription.id}/renew`);
+  const again = await postControl(emulator, `subscriptions/${subscription.id}/renew`);
   assert.equal(again.status, 400);
   await again.body?.cancel();
-  const missing = await control(emulator, "subscriptions/sub_missing/renew");
+  const missing = await postControl(emulator, "subscriptions/sub_missing/renew");
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
 });

@@ -10,7 +10,7 @@ import {
   customerPayingBy,
   INVOICE_PAID_BY_CARD,
   lastEventId,
-  postJson,
+  postControl,
   sessionFor,
   stripeError,
   test,
@@ -189,8 +189,9 @@ test("a trial on 4000 0000 0000 0341 ends past_due; a Checkout trial on the cloc
     customer: customer.id,
     subscription_data: { trial_period_days: 14 },
   });
-  const completed = await postJson(
-    `${emulator.url}/_emulator/checkout/sessions/${session.id}/complete`,
+  const completed = await postControl(
+    emulator,
+    `checkout/sessions/${session.id}/complete`,
     { card: "4000 0000 0000 0341" },
   );
   assert.equal(completed.status, 200, "a trial charges nothing, so the card is only attached");

@@ -8,7 +8,7 @@ import { run } from "../../cli/main.ts";
 import { TRIGGERS } from "../../emulator/trigger.ts";
 import {
   eventTypes,
-  postJson,
+  postControl,
   stripeClient,
   test,
   verifiedEvent,
@@ -31,7 +31,7 @@ test("every trigger runs a flow that emits its event to the listening account", 
   await withListener(stripe, async (receiver, endpoint) => {
     for (const event of REQUIRED) assert.ok(Object.hasOwn(TRIGGERS, event), event);
     for (const event of Object.keys(TRIGGERS)) {
-      const response = await postJson(`${emulator.url}/_emulator/trigger/${event}`);
+      const response = await postControl(emulator, `trigger/${event}`);
       const body = await response.json();
       assert.equal(response.status, 200, JSON.stringify(body));
       const types = body.events.map((emitted: { type: string }) => emitted.type);
@@ -48,7 +48,7 @@ test("every trigger runs a flow that emits its event to the listening account", 
     )!;
     assert.equal((await verifiedEvent(stripe, webhook, endpoint)).type, "charge.refunded");
 
-    const unknown = await postJson(`${emulator.url}/_emulator/trigger/invoice.nonsense`);
+    const unknown = await postControl(emulator, "trigger/invoice.nonsense");
     assert.equal(unknown.status, 404);
     assert.match((await unknown.json()).error.message, /No trigger for 'invoice.nonsense'/);
     const listed = await (await fetch(`${emulator.url}/_emulator/triggers`)).json();
@@ -66,10 +66,10 @@ test("a trigger needs api_key when several accounts listen", async ({ emulator }
       enabled_events: ["product.created"],
     });
   }
-  const ambiguous = await postJson(`${emulator.url}/_emulator/trigger/product.created`);
+  const ambiguous = await postControl(emulator, "trigger/product.created");
   assert.equal(ambiguous.status, 400);
   assert.equal((await ambiguous.json()).error.param, "api_key");
-  const chosen = await postJson(`${emulator.url}/_emulator/trigger/product.created`, {
+  const chosen = await postControl(emulator, "trigger/product.created", {
     api_key: "sk_test_two",
   });
   assert.equal(chosen.status, 200);

@@ -8,7 +8,7 @@ import {
   buySubscription,
   eventTypes,
   LIVE_KEY,
-  postJson,
+  postControl,
   startReceiver,
   stripeClient,
   stripeError,
@@ -247,7 +247,7 @@ test("reset clears objects, events and the delivery log", async ({ emulator, str
   await withListener(stripe, async () => {
     await stripe.products.create({ name: "Gone soon" });
     await waitForDeliveries(emulator.url, (all) => all.length === 1);
-    const response = await postJson(`${emulator.url}/_emulator/reset`);
+    const response = await postControl(emulator, "reset");
     assert.equal(response.status, 200);
     await response.body?.cancel();
     assert.equal((await stripe.products.list()).data.length, 0);
