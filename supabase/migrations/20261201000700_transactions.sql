@@ -160,7 +160,8 @@ declare
   v_has_refund boolean := false;
 begin
   -- Nearly every payment has no refund: an index probe per id settles that. Each probe is a
-  -- statement of its own, run only with a non-null id (see the first version of this function).
+  -- statement of its own, run only with a non-null id: a null argument would be folded into a
+  -- cheaper custom plan, and plpgsql would then plan the statement again on every call.
   if p_payment_intent_id is not null then
     v_has_refund := exists (
       select 1 from payments.transactions x
