@@ -112,9 +112,7 @@ $$;
 comment on function payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Customer unless the row holds newer state or was deleted; maps it to the subject in its metadata; a deletion removes its mapping. True when applied.';
 revoke execute on function payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz) from public;
 
--- Like link_customer, but for projection: never raises and never re-points a mapping. The
--- projections call it only for a subject not yet mapped (`perform ... where not exists`, in the
--- same statement): usually the subject was mapped long ago, and the check costs less than a call.
+-- Like link_customer, but for projection: never raises and never re-points a mapping.
 create function payments_private.attach_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
 returns text
 language plpgsql set search_path = ''
@@ -167,18 +165,32 @@ $$;
 comment on function payments_private.attach_customer(text, text, text, text) is 'Maps a subject to a customer for the projection: quietly does nothing when either side is already mapped elsewhere, and fills in the subject of rows projected before the mapping existed.';
 revoke execute on function payments_private.attach_customer(text, text, text, text) from public;
 
--- plpgsql rather than sql: a non-inlined SQL function is planned again on every call.
-create function payments_private.subject_of_customer(p_environment text, p_customer_id text, out subject_type text, out subject_id text)
-language plpgsql stable set search_path = ''
+-- The subject an object being projected bills: the subject it names, mapped to its customer if
+-- that subject is not mapped yet; else the subject its customer is mapped to; else nulls. The
+-- mapping check shares the statement that calls attach_customer: usually the subject was mapped
+-- long ago, and the check costs less than a call. plpgsql rather than sql: a non-inlined SQL
+-- function is planned again on every call.
+create function payments_private.billed_subject(p_environment text, p_subject_type text, p_subject_id text,
+  p_customer_id text, out subject_type text, out subject_id text)
+language plpgsql set search_path = ''
 as $$
 begin
-  select m.subject_type, m.subject_id into subject_type, subject_id
-  from payments.customer_mappings m
-  where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer_id;
+  if p_subject_type is not null then
+    perform payments_private.attach_customer(p_environment, p_subject_type, p_subject_id, p_customer_id)
+    where not exists (select 1 from payments.customer_mappings m
+                      where m.provider = 'stripe' and m.environment = p_environment
+                        and m.subject_type = p_subject_type and m.subject_id = p_subject_id);
+    subject_type := p_subject_type;
+    subject_id := p_subject_id;
+  elsif p_customer_id is not null then
+    select m.subject_type, m.subject_id into subject_type, subject_id
+    from payments.customer_mappings m
+    where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer_id;
+  end if;
 end;
 $$;
-comment on function payments_private.subject_of_customer(text, text) is 'The subject a Stripe customer bills, or nulls.';
-revoke execute on function payments_private.subject_of_customer(text, text) from public;
+comment on function payments_private.billed_subject(text, text, text, text) is 'The subject a projected object bills: the one it names (mapping it to the customer when the subject is not mapped yet), else the subject its customer is mapped to, else nulls.';
+revoke execute on function payments_private.billed_subject(text, text, text, text) from public;
 
 --------------------------------------------------------------------------------
 -- Customer mappings

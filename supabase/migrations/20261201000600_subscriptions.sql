@@ -117,15 +117,8 @@ declare
 begin
   v_subject_type := payments_private.metadata_subject_type(p_subscription -> 'metadata');
   v_subject_id := case when v_subject_type is not null then p_subscription -> 'metadata' ->> 'payments_subject_id' end;
-  if v_subject_type is not null then
-    perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-    where not exists (select 1 from payments.customer_mappings m
-                      where m.provider = 'stripe' and m.environment = p_environment
-                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-  else
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
-  end if;
+  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
+  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
 
   if p_event_type = 'customer.subscription.deleted' and v_status not in ('canceled', 'incomplete_expired') then
     v_status := 'canceled';

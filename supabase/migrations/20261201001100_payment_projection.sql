@@ -77,15 +77,8 @@ begin
     return;
   end if;
 
-  if v_subject_type is not null then
-    perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-    where not exists (select 1 from payments.customer_mappings m
-                      where m.provider = 'stripe' and m.environment = p_environment
-                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-  elsif v_customer is not null then
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
-  end if;
+  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
+  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
 
   v_mode := coalesce(p_session ->> 'mode', v_row.mode);
   if v_mode = 'subscription' and v_subscription is not null and v_subject_type is not null then
@@ -148,12 +141,8 @@ begin
 
   v_subject_type := payments_private.metadata_subject_type(p_intent -> 'metadata');
   v_subject_id := case when v_subject_type is not null then p_intent -> 'metadata' ->> 'payments_subject_id' end;
-  if v_subject_type is not null then
-    perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-    where not exists (select 1 from payments.customer_mappings m
-                      where m.provider = 'stripe' and m.environment = p_environment
-                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-  end if;
+  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
+  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
 
   -- API 2025+ payment intents no longer say whether an invoice created them: one is an invoice
   -- payment when invoice_payment.paid (or an expanded invoice) linked it; otherwise it is recorded
@@ -170,11 +159,6 @@ begin
   if exists (select 1 from payments.transactions t
              where t.environment = p_environment and t.type = 'subscription_invoice' and t.payment_intent_id = v_id) then
     return;
-  end if;
-
-  if v_subject_type is null and v_customer is not null then
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
   end if;
 
   if v_succeeded then
@@ -256,16 +240,8 @@ begin
                            p_invoice -> 'subscription_details' -> 'metadata');
     v_subject_type := payments_private.metadata_subject_type(v_metadata);
     v_subject_id := case when v_subject_type is not null then v_metadata ->> 'payments_subject_id' end;
-    if v_subject_type is not null then
-      perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-      where not exists (select 1 from payments.customer_mappings m
-                        where m.provider = 'stripe' and m.environment = p_environment
-                          and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-    end if;
-  end if;
-  if v_subject_type is null and v_customer is not null then
     select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
+    from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
   end if;
 
   if v_paid then
@@ -329,7 +305,7 @@ begin
   end;
   if v_payment.id is null and payments_private.stripe_id(p_refund -> 'customer') is not null then
     select s.subject_type, s.subject_id into v_payment.subject_type, v_payment.subject_id
-    from payments_private.subject_of_customer(p_environment, payments_private.stripe_id(p_refund -> 'customer')) s;
+    from payments_private.billed_subject(p_environment, null, null, payments_private.stripe_id(p_refund -> 'customer')) s;
   end if;
 
   perform payments_private.merge_transaction(

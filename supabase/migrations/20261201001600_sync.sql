@@ -179,8 +179,29 @@ create table payments_private.sync_checkpoints (
 comment on table payments_private.sync_checkpoints is 'Per object type of the running sync: the id of the last object written (the next page starts after it), how many were written, and whether the type is done (listed and archived).';
 alter table payments_private.sync_checkpoints enable row level security;
 
--- security definer (every function below): service-role entry points that write the private
--- sync state; EXECUTE is granted to service_role only.
+-- Pages and completed types belong to the running sync: the time it started, or PT404.
+create function payments_private.running_sync_started_at(p_environment text)
+returns timestamptz
+language plpgsql stable set search_path = ''
+as $$
+declare
+  v_started timestamptz;
+begin
+  perform payments_private.require_environment(p_environment);
+  select r.started_at into v_started from payments_private.sync_runs r
+  where r.environment = p_environment::payments.environment and r.finished_at is null;
+  if v_started is null then
+    raise exception using errcode = 'PT404', message = format('No sync is running for the %s environment.', p_environment),
+      hint = 'Start one with payments.start_stripe_sync.';
+  end if;
+  return v_started;
+end;
+$$;
+comment on function payments_private.running_sync_started_at(text) is 'When the running sync of an environment started; PT400 for an unknown environment, PT404 when no sync is running.';
+revoke execute on function payments_private.running_sync_started_at(text) from public;
+
+-- security definer (every function below): service-role entry points that write the private sync
+-- state; EXECUTE is granted to service_role only.
 
 create function payments.start_stripe_sync(p_environment text, p_resume boolean default false)
 returns jsonb
@@ -216,17 +237,10 @@ returns integer
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  v_started timestamptz;
+  v_started timestamptz := payments_private.running_sync_started_at(p_environment);
   v_count integer;
   v_total integer;
 begin
-  perform payments_private.require_environment(p_environment);
-  select r.started_at into v_started from payments_private.sync_runs r
-  where r.environment = p_environment::payments.environment and r.finished_at is null;
-  if v_started is null then
-    raise exception using errcode = 'PT404', message = format('No sync is running for the %s environment.', p_environment),
-      hint = 'Start one with payments.start_stripe_sync.';
-  end if;
   v_count := payments.upsert_stripe_objects(p_environment, p_object_type, p_objects, v_started);
   insert into payments_private.sync_checkpoints as c (environment, object_type, cursor, total)
   values (p_environment::payments.environment, p_object_type, p_objects -> -1 ->> 'id', v_count)
@@ -246,16 +260,9 @@ returns integer
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  v_started timestamptz;
+  v_started timestamptz := payments_private.running_sync_started_at(p_environment);
   v_archived integer;
 begin
-  perform payments_private.require_environment(p_environment);
-  select r.started_at into v_started from payments_private.sync_runs r
-  where r.environment = p_environment::payments.environment and r.finished_at is null;
-  if v_started is null then
-    raise exception using errcode = 'PT404', message = format('No sync is running for the %s environment.', p_environment),
-      hint = 'Start one with payments.start_stripe_sync.';
-  end if;
   if exists (select from payments_private.archivable_mirrors() m where m.object_type = p_object_type) then
     v_archived := payments.archive_unsynced_stripe_objects(p_environment, p_object_type, v_started);
   end if;

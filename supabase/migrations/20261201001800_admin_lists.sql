@@ -174,6 +174,21 @@ revoke execute on function payments_private.check_list_filter(text, regclass, na
 -- Webhook events
 --------------------------------------------------------------------------------
 
+-- What the lists show of a stored event (get_webhook_event adds the payload). Stable: timestamps
+-- print in the session's time zone.
+create function payments_private.webhook_event_summary(p_event payments.webhook_events)
+returns jsonb
+language sql stable set search_path = ''
+as $$
+  select jsonb_build_object(
+    'eventId', p_event.provider_event_id, 'type', p_event.event_type, 'status', p_event.processing_status,
+    'objectType', p_event.object_type, 'objectId', p_event.object_id, 'livemode', p_event.livemode,
+    'apiVersion', p_event.api_version, 'attempts', p_event.attempt_count, 'lastError', p_event.last_error,
+    'createdAt', p_event.event_created_at, 'receivedAt', p_event.received_at, 'processedAt', p_event.processed_at)
+$$;
+comment on function payments_private.webhook_event_summary(payments.webhook_events) is 'A stored webhook event as the admin lists show it: ids, type, status, attempts, error and times, without the payload.';
+revoke execute on function payments_private.webhook_event_summary(payments.webhook_events) from public;
+
 create function payments.list_webhook_events(
   p_environment text, p_limit integer default null, p_cursor text default null,
   p_status text default null, p_type text default null, p_object_id text default null,
@@ -196,14 +211,8 @@ begin
   if p_since is not null then
     v_where := v_where || format(' and e.received_at >= %L::timestamptz', p_since);
   end if;
-  v_page := payments_private.keyset_page('payments.webhook_events', 'e', 'e.received_at', $i$
-      jsonb_build_object(
-         'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
-         'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
-         'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
-         'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at
-       )
-    $i$, v_where, p_cursor, v_limit);
+  v_page := payments_private.keyset_page('payments.webhook_events', 'e', 'e.received_at',
+    'payments_private.webhook_event_summary(e)', v_where, p_cursor, v_limit);
   return v_page;
 end;
 $$;
@@ -222,12 +231,7 @@ declare
   v_event jsonb;
 begin
   perform payments_private.check_list_request(p_environment, null);
-  select jsonb_build_object(
-           'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
-           'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
-           'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
-           'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at,
-           'payload', e.payload)
+  select payments_private.webhook_event_summary(e) || jsonb_build_object('payload', e.payload)
     into v_event
   from payments.webhook_events e
   where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id;

@@ -118,7 +118,10 @@ select volatility_is('payments', 'has_active_subscription', array['text', 'text'
   'has_active_subscription is stable.');
 select isnt_definer('payments', 'has_active_subscription', array['text', 'text', 'text', 'text', 'text', 'text'], 'has_active_subscription is security invoker, so the caller''s RLS applies.');
 
--- The private schema: no API role may use it, execute its functions or touch its tables.
+-- The private schema: no API role may use it, execute its functions or touch its tables. That
+-- covers every private helper, the shared ones included: billed_subject (the subject a projected
+-- object bills), running_sync_started_at (the running sync, or PT404) and webhook_event_summary
+-- (an event as the admin lists show it).
 select schema_privs_are('payments_private', r, array[]::text[], format('%s cannot use the payments_private schema.', r))
 from unnest(array['anon', 'authenticated', 'service_role']) as r;
 select is_empty($$
