@@ -44,6 +44,14 @@ const list = async (dir: string) => {
   return names.sort();
 };
 
+/** A release as this repository ships it (its supabase/ and functions/), copied into `dir`. */
+async function copyRelease(dir: string) {
+  const copied = await new Deno.Command("cp", {
+    args: ["-r", new URL("supabase", ROOT).pathname, new URL("functions", ROOT).pathname, dir],
+  }).output();
+  assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
+}
+
 /** Every file under `dir` with its content, to show that a refused command wrote nothing. */
 async function snapshot(dir: string): Promise<[string, string][]> {
   const files: [string, string][] = [];
@@ -208,14 +216,7 @@ Deno.test("upgrade adds a newer release's migrations and files, and keeps local 
     await Deno.writeTextFile(`${app}/supabase/migrations/${ownNewest}`, "select 1;\n");
 
     // A newer release: everything as now, plus one migration and a changed function file.
-    await new Deno.Command("cp", {
-      args: [
-        "-r",
-        new URL("supabase", ROOT).pathname,
-        new URL("functions", ROOT).pathname,
-        release,
-      ],
-    }).output();
+    await copyRelease(release);
     await Deno.writeTextFile(
       `${release}/supabase/migrations/20270101000000_new_feature.sql`,
       "-- migrate:up\nselect 1;\n-- migrate:down\n",
@@ -263,14 +264,7 @@ Deno.test("upgrade refuses an install whose migrations this release no longer sh
   const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
   try {
     // An earlier release: the function as now, with migrations from before the regrouping.
-    await new Deno.Command("cp", {
-      args: [
-        "-r",
-        new URL("supabase", ROOT).pathname,
-        new URL("functions", ROOT).pathname,
-        earlier,
-      ],
-    }).output();
+    await copyRelease(earlier);
     await Deno.remove(`${earlier}/supabase/migrations`, { recursive: true });
     await Deno.mkdir(`${earlier}/supabase/migrations`);
     for (
