@@ -19,8 +19,9 @@
 // BENCH_CHECKOUTS (default 300), BENCH_SYNC=full for the 100,000-customer account (default a
 // fifth of it), DATABASE_URL (else a throwaway cluster).
 import postgres from "postgres";
-import Stripe from "stripe";
 import { createPrices, startStack } from "../scripts/stack.ts";
+import { paymentRequest } from "../tests/support/checkout.ts";
+import { signPayload } from "../tests/support/webhooks.ts";
 import { buildEvents } from "./events.mjs";
 import { benchLists } from "./lists.ts";
 import { benchInstances, benchSync, type SyncCounts } from "./scale.ts";
@@ -41,9 +42,6 @@ const FULL_SYNC: SyncCounts = {
 const SYNC = Deno.env.get("BENCH_SYNC") === "full" ? FULL_SYNC : Object.fromEntries(
   Object.entries(FULL_SYNC).map(([name, n]) => [name, n / 5]),
 ) as unknown as SyncCounts;
-
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
-const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -88,12 +86,7 @@ try {
     const timestamp = Math.floor(Date.now() / 1000);
     const signed = await Promise.all(payloads.map(async (payload) => ({
       payload,
-      signature: await signer.webhooks.generateTestHeaderStringAsync({
-        payload,
-        secret: SECRET,
-        timestamp,
-        cryptoProvider,
-      }),
+      signature: await signPayload(payload, SECRET, timestamp),
     })));
 
     const pool = postgres(stack.databaseUrl, { max: senders, onnotice: () => {} });
@@ -161,13 +154,11 @@ try {
     const response = await fetch(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
       method: "POST",
       headers: { authorization: `Bearer ${tokens[i]}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        mode: "payment",
-        lineItems: [{ priceId: price, quantity: 1 }],
+      body: JSON.stringify(paymentRequest(price, {
         successUrl: "https://bench.example/ok",
         cancelUrl: "https://bench.example/cancel",
         idempotencyKey: `bench-${i}`,
-      }),
+      })),
     });
     if (response.status !== 201) {
       throw new Error(`checkout answered ${response.status}: ${await response.text()}`);

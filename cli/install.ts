@@ -68,8 +68,23 @@ export async function install(mode: "init" | "upgrade", options: InstallOptions)
     ? { migrations: {}, files: {} }
     : JSON.parse(existing);
 
-  const files = await releaseFiles(source);
   // Refuse before writing anything: an upgrade is all or nothing.
+  const shipped = await migrationNames(new URL("supabase/migrations/", source));
+  const withdrawn = Object.keys(manifest.migrations).filter((name) => !shipped.includes(name));
+  if (withdrawn.length > 0) {
+    // The schema was regrouped once, before the first release: the installed migrations cannot
+    // be continued by this release's, which define the same objects again.
+    const installed = withdrawn.map((name) => `supabase/migrations/${manifest.migrations[name]}`);
+    throw new InstallError(
+      `${options.dir} has ${withdrawn.length} payments migration(s) from an earlier release that ` +
+        `this release no longer ships (${installed.slice(0, 3).join(", ")}` +
+        `${installed.length > 3 ? ", ..." : ""}; all are listed in supabase/${MANIFEST}): ` +
+        "that schema cannot be upgraded in place. Reinstall on a fresh database: remove those " +
+        `migrations and supabase/${MANIFEST}, run \`pgpayments init\`, and apply the migrations to ` +
+        "a new database (`supabase db reset` locally).",
+    );
+  }
+  const files = await releaseFiles(source);
   const conflicts: string[] = [];
   for (const [path, content] of files) {
     const current = await readText(`${supabase}/${path}`);
@@ -86,8 +101,7 @@ export async function install(mode: "init" | "upgrade", options: InstallOptions)
   }
 
   const report: InstallReport = { migrations: [], written: [], unchanged: 0, config: "kept" };
-  const pending = (await migrationNames(new URL("supabase/migrations/", source)))
-    .filter((name) => !manifest.migrations[name]);
+  const pending = shipped.filter((name) => !manifest.migrations[name]);
   if (pending.length > 0) {
     await Deno.mkdir(`${supabase}/migrations`, { recursive: true });
     let stamp = nextStamp(await migrationNames(`${supabase}/migrations`), options.now);
@@ -174,7 +188,7 @@ function addSecond(stamp: string): string {
   return next.toISOString().replace(/[-:T]/g, "").slice(0, 14);
 }
 
-/** `20261127000100_core.sql` becomes `<stamp>_payments_core.sql`, recognisable in the app. */
+/** `20261201000500_customers.sql` becomes `<stamp>_payments_customers.sql` in the app. */
 function appName(name: string): string {
   const rest = name.slice(15);
   return rest.startsWith("payments") ? rest : `payments_${rest}`;

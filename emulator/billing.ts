@@ -103,23 +103,28 @@ export function settleFirstPayment(
   invoice: Stripe.Invoice,
   succeeded: boolean,
 ): void {
-  const paymentIntent = invoicePaymentIntent(ctx, invoice);
-  if (succeeded) {
-    succeedPaymentIntent(ctx, paymentIntent);
-    markInvoicePaid(ctx, invoice);
-  } else {
-    failPaymentIntent(ctx, paymentIntent, BANK_DEBIT_FAILED);
-    markInvoicePaymentFailed(ctx, invoice);
-  }
+  settleBankDebit(ctx, invoicePaymentIntent(ctx, invoice), succeeded);
+  if (succeeded) markInvoicePaid(ctx, invoice);
+  else markInvoicePaymentFailed(ctx, invoice);
   setSubscriptionStatus(ctx, subscription, succeeded ? "active" : "incomplete_expired");
 }
 
 /** A bank debit that bounces: the decline of the `async_failed` outcome. */
-export const BANK_DEBIT_FAILED: Decline = {
+const BANK_DEBIT_FAILED: Decline = {
   code: "card_declined",
   declineCode: "insufficient_funds",
   message: "The customer's bank account has insufficient funds.",
 };
+
+/** A delayed bank debit's PaymentIntent settles: it succeeds or bounces. */
+export function settleBankDebit(
+  ctx: Context,
+  paymentIntent: Stripe.PaymentIntent,
+  succeeded: boolean,
+): void {
+  if (succeeded) succeedPaymentIntent(ctx, paymentIntent);
+  else failPaymentIntent(ctx, paymentIntent, BANK_DEBIT_FAILED);
+}
 
 /** The buyer passed 3-D Secure for an invoice's payment: the invoice is paid. */
 export function invoicePaymentAuthenticated(ctx: Context, invoice: Stripe.Invoice): void {

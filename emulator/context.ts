@@ -1,8 +1,9 @@
 /** What a request handler may reach: its account partition, the public URL, and events. */
 import { unixNow } from "./clock.ts";
 import { render } from "./expand.ts";
+import { noSuch } from "./errors.ts";
 import { newId } from "./ids.ts";
-import type { EmulatorEvent, EventRequest, Partition } from "./store.ts";
+import type { EmulatorEvent, EventRequest, Partition, Store } from "./store.ts";
 import type { WebhookDispatcher } from "./webhooks.ts";
 
 /** The version the pinned `stripe` SDK sends; event payloads claim to follow it. */
@@ -76,4 +77,30 @@ export class Context {
     }
     if (Object.keys(previous).length > 0) this.emit(type, after, previous);
   }
+}
+
+/**
+ * What hosted pages and test controls work with. They carry no API key, so they act in
+ * whichever account holds the object they were given the id of.
+ */
+export interface KeylessDependencies {
+  store: Store;
+  webhooks: WebhookDispatcher;
+  publicUrl: () => string;
+}
+
+export function keylessContext(deps: KeylessDependencies, partition: Partition): Context {
+  return new Context(partition, deps.publicUrl(), deps.webhooks);
+}
+
+/** The object with `id` in `table` of the account that holds it, with a context there; else 404. */
+export function locate<T>(
+  deps: KeylessDependencies,
+  table: (partition: Partition) => Map<string, T>,
+  kind: string,
+  id: string,
+): { ctx: Context; value: T } {
+  const found = deps.store.locate(table, id);
+  if (!found) throw noSuch(kind, id);
+  return { ctx: keylessContext(deps, found.partition), value: found.value };
 }

@@ -7,8 +7,8 @@ import { authenticate } from "./auth.ts";
 import { authenticatePayment } from "./authentication.ts";
 import { failRenewal, renewSubscription } from "./billing.ts";
 import { cardByNumber, cardByToken, DEFAULT_TEST_CARD, type TestCard } from "./cards.ts";
-import { Context } from "./context.ts";
-import { invalidRequest, noSuch, StripeError } from "./errors.ts";
+import { keylessContext, type KeylessDependencies, locate } from "./context.ts";
+import { invalidRequest, StripeError } from "./errors.ts";
 import {
   CHECKOUT_OUTCOMES,
   type CheckoutOutcome,
@@ -16,30 +16,19 @@ import {
 } from "./resources/checkout_sessions.ts";
 import { jsonResponse, toStripeError } from "./responses.ts";
 import { matchRoute, type PathParams, route } from "./router.ts";
-import type { Partition, Store } from "./store.ts";
+import type { Partition } from "./store.ts";
 import { readSeedCounts, seedAccount } from "./seed.ts";
 import { runTrigger, TRIGGERS } from "./trigger.ts";
-import type { WebhookDispatcher } from "./webhooks.ts";
 
-export interface ControlDependencies {
-  store: Store;
-  webhooks: WebhookDispatcher;
-  publicUrl: () => string;
-}
+export type ControlDependencies = KeylessDependencies;
 
 const MAX_LATENCY_MS = 60_000;
 
 type ControlHandler = (request: Request, path: PathParams, url: URL) => Promise<unknown>;
 
 export function createControlHandler(deps: ControlDependencies) {
-  const contextFor = (partition: Partition) =>
-    new Context(partition, deps.publicUrl(), deps.webhooks);
-
-  const subscription = (id: string) => {
-    const found = deps.store.locate((partition) => partition.subscriptions, id);
-    if (!found) throw noSuch("subscription", id);
-    return { ctx: contextFor(found.partition), subscription: found.value };
-  };
+  const subscription = (id: string) =>
+    locate(deps, (partition) => partition.subscriptions, "subscription", id);
 
   const reset: ControlHandler = async () => {
     await deps.webhooks.reset();
@@ -61,8 +50,12 @@ export function createControlHandler(deps: ControlDependencies) {
   };
 
   const complete: ControlHandler = async (request, path) => {
-    const found = deps.store.locate((partition) => partition.checkoutSessions, path.id);
-    if (!found) throw noSuch("checkout.session", path.id);
+    const { ctx, value: record } = locate(
+      deps,
+      (partition) => partition.checkoutSessions,
+      "checkout.session",
+      path.id,
+    );
     const body = await readJson(request);
     const outcome = body.outcome ?? "paid";
     if (!CHECKOUT_OUTCOMES.includes(outcome as CheckoutOutcome)) {
@@ -79,8 +72,7 @@ export function createControlHandler(deps: ControlDependencies) {
         "authenticate",
       );
     }
-    const ctx = contextFor(found.partition);
-    const attempt = completeCheckoutSession(ctx, found.value, outcome as CheckoutOutcome, {
+    const attempt = completeCheckoutSession(ctx, record, outcome as CheckoutOutcome, {
       email: typeof body.email === "string" ? body.email : null,
       name: typeof body.name === "string" ? body.name : null,
     }, card);
@@ -94,24 +86,24 @@ export function createControlHandler(deps: ControlDependencies) {
         throw new StripeError(
           402,
           "card_error",
-          found.value.lastError ?? "Authentication failed.",
+          record.lastError ?? "Authentication failed.",
           "payment_intent_authentication_failure",
         );
       }
     }
-    return found.value.session;
+    return record.session;
   };
 
   const renew: ControlHandler = (_request, path) => {
     const target = subscription(path.id);
-    renewSubscription(target.ctx, target.subscription, "paid");
-    return Promise.resolve(target.subscription);
+    renewSubscription(target.ctx, target.value, "paid");
+    return Promise.resolve(target.value);
   };
 
   const failPayment: ControlHandler = (_request, path) => {
     const target = subscription(path.id);
-    failRenewal(target.ctx, target.subscription);
-    return Promise.resolve(target.subscription);
+    failRenewal(target.ctx, target.value);
+    return Promise.resolve(target.value);
   };
 
   const latency: ControlHandler = async (request) => {
@@ -157,13 +149,12 @@ export function createControlHandler(deps: ControlDependencies) {
       );
     }
     const body = await readJson(request);
-    return runTrigger(contextFor(triggerPartition(body.api_key)), path.event);
+    return runTrigger(keylessContext(deps, triggerPartition(body.api_key)), path.event);
   };
 
   /** Moves an event's `created` back by `days`, to test Stripe's 30-day event window. */
   const backdateEvent: ControlHandler = async (request, path) => {
-    const found = deps.store.locate((partition) => partition.events, path.id);
-    if (!found) throw noSuch("event", path.id);
+    const found = locate(deps, (partition) => partition.events, "event", path.id);
     const { days } = await readJson(request);
     if (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > 365) {
       throw invalidRequest("Invalid days: an integer between 1 and 365.", "days");

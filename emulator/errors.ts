@@ -52,3 +52,9 @@ export function noSuch(kind: string, id: string, param = "id"): StripeError {
     param,
   );
 }
+
+/** `value` when the table had it; Stripe's 404 for the `kind` with `id` otherwise. */
+export function orNoSuch<T>(value: T | undefined, kind: string, id: string, param = "id"): T {
+  if (value === undefined) throw noSuch(kind, id, param);
+  return value;
+}

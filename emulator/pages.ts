@@ -7,7 +7,7 @@
 import type Stripe from "stripe";
 import { authenticatePayment } from "./authentication.ts";
 import { checkCardNumber, type Decline, type TestCard } from "./cards.ts";
-import { Context } from "./context.ts";
+import { type Context, type KeylessDependencies, locate } from "./context.ts";
 import { noSuch } from "./errors.ts";
 import { completeCheckoutSession } from "./resources/checkout_sessions.ts";
 import {
@@ -22,14 +22,9 @@ import {
 } from "./resources/subscriptions.ts";
 import { htmlResponse, redirect, toStripeError } from "./responses.ts";
 import { matchRoute, type PathParams, route } from "./router.ts";
-import type { CheckoutSessionRecord, Partition, Store } from "./store.ts";
-import type { WebhookDispatcher } from "./webhooks.ts";
+import type { CheckoutSessionRecord } from "./store.ts";
 
-export interface PageDependencies {
-  store: Store;
-  webhooks: WebhookDispatcher;
-  publicUrl: () => string;
-}
+export type PageDependencies = KeylessDependencies;
 
 type PageHandler = (request: Request, path: PathParams) => Promise<Response> | Response;
 
@@ -49,33 +44,22 @@ interface CardForm {
 }
 
 export function createPageHandler(deps: PageDependencies) {
-  const contextFor = (partition: Partition) =>
-    new Context(partition, deps.publicUrl(), deps.webhooks);
-  const checkout = (id: string) => {
-    const found = deps.store.locate((partition) => partition.checkoutSessions, id);
-    if (!found) throw noSuch("checkout.session", id);
-    return { ctx: contextFor(found.partition), record: found.value };
-  };
-  const portal = (id: string) => {
-    const found = deps.store.locate((partition) => partition.portalSessions, id);
-    if (!found) throw noSuch("billing_portal.session", id);
-    return { ctx: contextFor(found.partition), session: found.value };
-  };
-  const paymentIntent = (id: string) => {
-    const found = deps.store.locate((partition) => partition.paymentIntents, id);
-    if (!found) throw noSuch("payment_intent", id);
-    return { ctx: contextFor(found.partition), paymentIntent: found.value };
-  };
+  const checkout = (id: string) =>
+    locate(deps, (partition) => partition.checkoutSessions, "checkout.session", id);
+  const portal = (id: string) =>
+    locate(deps, (partition) => partition.portalSessions, "billing_portal.session", id);
+  const paymentIntent = (id: string) =>
+    locate(deps, (partition) => partition.paymentIntents, "payment_intent", id);
 
   const showCheckout: PageHandler = (_request, path) => {
-    const { ctx, record } = checkout(path.id);
+    const { ctx, value: record } = checkout(path.id);
     const form = emptyForm(ctx, record);
     if (record.lastError) form.error = { field: "card", message: record.lastError };
     return htmlResponse(200, checkoutPage(ctx, record, form));
   };
 
   const payCheckout: PageHandler = async (request, path) => {
-    const { ctx, record } = checkout(path.id);
+    const { ctx, value: record } = checkout(path.id);
     const fields = new URLSearchParams(await request.text());
     if (record.session.status !== "open") {
       return htmlResponse(409, checkoutPage(ctx, record, emptyForm(ctx, record)));
@@ -112,7 +96,7 @@ export function createPageHandler(deps: PageDependencies) {
   };
 
   const cancelCheckout: PageHandler = (_request, path) => {
-    const target = checkout(path.id).record.session.cancel_url;
+    const target = checkout(path.id).value.session.cancel_url;
     if (target) return redirect(target);
     return htmlResponse(
       200,
@@ -121,12 +105,12 @@ export function createPageHandler(deps: PageDependencies) {
   };
 
   const showAuthentication: PageHandler = (_request, path) => {
-    const { ctx, paymentIntent: intent } = paymentIntent(path.id);
+    const { ctx, value: intent } = paymentIntent(path.id);
     return htmlResponse(200, authenticationPage(ctx.publicUrl, intent));
   };
 
   const authenticate = (approved: boolean): PageHandler => (_request, path) => {
-    const { ctx, paymentIntent: intent } = paymentIntent(path.id);
+    const { ctx, value: intent } = paymentIntent(path.id);
     const result = authenticatePayment(ctx, intent.id, approved);
     if (result.redirect) return redirect(result.redirect);
     const status = approved ? "succeeded" : "failed";
@@ -142,7 +126,7 @@ export function createPageHandler(deps: PageDependencies) {
   };
 
   const showPortal: PageHandler = (_request, path) => {
-    const { ctx, session } = portal(path.id);
+    const { ctx, value: session } = portal(path.id);
     return htmlResponse(200, portalPage(ctx, session, null));
   };
 
@@ -151,7 +135,7 @@ export function createPageHandler(deps: PageDependencies) {
     action: (ctx: Context, subscription: Stripe.Subscription, form: URLSearchParams) => void,
   ): PageHandler =>
   async (request, path) => {
-    const { ctx, session } = portal(path.id);
+    const { ctx, value: session } = portal(path.id);
     const subscription = ctx.partition.subscriptions.get(path.subscription);
     if (!subscription || subscription.customer !== session.customer) {
       throw noSuch("subscription", path.subscription);
@@ -183,7 +167,7 @@ export function createPageHandler(deps: PageDependencies) {
   });
 
   const updateCard: PageHandler = async (request, path) => {
-    const { ctx, session } = portal(path.id);
+    const { ctx, value: session } = portal(path.id);
     const customer = ctx.partition.customers.get(session.customer);
     if (!customer) throw noSuch("customer", session.customer);
     const fields = new URLSearchParams(await request.text());

@@ -104,40 +104,36 @@ export class Partition {
   lookup(id: string): object | undefined {
     const prefix = id.slice(0, id.indexOf("_"));
     switch (prefix) {
-      case "prod":
-        return this.products.get(id);
-      case "price":
-        return this.prices.get(id);
       case "cus":
         return this.customers.get(id) ?? this.deletedCustomers.get(id);
       case "cs":
         return this.checkoutSessions.get(id)?.session;
-      case "bps":
-        return this.portalSessions.get(id);
-      case "sub":
-        return this.subscriptions.get(id);
-      case "in":
-        return this.invoices.get(id);
       case "inpay":
         return [...this.invoices.values()].flatMap((invoice) => invoice.payments?.data ?? [])
           .find((payment) => payment.id === id);
-      case "pi":
-        return this.paymentIntents.get(id);
-      case "ch":
-        return this.charges.get(id);
-      case "re":
-        return this.refunds.get(id);
-      case "clock":
-        return this.testClocks.get(id);
       case "pm":
         return this.paymentMethods.get(id)?.paymentMethod;
       case "we":
         return this.webhookEndpoints.get(id)?.endpoint;
-      case "evt":
-        return this.events.get(id);
       default:
-        return undefined;
+        return this.publicTables()[prefix]?.get(id);
     }
+  }
+
+  /** The tables that hold public objects as they are, by their ids' prefix. */
+  private publicTables(): Record<string, Map<string, object>> {
+    return {
+      prod: this.products,
+      price: this.prices,
+      bps: this.portalSessions,
+      sub: this.subscriptions,
+      in: this.invoices,
+      pi: this.paymentIntents,
+      ch: this.charges,
+      re: this.refunds,
+      clock: this.testClocks,
+      evt: this.events,
+    };
   }
 }
 

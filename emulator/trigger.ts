@@ -25,8 +25,16 @@ class Flow {
     return callApi(this.ctx, method, path, params);
   }
 
-  price(recurring: boolean, name = "Trigger product"): Json {
-    const product = this.api("POST", "/v1/products", { name });
+  customer(): Json {
+    return this.api("POST", "/v1/customers", { email: "trigger@example.com" });
+  }
+
+  product(): Json {
+    return this.api("POST", "/v1/products", { name: "Trigger product" });
+  }
+
+  price(recurring: boolean): Json {
+    const product = this.product();
     return this.api("POST", "/v1/prices", {
       product: String(product.id),
       currency: "usd",
@@ -51,6 +59,23 @@ class Flow {
     if (record) completeCheckoutSession(this.ctx, record, outcome, { email: "buyer@example.com" });
   }
 
+  /** A payment-mode session paid by bank debit, which then settles or bounces. */
+  bankDebit(outcome: "async_succeeded" | "async_failed"): void {
+    const session = this.checkout("payment");
+    this.buyerPays(session, "async_pending");
+    this.buyerPays(session, outcome);
+  }
+
+  /** A PaymentIntent for $20 confirmed with `card` (a test PaymentMethod). */
+  cardPayment(card: string): Json {
+    return this.api("POST", "/v1/payment_intents", {
+      amount: "2000",
+      currency: "usd",
+      payment_method: card,
+      confirm: "true",
+    });
+  }
+
   /** A customer paying by `card` (a test PaymentMethod) with a monthly subscription. */
   subscription(card = "pm_card_visa"): Json {
     const customer = this.api("POST", "/v1/customers", {
@@ -73,44 +98,28 @@ export const TRIGGERS: Readonly<Record<string, Fixture>> = {
   },
   "checkout.session.async_payment_succeeded": {
     description: "a bank debit from Checkout settles",
-    run: (flow) => {
-      const session = flow.checkout("payment");
-      flow.buyerPays(session, "async_pending");
-      flow.buyerPays(session, "async_succeeded");
-    },
+    run: (flow) => flow.bankDebit("async_succeeded"),
   },
   "checkout.session.async_payment_failed": {
     description: "a bank debit from Checkout bounces",
-    run: (flow) => {
-      const session = flow.checkout("payment");
-      flow.buyerPays(session, "async_pending");
-      flow.buyerPays(session, "async_failed");
-    },
+    run: (flow) => flow.bankDebit("async_failed"),
   },
   "checkout.session.expired": {
     description: "an open Checkout Session is expired",
-    run: (flow) => {
-      flow.api("POST", `/v1/checkout/sessions/${flow.checkout("payment")}/expire`);
-    },
+    run: (flow) => flow.api("POST", `/v1/checkout/sessions/${flow.checkout("payment")}/expire`),
   },
   "customer.created": {
     description: "a customer is created",
-    run: (flow) => {
-      flow.api("POST", "/v1/customers", { email: "trigger@example.com" });
-    },
+    run: (flow) => flow.customer(),
   },
   "customer.updated": {
     description: "a customer's name changes",
-    run: (flow) => {
-      const customer = flow.api("POST", "/v1/customers", { email: "trigger@example.com" });
-      flow.api("POST", `/v1/customers/${customer.id}`, { name: "Renamed customer" });
-    },
+    run: (flow) =>
+      flow.api("POST", `/v1/customers/${flow.customer().id}`, { name: "Renamed customer" }),
   },
   "customer.subscription.created": {
     description: "a subscription is created and paid by card",
-    run: (flow) => {
-      flow.subscription();
-    },
+    run: (flow) => flow.subscription(),
   },
   "customer.subscription.updated": {
     description: "a subscription is set to cancel at period end",
@@ -123,15 +132,11 @@ export const TRIGGERS: Readonly<Record<string, Fixture>> = {
   },
   "customer.subscription.deleted": {
     description: "a subscription is canceled",
-    run: (flow) => {
-      flow.api("DELETE", `/v1/subscriptions/${flow.subscription().id}`);
-    },
+    run: (flow) => flow.api("DELETE", `/v1/subscriptions/${flow.subscription().id}`),
   },
   "invoice.paid": {
     description: "a subscription's first invoice is paid by card",
-    run: (flow) => {
-      flow.subscription();
-    },
+    run: (flow) => flow.subscription(),
   },
   "invoice.payment_succeeded": {
     description: "a subscription renews and its card pays",
@@ -143,31 +148,17 @@ export const TRIGGERS: Readonly<Record<string, Fixture>> = {
   },
   "invoice.payment_failed": {
     description: "a subscription's card (4000 0000 0000 0341) declines its first invoice",
-    run: (flow) => {
-      flow.subscription("pm_card_chargeCustomerFail");
-    },
+    run: (flow) => flow.subscription("pm_card_chargeCustomerFail"),
   },
   "payment_intent.succeeded": {
     description: "a PaymentIntent is confirmed with 4242 4242 4242 4242",
-    run: (flow) => {
-      flow.api("POST", "/v1/payment_intents", {
-        amount: "2000",
-        currency: "usd",
-        payment_method: "pm_card_visa",
-        confirm: "true",
-      });
-    },
+    run: (flow) => flow.cardPayment("pm_card_visa"),
   },
   "payment_intent.payment_failed": {
     description: "a PaymentIntent is confirmed with a declined card",
     run: (flow) => {
       try {
-        flow.api("POST", "/v1/payment_intents", {
-          amount: "2000",
-          currency: "usd",
-          payment_method: "pm_card_chargeDeclined",
-          confirm: "true",
-        });
+        flow.cardPayment("pm_card_chargeDeclined");
       } catch {
         // The decline is the point: its events are already emitted.
       }
@@ -175,40 +166,27 @@ export const TRIGGERS: Readonly<Record<string, Fixture>> = {
   },
   "charge.refunded": {
     description: "a card payment is refunded in full",
-    run: (flow) => {
-      const paymentIntent = flow.api("POST", "/v1/payment_intents", {
-        amount: "2000",
-        currency: "usd",
-        payment_method: "pm_card_visa",
-        confirm: "true",
-      });
-      flow.api("POST", "/v1/refunds", { payment_intent: String(paymentIntent.id) });
-    },
+    run: (flow) =>
+      flow.api("POST", "/v1/refunds", {
+        payment_intent: String(flow.cardPayment("pm_card_visa").id),
+      }),
   },
   "product.created": {
     description: "a product is created",
-    run: (flow) => {
-      flow.api("POST", "/v1/products", { name: "Trigger product" });
-    },
+    run: (flow) => flow.product(),
   },
   "product.updated": {
     description: "a product is renamed",
-    run: (flow) => {
-      const product = flow.api("POST", "/v1/products", { name: "Trigger product" });
-      flow.api("POST", `/v1/products/${product.id}`, { name: "Renamed product" });
-    },
+    run: (flow) =>
+      flow.api("POST", `/v1/products/${flow.product().id}`, { name: "Renamed product" }),
   },
   "price.created": {
     description: "a product and a price are created",
-    run: (flow) => {
-      flow.price(false);
-    },
+    run: (flow) => flow.price(false),
   },
   "price.updated": {
     description: "a price is archived",
-    run: (flow) => {
-      flow.api("POST", `/v1/prices/${flow.price(false).id}`, { active: "false" });
-    },
+    run: (flow) => flow.api("POST", `/v1/prices/${flow.price(false).id}`, { active: "false" }),
   },
 };
 

@@ -1,5 +1,5 @@
 // Service-role reads for operators: the admin lists, one stored event, and the overview figures.
-// Pagination, filters and the row shapes are the SQL functions' (20261130000100_admin_lists.sql);
+// Pagination, filters and the row shapes are the SQL functions' (20261201001800_admin_lists.sql);
 // here the query string becomes their arguments.
 import { mapDatabaseErrors, type Sql } from "./db.ts";
 import { json, validationError } from "./errors.ts";

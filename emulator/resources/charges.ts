@@ -2,7 +2,7 @@
 import type Stripe from "stripe";
 import type { Decline } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { noSuch } from "../errors.ts";
+import { orNoSuch } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import { collection, whereEqual } from "./collection.ts";
@@ -10,9 +10,7 @@ import { collection, whereEqual } from "./collection.ts";
 export type ChargeStatus = "succeeded" | "pending" | "failed";
 
 export function findCharge(ctx: Context, id: string, param = "id"): Stripe.Charge {
-  const charge = ctx.partition.charges.get(id);
-  if (!charge) throw noSuch("charge", id, param);
-  return charge;
+  return orNoSuch(ctx.partition.charges.get(id), "charge", id, param);
 }
 
 export function insertCharge(

@@ -4,15 +4,15 @@
  */
 import type Stripe from "stripe";
 import {
-  BANK_DEBIT_FAILED,
   collectInvoice,
   invoicePaymentAuthenticated,
+  settleBankDebit,
   settleFirstPayment,
   startSubscription,
 } from "../billing.ts";
 import { attachDecline, DEFAULT_TEST_CARD, type TestCard } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newCheckoutSessionId, newId, randomToken } from "../ids.ts";
 import { newestFirst, paginate } from "../pagination.ts";
@@ -25,10 +25,9 @@ import { findCustomer, insertCustomer } from "./customers.ts";
 import {
   confirmPaymentIntent,
   type ConfirmResult,
-  failPaymentIntent,
   findPaymentIntent,
   openPaymentIntent,
-  succeedPaymentIntent,
+  UNEMULATED_ROUTING_PARAMS,
 } from "./payment_intents.ts";
 import {
   attachPaymentMethod,
@@ -63,9 +62,7 @@ function findCheckoutSession(
   id: string,
   param = "id",
 ): CheckoutSessionRecord {
-  const record = ctx.partition.checkoutSessions.get(id);
-  if (!record) throw noSuch("checkout.session", id, param);
-  return record;
+  return orNoSuch(ctx.partition.checkoutSessions.get(id), "checkout.session", id, param);
 }
 
 /** `line_items[i]`, with an inline `price_data` (and its `product_data`) or a `price`. */
@@ -109,16 +106,11 @@ const CREATE_PARAMS: ParamSpec = {
     payment_intent_data: {
       read: ["description", "metadata"],
       ignored: [
-        "application_fee_amount",
+        ...UNEMULATED_ROUTING_PARAMS,
         "capture_method",
-        "on_behalf_of",
         "receipt_email",
         "setup_future_usage",
         "shipping",
-        "statement_descriptor",
-        "statement_descriptor_suffix",
-        "transfer_data",
-        "transfer_group",
       ],
     },
     subscription_data: {
@@ -204,31 +196,7 @@ function createSession(ctx: Context, params: ParamReader) {
   const subscriptionData = modeOnly(params, "subscription_data", mode, "subscription");
   const lineItems = readLineItems(ctx, params, mode);
   // A session for a customer on a test clock lives on the clock's time.
-  return ctx.atTime(
-    clockTimeOf(ctx, customer),
-    () =>
-      insertSession(ctx, params, {
-        mode,
-        customerId,
-        customerEmail,
-        customerCreation,
-        lineItems,
-        paymentIntentData,
-        subscriptionData,
-      }),
-  );
-}
-
-function insertSession(ctx: Context, params: ParamReader, input: {
-  mode: "payment" | "subscription";
-  customerId: string | null;
-  customerEmail: string | null;
-  customerCreation: "always" | "if_required" | undefined;
-  lineItems: Stripe.LineItem[];
-  paymentIntentData: ParamReader | undefined;
-  subscriptionData: ParamReader | undefined;
-}) {
-  const {
+  const request: SessionRequest = {
     mode,
     customerId,
     customerEmail,
@@ -236,7 +204,23 @@ function insertSession(ctx: Context, params: ParamReader, input: {
     lineItems,
     paymentIntentData,
     subscriptionData,
-  } = input;
+  };
+  return ctx.atTime(clockTimeOf(ctx, customer), () => insertSession(ctx, params, request));
+}
+
+/** What `createSession` checked; `insertSession` reads the other parameters itself. */
+interface SessionRequest {
+  mode: "payment" | "subscription";
+  customerId: string | null;
+  customerEmail: string | null;
+  customerCreation: "always" | "if_required" | undefined;
+  lineItems: Stripe.LineItem[];
+  paymentIntentData: ParamReader | undefined;
+  subscriptionData: ParamReader | undefined;
+}
+
+function insertSession(ctx: Context, params: ParamReader, request: SessionRequest) {
+  const { mode, customerId, customerEmail, lineItems } = request;
   const now = ctx.now();
   const expiresAt = params.integer("expires_at") ?? now + MAX_LIFETIME_SECONDS;
   if (expiresAt < now + MIN_LIFETIME_SECONDS || expiresAt > now + MAX_LIFETIME_SECONDS) {
@@ -285,7 +269,7 @@ function insertSession(ctx: Context, params: ParamReader, input: {
     customer_creation: customerId
       ? null
       : mode === "payment"
-      ? customerCreation ?? "if_required"
+      ? request.customerCreation ?? "if_required"
       : "always",
     customer_details: customerEmail ? customerDetails(customerEmail, null) : null,
     customer_email: customerEmail,
@@ -343,13 +327,13 @@ function insertSession(ctx: Context, params: ParamReader, input: {
     session,
     lineItems,
     subscriptionData: {
-      metadata: subscriptionData?.metadata() ?? {},
-      description: subscriptionData?.nullableString("description") ?? null,
-      trialPeriodDays: subscriptionData?.integer("trial_period_days", 1, 730) ?? null,
+      metadata: request.subscriptionData?.metadata() ?? {},
+      description: request.subscriptionData?.nullableString("description") ?? null,
+      trialPeriodDays: request.subscriptionData?.integer("trial_period_days", 1, 730) ?? null,
     },
     paymentIntentData: {
-      metadata: paymentIntentData?.metadata() ?? {},
-      description: paymentIntentData?.nullableString("description") ?? null,
+      metadata: request.paymentIntentData?.metadata() ?? {},
+      description: request.paymentIntentData?.nullableString("description") ?? null,
     },
     lastError: null,
   };
@@ -631,15 +615,7 @@ function payWithCard(
     const previous = session.payment_intent
       ? ctx.partition.paymentIntents.get(session.payment_intent as string)
       : undefined;
-    const paymentIntent = previous ?? openPaymentIntent(ctx, {
-      amount: session.amount_total ?? 0,
-      currency: session.currency ?? "usd",
-      customer: session.customer as string | null,
-      metadata: record.paymentIntentData.metadata,
-      description: record.paymentIntentData.description,
-      receiptEmail: email,
-      paymentMethod: null,
-    });
+    const paymentIntent = previous ?? openSessionPaymentIntent(ctx, record, email, null);
     paymentIntent.payment_method = method.paymentMethod.id;
     session.payment_intent = paymentIntent.id;
     result = confirmPaymentIntent(ctx, paymentIntent, {
@@ -686,6 +662,25 @@ function payWithCard(
       finishCheckout(ctx, record, "unpaid");
       return { status: "complete" };
   }
+}
+
+/** The PaymentIntent a payment-mode session charges its total with. */
+function openSessionPaymentIntent(
+  ctx: Context,
+  record: CheckoutSessionRecord,
+  receiptEmail: string,
+  paymentMethod: string | null,
+) {
+  const { session, paymentIntentData } = record;
+  return openPaymentIntent(ctx, {
+    amount: session.amount_total ?? 0,
+    currency: session.currency ?? "usd",
+    customer: session.customer as string | null,
+    metadata: paymentIntentData.metadata,
+    description: paymentIntentData.description,
+    receiptEmail,
+    paymentMethod,
+  });
 }
 
 /** Starts the subscription a subscription-mode session sells, paid by `paymentMethod`. */
@@ -743,15 +738,7 @@ function payByBankDebit(ctx: Context, record: CheckoutSessionRecord, buyer: Buye
   const { customer, email, name } = identifyBuyer(ctx, record, buyer);
   const method = insertBankPaymentMethod(ctx, { email, name });
   if (session.mode === "payment") {
-    const paymentIntent = openPaymentIntent(ctx, {
-      amount: session.amount_total ?? 0,
-      currency: session.currency ?? "usd",
-      customer: session.customer as string | null,
-      metadata: record.paymentIntentData.metadata,
-      description: record.paymentIntentData.description,
-      receiptEmail: email,
-      paymentMethod: method.paymentMethod.id,
-    });
+    const paymentIntent = openSessionPaymentIntent(ctx, record, email, method.paymentMethod.id);
     session.payment_intent = paymentIntent.id;
     confirmPaymentIntent(ctx, paymentIntent, { offSession: false });
   } else if (customer) {
@@ -797,9 +784,7 @@ function resolveCustomer(
 function settle(ctx: Context, record: CheckoutSessionRecord, succeeded: boolean): void {
   const { session } = record;
   if (session.mode === "payment") {
-    const paymentIntent = findPaymentIntent(ctx, session.payment_intent as string);
-    if (succeeded) succeedPaymentIntent(ctx, paymentIntent);
-    else failPaymentIntent(ctx, paymentIntent, BANK_DEBIT_FAILED);
+    settleBankDebit(ctx, findPaymentIntent(ctx, session.payment_intent as string), succeeded);
   } else {
     const subscription = ctx.partition.subscriptions.get(session.subscription as string);
     const invoice = ctx.partition.invoices.get(session.invoice as string);

@@ -2,7 +2,7 @@
 import type Stripe from "stripe";
 import type { Context } from "../context.ts";
 import { attachDecline } from "../cards.ts";
-import { invalidRequest, noSuch } from "../errors.ts";
+import { invalidRequest, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -29,9 +29,7 @@ export interface CustomerInput {
 }
 
 export function findCustomer(ctx: Context, id: string, param = "id"): Stripe.Customer {
-  const customer = ctx.partition.customers.get(id);
-  if (!customer) throw noSuch("customer", id, param);
-  return customer;
+  return orNoSuch(ctx.partition.customers.get(id), "customer", id, param);
 }
 
 /** Stores a new customer; the caller emits `customer.created` (Checkout does, for new buyers). */

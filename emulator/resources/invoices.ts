@@ -4,7 +4,7 @@
  */
 import type Stripe from "stripe";
 import type { Context } from "../context.ts";
-import { noSuch } from "../errors.ts";
+import { noSuch, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { paginate } from "../pagination.ts";
@@ -34,9 +34,7 @@ export interface InvoiceInput {
 const RETRY_AFTER_SECONDS = 3 * 24 * 60 * 60;
 
 function findInvoice(ctx: Context, id: string, param = "id"): Stripe.Invoice {
-  const invoice = ctx.partition.invoices.get(id);
-  if (!invoice) throw noSuch("invoice", id, param);
-  return invoice;
+  return orNoSuch(ctx.partition.invoices.get(id), "invoice", id, param);
 }
 
 /** Stores a draft invoice and makes it the subscription's latest; the caller emits. */

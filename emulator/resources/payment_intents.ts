@@ -8,7 +8,7 @@
 import type Stripe from "stripe";
 import { AUTHENTICATION_FAILED, chargeCard, type Decline } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId, randomToken } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -29,9 +29,7 @@ export interface PaymentIntentInput {
 }
 
 export function findPaymentIntent(ctx: Context, id: string, param = "id"): Stripe.PaymentIntent {
-  const paymentIntent = ctx.partition.paymentIntents.get(id);
-  if (!paymentIntent) throw noSuch("payment_intent", id, param);
-  return paymentIntent;
+  return orNoSuch(ctx.partition.paymentIntents.get(id), "payment_intent", id, param);
 }
 
 /** Stores a PaymentIntent and emits `payment_intent.created`. */
@@ -265,6 +263,33 @@ function throwIfDeclined(
   });
 }
 
+/** Fees, Connect transfers and statement descriptors: accepted with a payment, not emulated. */
+export const UNEMULATED_ROUTING_PARAMS = [
+  "application_fee_amount",
+  "on_behalf_of",
+  "statement_descriptor",
+  "statement_descriptor_suffix",
+  "transfer_data",
+  "transfer_group",
+];
+
+/** Capture, mandates, shipping and method choice are not emulated: cards only. */
+const CONFIRM_IGNORED = [
+  "capture_method",
+  "confirmation_token",
+  "error_on_requires_action",
+  "mandate",
+  "mandate_data",
+  "payment_details",
+  "payment_method_data",
+  "payment_method_options",
+  "payment_method_types",
+  "radar_options",
+  "setup_future_usage",
+  "shipping",
+  "use_stripe_sdk",
+];
+
 const CREATE_PARAMS: ParamSpec = {
   read: [
     "amount",
@@ -278,34 +303,16 @@ const CREATE_PARAMS: ParamSpec = {
     "receipt_email",
     "return_url",
   ],
-  // Capture, fees, mandates, shipping and method choice are not emulated: cards only.
   ignored: [
+    ...CONFIRM_IGNORED,
+    ...UNEMULATED_ROUTING_PARAMS,
     "amount_details",
-    "application_fee_amount",
     "automatic_payment_methods",
-    "capture_method",
     "confirmation_method",
-    "confirmation_token",
     "customer_account",
-    "error_on_requires_action",
     "excluded_payment_method_types",
     "hooks",
-    "mandate",
-    "mandate_data",
-    "on_behalf_of",
-    "payment_details",
     "payment_method_configuration",
-    "payment_method_data",
-    "payment_method_options",
-    "payment_method_types",
-    "radar_options",
-    "setup_future_usage",
-    "shipping",
-    "statement_descriptor",
-    "statement_descriptor_suffix",
-    "transfer_data",
-    "transfer_group",
-    "use_stripe_sdk",
   ],
 };
 
@@ -359,21 +366,7 @@ function confirm(
 
 const CONFIRM_PARAMS: ParamSpec = {
   read: ["off_session", "payment_method", "receipt_email", "return_url"],
-  ignored: [
-    "capture_method",
-    "confirmation_token",
-    "error_on_requires_action",
-    "mandate",
-    "mandate_data",
-    "payment_details",
-    "payment_method_data",
-    "payment_method_options",
-    "payment_method_types",
-    "radar_options",
-    "setup_future_usage",
-    "shipping",
-    "use_stripe_sdk",
-  ],
+  ignored: CONFIRM_IGNORED,
 };
 
 const CONFIRMABLE = ["requires_payment_method", "requires_confirmation", "requires_action"];

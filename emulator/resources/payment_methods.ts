@@ -6,7 +6,7 @@
 import type Stripe from "stripe";
 import { attachDecline, cardByNumber, cardByToken, type Decline, type TestCard } from "../cards.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch, StripeError } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch, StripeError } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -24,9 +24,7 @@ export function cardError(decline: Decline, extra: Record<string, unknown> = {})
 }
 
 export function findPaymentMethod(ctx: Context, id: string, param = "id"): PaymentMethodRecord {
-  const record = ctx.partition.paymentMethods.get(id);
-  if (!record) throw noSuch("payment_method", id, param);
-  return record;
+  return orNoSuch(ctx.partition.paymentMethods.get(id), "payment_method", id, param);
 }
 
 /**

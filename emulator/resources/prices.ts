@@ -1,7 +1,7 @@
 /** Prices: create, retrieve, update, list (`active`, `currency`, `product`, `type`, `lookup_keys`). */
 import type Stripe from "stripe";
 import type { Context } from "../context.ts";
-import { missingParam, noSuch } from "../errors.ts";
+import { missingParam, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import type { PathParams } from "../router.ts";
@@ -9,9 +9,7 @@ import { collection } from "./collection.ts";
 import { buildPrice, buildProduct, claimLookupKey } from "./catalog.ts";
 
 export function findPrice(ctx: Context, id: string, param = "id"): Stripe.Price {
-  const price = ctx.partition.prices.get(id);
-  if (!price) throw noSuch("price", id, param);
-  return price;
+  return orNoSuch(ctx.partition.prices.get(id), "price", id, param);
 }
 
 const CREATE_PARAMS: ParamSpec = {

@@ -2,7 +2,7 @@
 import type Stripe from "stripe";
 import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, noSuch } from "../errors.ts";
+import { invalidRequest, noSuch, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import type { PathParams } from "../router.ts";
@@ -16,25 +16,25 @@ import {
 } from "./catalog.ts";
 
 function findProduct(ctx: Context, id: string, param = "id"): Stripe.Product {
-  const product = ctx.partition.products.get(id);
-  if (!product) throw noSuch("product", id, param);
-  return product;
+  return orNoSuch(ctx.partition.products.get(id), "product", id, param);
 }
 
+/** The product's own fields, which create sets and update changes. */
+const PRODUCT_FIELDS = [
+  "active",
+  "description",
+  "images",
+  "metadata",
+  "name",
+  "shippable",
+  "statement_descriptor",
+  "tax_code",
+  "unit_label",
+  "url",
+];
+
 const CREATE_PARAMS: ParamSpec = {
-  read: [
-    "active",
-    "description",
-    "id",
-    "images",
-    "metadata",
-    "name",
-    "shippable",
-    "statement_descriptor",
-    "tax_code",
-    "unit_label",
-    "url",
-  ],
+  read: [...PRODUCT_FIELDS, "id"],
   nested: {
     default_price_data: DEFAULT_PRICE_DATA_PARAMS,
     marketing_features: MARKETING_FEATURE_PARAMS,
@@ -54,19 +54,7 @@ function createProduct(ctx: Context, params: ParamReader) {
 }
 
 const UPDATE_PARAMS: ParamSpec = {
-  read: [
-    "active",
-    "default_price",
-    "description",
-    "images",
-    "metadata",
-    "name",
-    "shippable",
-    "statement_descriptor",
-    "tax_code",
-    "unit_label",
-    "url",
-  ],
+  read: [...PRODUCT_FIELDS, "default_price"],
   nested: { marketing_features: MARKETING_FEATURE_PARAMS },
   ignored: ["features", "package_dimensions", "tax_details"],
 };

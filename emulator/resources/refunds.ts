@@ -1,7 +1,7 @@
 /** Refunds: create (full or partial, by charge or PaymentIntent), retrieve, list. */
 import type Stripe from "stripe";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -12,9 +12,7 @@ import { findPaymentIntent } from "./payment_intents.ts";
 const REASONS = ["duplicate", "fraudulent", "requested_by_customer"] as const;
 
 function findRefund(ctx: Context, id: string): Stripe.Refund {
-  const refund = ctx.partition.refunds.get(id);
-  if (!refund) throw noSuch("refund", id);
-  return refund;
+  return orNoSuch(ctx.partition.refunds.get(id), "refund", id);
 }
 
 function chargeToRefund(ctx: Context, params: ParamReader): Stripe.Charge {

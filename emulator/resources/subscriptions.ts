@@ -5,7 +5,7 @@
 import type Stripe from "stripe";
 import { addInterval } from "../clock.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, noSuch, orNoSuch } from "../errors.ts";
 import { expand } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -60,9 +60,7 @@ interface CancellationInput {
 }
 
 function findSubscription(ctx: Context, id: string, param = "id"): Stripe.Subscription {
-  const subscription = ctx.partition.subscriptions.get(id);
-  if (!subscription) throw noSuch("subscription", id, param);
-  return subscription;
+  return orNoSuch(ctx.partition.subscriptions.get(id), "subscription", id, param);
 }
 
 /** Stores a subscription whose first period starts now; the caller emits. */

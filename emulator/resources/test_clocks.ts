@@ -9,7 +9,7 @@
 import type Stripe from "stripe";
 import { renewSubscription } from "../billing.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { expand, render } from "../expand.ts";
 import { newId } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
@@ -29,9 +29,7 @@ const TRIAL_WARNING_SECONDS = 3 * DAY_SECONDS;
 const INCOMPLETE_LIFETIME_SECONDS = 23 * 60 * 60;
 
 export function findTestClock(ctx: Context, id: string, param = "id"): TestClock {
-  const clock = ctx.partition.testClocks.get(id);
-  if (!clock) throw noSuch("test_helpers.test_clock", id, param);
-  return clock;
+  return orNoSuch(ctx.partition.testClocks.get(id), "test_helpers.test_clock", id, param);
 }
 
 /** The frozen time of the clock a customer lives on, or `null` for the wall clock. */

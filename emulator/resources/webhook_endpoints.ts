@@ -5,7 +5,7 @@
 import type Stripe from "stripe";
 import { unixNow } from "../clock.ts";
 import type { Context } from "../context.ts";
-import { invalidRequest, missingParam, noSuch } from "../errors.ts";
+import { invalidRequest, missingParam, orNoSuch } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
 import { PAGINATION, type ParamReader, type ParamSpec } from "../params.ts";
 import type { PathParams } from "../router.ts";
@@ -13,9 +13,7 @@ import { collection } from "./collection.ts";
 import type { WebhookEndpointRecord } from "../store.ts";
 
 function findEndpoint(ctx: Context, id: string): WebhookEndpointRecord {
-  const record = ctx.partition.webhookEndpoints.get(id);
-  if (!record) throw noSuch("webhook endpoint", id);
-  return record;
+  return orNoSuch(ctx.partition.webhookEndpoints.get(id), "webhook endpoint", id);
 }
 
 function readUrl(params: ParamReader): string | undefined {

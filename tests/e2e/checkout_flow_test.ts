@@ -2,6 +2,7 @@
 // hosted page, a signed webhook back into the function, projection, and the app's own trigger.
 import assert from "node:assert/strict";
 import { createPrices } from "../../scripts/stack.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
 import { call, eventually, withStack } from "../support/stack.ts";
 
 const USER = "33333333-3333-4333-8333-333333333333";
@@ -24,17 +25,15 @@ Deno.test("checkout, pay on the hosted page, signed webhook, order paid by the s
       insert into public.orders (user_id, price_id) values (${USER}, ${price}) returning id, amount, currency`;
     assert.deepEqual([Number(order.amount), order.currency], [2500, "eur"]);
     const token = await stack.userToken(USER, "grace@example.com");
-    const created = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+    const created = await createCheckout(
+      stack,
       token,
-      body: {
-        mode: "payment",
-        lineItems: [{ priceId: price, quantity: 1 }],
+      paymentRequest(price, {
         successUrl: "https://shop.example/done?session={CHECKOUT_SESSION_ID}",
-        cancelUrl: "https://shop.example/cart",
         metadata: { order_id: order.id },
         idempotencyKey: `order:${order.id}`,
-      },
-    });
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const { url, checkoutSessionId } = created.body.checkoutSession;
 

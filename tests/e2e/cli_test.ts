@@ -1,6 +1,7 @@
 // The CLI as a person or a script runs it: a subprocess against the local stack, checking exit
 // codes, the one-line failures, the streamed sync progress, and that no secret is printed.
 import assert from "node:assert/strict";
+import { breakAppTrigger } from "../support/app_trigger.ts";
 import { eventually, withStack } from "../support/stack.ts";
 import { EMULATOR_SECRET_KEY } from "../../scripts/stack.ts";
 
@@ -274,17 +275,11 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
       "events replay reports a failing event in one line, then processes it",
       async () => {
         // An app trigger that fails for one product makes its event fail, as a fulfillment bug would.
-        await stack.sql.unsafe(`
-        create function public.cli_test_fail() returns trigger language plpgsql as $$
-        begin
-          if new.processing_status = 'processed'
-             and new.payload -> 'data' -> 'object' ->> 'name' = 'Boom' then
-            raise exception 'fulfillment is broken';
-          end if;
-          return new;
-        end $$;
-        create trigger cli_test_fail after insert or update on payments.webhook_events
-          for each row execute function public.cli_test_fail();`);
+        const fix = await breakAppTrigger(
+          stack.sql,
+          "fulfillment is broken",
+          "new.payload -> 'data' -> 'object' ->> 'name' = 'Boom'",
+        );
         await stack.stripe.products.create({ name: "Boom" });
         const eventId = await eventually("the Boom event to fail every delivery", async () => {
           const [row] = await stack.sql`
@@ -304,7 +299,7 @@ Deno.test("the CLI connects, reports, syncs with progress, repairs webhooks and 
         );
         assert.match(line, /\(HTTP 500, event_failed\)\.$/);
 
-        await stack.sql.unsafe(`drop trigger cli_test_fail on payments.webhook_events`);
+        await fix();
         const fixed = await payments(["events", "replay", eventId, "-e", "test"]);
         assert.equal(fixed.code, 0, fixed.stderr);
         assert.equal(fixed.stdout.trim(), `test: event ${eventId} processed`);

@@ -44,6 +44,25 @@ const list = async (dir: string) => {
   return names.sort();
 };
 
+/** A release as this repository ships it (its supabase/ and functions/), copied into `dir`. */
+async function copyRelease(dir: string) {
+  const copied = await new Deno.Command("cp", {
+    args: ["-r", new URL("supabase", ROOT).pathname, new URL("functions", ROOT).pathname, dir],
+  }).output();
+  assert.equal(copied.code, 0, new TextDecoder().decode(copied.stderr));
+}
+
+/** Every file under `dir` with its content, to show that a refused command wrote nothing. */
+async function snapshot(dir: string): Promise<[string, string][]> {
+  const files: [string, string][] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) files.push(...await snapshot(path));
+    else files.push([path, await Deno.readTextFile(path)]);
+  }
+  return files.sort(([a], [b]) => a.localeCompare(b));
+}
+
 Deno.test("init installs migrations after the app's newest, a self-contained function and its config", async () => {
   const app = await scratchApp();
   try {
@@ -197,14 +216,7 @@ Deno.test("upgrade adds a newer release's migrations and files, and keeps local 
     await Deno.writeTextFile(`${app}/supabase/migrations/${ownNewest}`, "select 1;\n");
 
     // A newer release: everything as now, plus one migration and a changed function file.
-    await new Deno.Command("cp", {
-      args: [
-        "-r",
-        new URL("supabase", ROOT).pathname,
-        new URL("functions", ROOT).pathname,
-        release,
-      ],
-    }).output();
+    await copyRelease(release);
     await Deno.writeTextFile(
       `${release}/supabase/migrations/20270101000000_new_feature.sql`,
       "-- migrate:up\nselect 1;\n-- migrate:down\n",
@@ -244,5 +256,43 @@ Deno.test("upgrade adds a newer release's migrations and files, and keeps local 
   } finally {
     await Deno.remove(app, { recursive: true });
     await Deno.remove(release, { recursive: true });
+  }
+});
+
+Deno.test("upgrade refuses an install whose migrations this release no longer ships, writing nothing", async () => {
+  const app = await scratchApp();
+  const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
+  try {
+    // An earlier release: the function as now, with migrations from before the regrouping.
+    await copyRelease(earlier);
+    await Deno.remove(`${earlier}/supabase/migrations`, { recursive: true });
+    await Deno.mkdir(`${earlier}/supabase/migrations`);
+    for (
+      const name of [
+        "20261127000100_schemas_and_helpers.sql",
+        "20261130007000_sync_checkpoints.sql",
+      ]
+    ) {
+      await Deno.writeTextFile(
+        `${earlier}/supabase/migrations/${name}`,
+        "-- migrate:up\nselect 1;\n-- migrate:down\n",
+      );
+    }
+    await install("init", { dir: app, force: false, source: new URL(`file://${earlier}/`) });
+    const before = await snapshot(app);
+
+    for (const args of [["upgrade", "--dir", app], ["upgrade", "--dir", app, "--force"]]) {
+      const upgrade = await pgpayments(args);
+      assert.equal(upgrade.code, 1, upgrade.stdout);
+      assert.match(
+        upgrade.stderr,
+        /^pgpayments: .* has 2 payments migration\(s\) from an earlier release that this release no longer ships \(supabase\/migrations\/\d{14}_payments_schemas_and_helpers\.sql, /,
+      );
+      assert.match(upgrade.stderr, /Reinstall on a fresh database/);
+      assert.deepEqual(await snapshot(app), before, `${args.join(" ")} wrote nothing`);
+    }
+  } finally {
+    await Deno.remove(app, { recursive: true });
+    await Deno.remove(earlier, { recursive: true });
   }
 });

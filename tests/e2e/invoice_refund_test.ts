@@ -3,6 +3,7 @@
 // charge.refunded carries no refunds list. The refund must still reach the invoice's transaction.
 import assert from "node:assert/strict";
 import { createPrices } from "../../scripts/stack.ts";
+import { createCheckout } from "../support/checkout.ts";
 import { call, eventually, withStack } from "../support/stack.ts";
 
 const USER = "55555555-5555-4555-8555-555555555555";
@@ -14,15 +15,12 @@ Deno.test("a full refund of a subscription invoice turns its transaction refunde
     const [price] = await createPrices(stack.stripe, "Club", [
       { currency: "usd", unitAmount: 1200, interval: "month" },
     ]);
-    const created = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: await stack.userToken(USER),
-      body: {
-        mode: "subscription",
-        subject: { type: "user", id: USER },
-        lineItems: [{ priceId: price }],
-        successUrl: "https://club.example/welcome",
-        cancelUrl: "https://club.example/plans",
-      },
+    const created = await createCheckout(stack, await stack.userToken(USER), {
+      mode: "subscription",
+      subject: { type: "user", id: USER },
+      lineItems: [{ priceId: price }],
+      successUrl: "https://club.example/welcome",
+      cancelUrl: "https://club.example/plans",
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
 

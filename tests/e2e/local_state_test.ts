@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import Stripe from "stripe";
 import { removeCluster } from "../../scripts/lib/cluster.mjs";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
 import { eventually } from "../support/stack.ts";
 
 const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
@@ -134,19 +135,17 @@ async function buyStarterPack(info: Banner): Promise<{ orderId: string; sessionI
   });
   assert.equal(order.status, 201, JSON.stringify(order.body));
   const orderId = order.body.order.id;
-  const created = await fetch(`${info.functionsUrl}/stripe/test/checkout-sessions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${info.userToken}`, "content-type": "application/json" },
-    body: JSON.stringify({
-      mode: "payment",
-      lineItems: [{ priceId: info.prices.oneTime, quantity: 1 }],
+  const created = await createCheckout(
+    info,
+    info.userToken,
+    paymentRequest(info.prices.oneTime, {
       successUrl: `${info.baseUrl}/success`,
       cancelUrl: `${info.baseUrl}/`,
       metadata: { order_id: orderId },
     }),
-  });
-  const { checkoutSession } = await created.json();
-  assert.equal(created.status, 201, JSON.stringify(checkoutSession));
+  );
+  const { checkoutSession } = created.body;
+  assert.equal(created.status, 201, JSON.stringify(created.body));
   const html = await (await fetch(checkoutSession.url)).text();
   const form = /<form[^>]*action="([^"]+)"[^>]*>[\s\S]*?Pay/i.exec(html);
   assert.ok(form, "the hosted page has a Pay form");
@@ -255,18 +254,12 @@ Deno.test("npm start keeps its state across restarts, --reset starts clean, stat
       assert.notEqual(three[key], one[key], `${key} is new`);
     }
     assert.equal(three.secretKey, given);
-    const testMode = await fetch(`${three.functionsUrl}/stripe/test/checkout-sessions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${three.userToken}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        mode: "payment",
-        lineItems: [{ priceId: three.prices.oneTime, quantity: 1 }],
-        successUrl: "https://shop.example/done",
-        cancelUrl: "https://shop.example/cart",
-      }),
-    });
+    const testMode = await createCheckout(
+      three,
+      three.userToken,
+      paymentRequest(three.prices.oneTime),
+    );
     assert.equal(testMode.status, 403, "PAYMENTS_USER_ENVIRONMENTS=live closes test mode to users");
-    await testMode.body?.cancel();
     assert.notDeepEqual(three.prices, one.prices);
     assert.notDeepEqual(await jwks(three), signingKeys);
     assert.equal(await countOrders(three), 0);

@@ -3,6 +3,7 @@
 // app's trigger fulfils each order once, however often it runs.
 import assert from "node:assert/strict";
 import { createPrices } from "../../scripts/stack.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
 import { call, eventually, withStack } from "../support/stack.ts";
 
 const USER = "44444444-4444-4444-8444-444444444444";
@@ -43,16 +44,11 @@ Deno.test("reconcile stores missed events once and fulfils each order once", asy
       const [order] = await stack.sql`
         insert into public.orders (user_id, price_id) values (${USER}, ${price}) returning id`;
       orders.push(order.id);
-      const created = await call(stack, "POST", "/stripe/test/checkout-sessions", {
+      const created = await createCheckout(
+        stack,
         token,
-        body: {
-          mode: "payment",
-          lineItems: [{ priceId: price, quantity: 1 }],
-          successUrl: "https://shop.example/done",
-          cancelUrl: "https://shop.example/cart",
-          metadata: { order_id: order.id },
-        },
-      });
+        paymentRequest(price, { metadata: { order_id: order.id } }),
+      );
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const paid = await fetch(
         `${stack.emulatorUrl}/_emulator/checkout/sessions/${created.body.checkoutSession.checkoutSessionId}/complete`,

@@ -6,6 +6,7 @@ import {
   type CheckoutSessionParams,
   createPaymentsClient,
   PaymentsError,
+  type Subject,
 } from "../../client/mod.ts";
 import { createPrices } from "../../scripts/stack.ts";
 import { type Stack, withStack } from "../support/stack.ts";
@@ -38,18 +39,22 @@ Deno.test("the SDK creates checkout and portal sessions and reports the server's
     const user = { email: "ada@example.com" };
     const supabase = supabaseFor(stack, await stack.userToken(USER, user.email));
     const payments = createPaymentsClient(supabase);
+    // The issue's snippet: the monthly Pro subscription, billed to a subject.
+    const proMonthly = (subject: Subject): CheckoutSessionParams => ({
+      mode: "subscription",
+      subject,
+      lineItems: [{ priceId: prices.monthly, quantity: 1 }],
+      successUrl: `${ORIGIN}/billing/success`,
+      cancelUrl: `${ORIGIN}/billing`,
+      customerEmail: user.email,
+      idempotencyKey: `${subject.type}:${subject.id}:pro-monthly`,
+    });
 
     await t.step("the issue's team snippet is refused by the default RLS with 403", async () => {
-      const teamId = TEAM;
-      const { data, error } = await payments.stripe.createCheckoutSession("test", {
-        mode: "subscription",
-        subject: { type: "team", id: teamId },
-        lineItems: [{ priceId: prices.monthly, quantity: 1 }],
-        successUrl: `${ORIGIN}/billing/success`,
-        cancelUrl: `${ORIGIN}/billing`,
-        customerEmail: user.email,
-        idempotencyKey: `team:${teamId}:pro-monthly`,
-      });
+      const { data, error } = await payments.stripe.createCheckoutSession(
+        "test",
+        proMonthly({ type: "team", id: TEAM }),
+      );
       assert.equal(data, null);
       assert.ok(error instanceof PaymentsError);
       assert.ok(error instanceof Error);
@@ -61,15 +66,7 @@ Deno.test("the SDK creates checkout and portal sessions and reports the server's
     await t.step(
       "a subscription for the caller's own user subject returns a checkout url",
       async () => {
-        const params: CheckoutSessionParams = {
-          mode: "subscription",
-          subject: { type: "user", id: USER },
-          lineItems: [{ priceId: prices.monthly, quantity: 1 }],
-          successUrl: `${ORIGIN}/billing/success`,
-          cancelUrl: `${ORIGIN}/billing`,
-          customerEmail: user.email,
-          idempotencyKey: `user:${USER}:pro-monthly`,
-        };
+        const params = proMonthly({ type: "user", id: USER });
         const { data, error } = await payments.stripe.createCheckoutSession("test", params);
         assert.equal(error, null);
         assert.ok(data);

@@ -7,120 +7,109 @@ import type Stripe from "stripe";
 import {
   completeSession,
   createPrice,
+  sessionFor,
+  test,
   typesCompleting,
   typesDuring,
-  withEmulator,
 } from "./helpers.ts";
 
-Deno.test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async () => {
-  await withEmulator(async (emulator, stripe) => {
-    const price = await createPrice(stripe, { recurring: false });
-    const session = () =>
-      stripe.checkout.sessions.create({
-        mode: "payment",
-        line_items: [{ price: price.id, quantity: 1 }],
-      });
+/** What a bank debit taken by Checkout emits before it settles: the session completes unpaid. */
+const DEBIT_PENDING = [
+  "payment_intent.created",
+  "charge.pending",
+  "payment_intent.processing",
+  "checkout.session.completed",
+];
 
-    assert.deepEqual(await typesCompleting(emulator, stripe, (await session()).id), [
-      "payment_intent.created",
-      "charge.succeeded",
-      "payment_intent.succeeded",
-      "checkout.session.completed",
-    ]);
+test("payment-mode Checkout: card, then delayed payment that succeeds or fails", async ({ emulator, stripe }) => {
+  const price = await createPrice(stripe, { recurring: false });
+  const session = () => sessionFor(stripe, price);
 
-    const pending = await session();
-    assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_pending"), [
-      "payment_intent.created",
-      "charge.pending",
-      "payment_intent.processing",
-      "checkout.session.completed",
-    ]);
-    assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_succeeded"), [
-      "charge.succeeded",
-      "payment_intent.succeeded",
-      "checkout.session.async_payment_succeeded",
-    ]);
+  assert.deepEqual(await typesCompleting(emulator, stripe, (await session()).id), [
+    "payment_intent.created",
+    "charge.succeeded",
+    "payment_intent.succeeded",
+    "checkout.session.completed",
+  ]);
 
-    assert.deepEqual(
-      await typesCompleting(emulator, stripe, (await session()).id, "async_failed"),
-      [
-        "payment_intent.created",
-        "charge.pending",
-        "payment_intent.processing",
-        "checkout.session.completed",
-        "charge.failed",
-        "payment_intent.payment_failed",
-        "checkout.session.async_payment_failed",
-      ],
-    );
-  });
-});
+  const pending = await session();
+  assert.deepEqual(
+    await typesCompleting(emulator, stripe, pending.id, "async_pending"),
+    DEBIT_PENDING,
+  );
+  assert.deepEqual(await typesCompleting(emulator, stripe, pending.id, "async_succeeded"), [
+    "charge.succeeded",
+    "payment_intent.succeeded",
+    "checkout.session.async_payment_succeeded",
+  ]);
 
-Deno.test("subscription-mode Checkout with a delayed payment, a trial, a refund and a cancel", async () => {
-  await withEmulator(async (emulator, stripe) => {
-    const price = await createPrice(stripe);
-    const session = (trial?: number) =>
-      stripe.checkout.sessions.create({
-        mode: "subscription",
-        line_items: [{ price: price.id, quantity: 1 }],
-        ...(trial ? { subscription_data: { trial_period_days: trial } } : {}),
-      });
-
-    const delayed = await session();
-    assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_pending"), [
-      "customer.created",
-      "payment_method.attached",
-      "customer.subscription.created",
-      "invoice.created",
-      "invoice.finalized",
-      "payment_intent.created",
-      "charge.pending",
-      "payment_intent.processing",
-      "checkout.session.completed",
-    ]);
-    assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_failed"), [
+  assert.deepEqual(
+    await typesCompleting(emulator, stripe, (await session()).id, "async_failed"),
+    [
+      ...DEBIT_PENDING,
       "charge.failed",
       "payment_intent.payment_failed",
-      "invoice.payment_failed",
-      "customer.subscription.updated",
       "checkout.session.async_payment_failed",
-    ]);
+    ],
+  );
+});
 
-    assert.deepEqual(await typesCompleting(emulator, stripe, (await session(14)).id), [
-      "customer.created",
-      "payment_method.attached",
-      "customer.subscription.created",
-      "invoice.created",
-      "invoice.finalized",
-      "invoice.paid",
-      "invoice.payment_succeeded",
-      "checkout.session.completed",
-    ]);
+test("subscription-mode Checkout with a delayed payment, a trial, a refund and a cancel", async ({ emulator, stripe }) => {
+  const price = await createPrice(stripe);
+  const session = (trial?: number) =>
+    sessionFor(stripe, price, trial ? { subscription_data: { trial_period_days: trial } } : {});
 
-    const paid = await session();
-    await completeSession(emulator, paid.id);
-    const done = await stripe.checkout.sessions.retrieve(paid.id, {
-      expand: ["invoice.payments.data.payment.payment_intent"],
-    });
-    const invoice = done.invoice as Stripe.Invoice;
-    const paymentIntent = invoice.payments?.data[0].payment.payment_intent as Stripe.PaymentIntent;
-    assert.deepEqual(
-      await typesDuring(
-        stripe,
-        () => stripe.refunds.create({ charge: paymentIntent.latest_charge as string }),
-      ),
-      ["refund.created", "charge.refunded"],
-    );
+  const delayed = await session();
+  assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_pending"), [
+    "customer.created",
+    "payment_method.attached",
+    "customer.subscription.created",
+    "invoice.created",
+    "invoice.finalized",
+    ...DEBIT_PENDING,
+  ]);
+  assert.deepEqual(await typesCompleting(emulator, stripe, delayed.id, "async_failed"), [
+    "charge.failed",
+    "payment_intent.payment_failed",
+    "invoice.payment_failed",
+    "customer.subscription.updated",
+    "checkout.session.async_payment_failed",
+  ]);
 
-    const cancel = async () => {
-      await stripe.subscriptions.update(done.subscription as string, {
-        cancel_at_period_end: true,
-      });
-      await stripe.subscriptions.cancel(done.subscription as string);
-    };
-    assert.deepEqual(await typesDuring(stripe, cancel), [
-      "customer.subscription.updated",
-      "customer.subscription.deleted",
-    ]);
+  assert.deepEqual(await typesCompleting(emulator, stripe, (await session(14)).id), [
+    "customer.created",
+    "payment_method.attached",
+    "customer.subscription.created",
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "checkout.session.completed",
+  ]);
+
+  const paid = await session();
+  await completeSession(emulator, paid.id);
+  const done = await stripe.checkout.sessions.retrieve(paid.id, {
+    expand: ["invoice.payments.data.payment.payment_intent"],
   });
+  const invoice = done.invoice as Stripe.Invoice;
+  const paymentIntent = invoice.payments?.data[0].payment.payment_intent as Stripe.PaymentIntent;
+  assert.deepEqual(
+    await typesDuring(
+      stripe,
+      () => stripe.refunds.create({ charge: paymentIntent.latest_charge as string }),
+    ),
+    ["refund.created", "charge.refunded"],
+  );
+
+  const cancel = async () => {
+    await stripe.subscriptions.update(done.subscription as string, {
+      cancel_at_period_end: true,
+    });
+    await stripe.subscriptions.cancel(done.subscription as string);
+  };
+  assert.deepEqual(await typesDuring(stripe, cancel), [
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+  ]);
 });

@@ -20,6 +20,18 @@ export async function withEmulator(
   }
 }
 
+/** What `test` hands each test. */
+export interface EmulatorFixture {
+  emulator: RunningEmulator;
+  /** A test-mode SDK client for `emulator`. */
+  stripe: Stripe;
+}
+
+/** `Deno.test` with a fresh emulator that always stops (see `withEmulator`). */
+export function test(name: string, fn: (fixture: EmulatorFixture) => Promise<void>): void {
+  Deno.test(name, () => withEmulator((emulator, stripe) => fn({ emulator, stripe })));
+}
+
 export function stripeClient(emulator: RunningEmulator, key = TEST_KEY): Stripe {
   return new Stripe(key, {
     host: "127.0.0.1",
@@ -138,14 +150,55 @@ export async function startReceiver(
   };
 }
 
+/**
+ * A receiver and a webhook endpoint for it (every event unless `enabledEvents` narrows it),
+ * handed to `fn`; the receiver always stops.
+ */
+export async function withListener(
+  stripe: Stripe,
+  fn: (receiver: Receiver, endpoint: Stripe.WebhookEndpoint) => Promise<void>,
+  options: {
+    enabledEvents?: Stripe.WebhookEndpointCreateParams.EnabledEvent[];
+    respond?: Parameters<typeof startReceiver>[0];
+  } = {},
+): Promise<void> {
+  const receiver = await startReceiver(options.respond);
+  try {
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: receiver.url,
+      enabled_events: options.enabledEvents ?? ["*"],
+    });
+    await fn(receiver, endpoint);
+  } finally {
+    await receiver.stop();
+  }
+}
+
+/** The event `webhook` carries, once its signature checks out with `endpoint`'s secret. */
+export function verifiedEvent(
+  stripe: Stripe,
+  webhook: ReceivedWebhook,
+  endpoint: Stripe.WebhookEndpoint,
+): Promise<Stripe.Event> {
+  return stripe.webhooks.constructEventAsync(webhook.body, webhook.signature, endpoint.secret!);
+}
+
 export function eventTypes(received: ReceivedWebhook[]): string[] {
   return received.map((webhook) => JSON.parse(webhook.body).type);
+}
+
+export interface PriceOptions {
+  unitAmount?: number;
+  /** Monthly unless `false`. */
+  recurring?: boolean;
+  /** The new product's name. */
+  name?: string;
 }
 
 /** Creates a product with a monthly (or one-time) price. */
 export async function createPrice(
   stripe: Stripe,
-  options: { unitAmount?: number; recurring?: boolean; name?: string } = {},
+  options: PriceOptions = {},
 ): Promise<Stripe.Price> {
   const product = await stripe.products.create({ name: options.name ?? "Pro plan" });
   return await stripe.prices.create({
@@ -156,21 +209,79 @@ export async function createPrice(
   });
 }
 
-/** An open payment-mode session for one unit of a new one-time price, with `params` on top. */
-export async function openPaymentSession(
+/**
+ * An open session for `quantity` of `price`, in the mode the price calls for (subscription for a
+ * recurring one), with `params` on top.
+ */
+export async function sessionFor(
   stripe: Stripe,
+  price: Stripe.Price,
   params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+  quantity = 1,
 ): Promise<Stripe.Checkout.Session> {
-  const price = await createPrice(stripe, { recurring: false });
   return await stripe.checkout.sessions.create({
-    mode: "payment",
-    line_items: [{ price: price.id, quantity: 1 }],
+    mode: price.type === "recurring" ? "subscription" : "payment",
+    line_items: [{ price: price.id, quantity }],
     ...params,
   });
 }
 
-export async function postJson(url: string, body: unknown = {}): Promise<Response> {
-  return await fetch(url, {
+/**
+ * An open session for a new price: monthly in subscription mode (the default), one-time in
+ * payment mode. `item` sets the price's amount and product name, and the quantity bought.
+ */
+export async function openSession(
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+  item: Omit<PriceOptions, "recurring"> & { quantity?: number } = {},
+): Promise<Stripe.Checkout.Session> {
+  const price = await createPrice(stripe, { ...item, recurring: params.mode !== "payment" });
+  return await sessionFor(stripe, price, params, item.quantity);
+}
+
+/** A customer whose default payment method is the test PaymentMethod `card` (`pm_card_visa`, ...). */
+export async function customerPayingBy(
+  stripe: Stripe,
+  card: string,
+  params: Stripe.CustomerCreateParams = {},
+): Promise<Stripe.Customer> {
+  return await stripe.customers.create({
+    ...params,
+    payment_method: card,
+    invoice_settings: { default_payment_method: card },
+  });
+}
+
+/** An open payment-mode session for one unit of a new one-time price, with `params` on top. */
+export function openPaymentSession(
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+): Promise<Stripe.Checkout.Session> {
+  return openSession(stripe, { mode: "payment", ...params });
+}
+
+/**
+ * A subscription bought through Checkout paid by the default test card: the completed session,
+ * which names its `customer`, `subscription` and `invoice`.
+ */
+export async function buySubscription(
+  emulator: RunningEmulator,
+  stripe: Stripe,
+  params: Partial<Stripe.Checkout.SessionCreateParams> = {},
+  item: Omit<PriceOptions, "recurring"> = {},
+): Promise<Stripe.Checkout.Session> {
+  const session = await openSession(stripe, params, item);
+  await completeSession(emulator, session.id);
+  return await stripe.checkout.sessions.retrieve(session.id);
+}
+
+/** POSTs `body` to the test control at `/_emulator/{path}`. */
+export async function postControl(
+  emulator: RunningEmulator,
+  path: string,
+  body: unknown = {},
+): Promise<Response> {
+  return await fetch(`${emulator.url}/_emulator/${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -183,10 +294,9 @@ export async function completeSession(
   sessionId: string,
   outcome = "paid",
 ): Promise<void> {
-  const response = await postJson(
-    `${emulator.url}/_emulator/checkout/sessions/${sessionId}/complete`,
-    { outcome },
-  );
+  const response = await postControl(emulator, `checkout/sessions/${sessionId}/complete`, {
+    outcome,
+  });
   const body = await response.text();
   if (!response.ok) throw new Error(`Completing ${sessionId} failed: ${body}`);
 }

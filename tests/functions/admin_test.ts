@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { call, withStack } from "../support/stack.ts";
+import { breakAppTrigger } from "../support/app_trigger.ts";
+import { call, rowCount, withStack } from "../support/stack.ts";
 
 Deno.test("config validates the key, stores it, creates the webhook endpoint and syncs", async () => {
   await withStack({}, async (stack) => {
@@ -122,15 +123,12 @@ Deno.test("replay reprocesses a failed event once and 404s an unknown one", asyn
         },
       },
     };
-    await stack.sql.unsafe(`
-      create function public.refuse() returns trigger language plpgsql as $$
-      begin if new.processing_status = 'processed' then raise exception 'not yet'; end if; return new; end $$;
-      create trigger refuse after insert or update on payments.webhook_events for each row execute function public.refuse();`);
+    const fix = await breakAppTrigger(stack.sql, "not yet");
     const [{ result }] = await stack.sql`select payments.ingest_stripe_event('test', ${
       stack.sql.json(event)
     }) as result`;
     assert.equal(result.status, "failed");
-    await stack.sql.unsafe("drop trigger refuse on payments.webhook_events");
+    await fix();
 
     const replayed = await call(stack, "POST", "/stripe/test/events/evt_replay/replay", {
       token: stack.secretKey,
@@ -188,7 +186,6 @@ Deno.test("a key of another Stripe account archives the previous account's rows"
     const [old] = await stack
       .sql`select archived_at from payments.stripe_products where product_id = 'prod_old_account'`;
     assert.ok(old.archived_at);
-    const [{ count }] = await stack.sql`select count(*)::int from payments.customer_mappings`;
-    assert.equal(count, 0);
+    assert.equal(await rowCount(stack, "payments.customer_mappings"), 0);
   });
 });

@@ -2,14 +2,10 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { depsFromEnv } from "../../functions/config.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
 import { call, withStack } from "../support/stack.ts";
 
-const CHECKOUT = {
-  mode: "payment",
-  lineItems: [{ priceId: "price_1", quantity: 1 }],
-  successUrl: "https://a.example/",
-  cancelUrl: "https://a.example/",
-};
+const CHECKOUT = paymentRequest("price_1");
 
 /** Past authentication, a checkout stops at the missing Stripe key: 503 means "authenticated". */
 const AUTHENTICATED = 503;
@@ -57,16 +53,10 @@ Deno.test("an unknown secret key is 401, a publishable key or a user token on an
 
 Deno.test("user routes take JWTs signed with the project's JWKS; API keys are not users", async () => {
   await withStack({}, async (stack) => {
-    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: await stack.userToken(crypto.randomUUID()),
-      body: CHECKOUT,
-    });
+    const user = await createCheckout(stack, await stack.userToken(crypto.randomUUID()), CHECKOUT);
     assert.equal(user.status, AUTHENTICATED, JSON.stringify(user.body));
     for (const key of [stack.publishableKey, stack.secretKey]) {
-      const refused = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: key,
-        body: CHECKOUT,
-      });
+      const refused = await createCheckout(stack, key, CHECKOUT);
       assert.equal(refused.status, 401, key.slice(0, 14));
       assert.equal(refused.body.error.code, "unauthorized");
     }
@@ -108,10 +98,7 @@ Deno.test("user JWTs without exp, or with an audience other than authenticated, 
       ["legacy with another aud", await legacy({ aud: "service" }), 401],
     ];
     for (const [name, token, expected] of cases) {
-      const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token,
-        body: CHECKOUT,
-      });
+      const { status, body } = await createCheckout(stack, token, CHECKOUT);
       assert.equal(status, expected, `${name}: ${JSON.stringify(body)}`);
     }
   });
@@ -126,15 +113,9 @@ Deno.test("without a legacy JWT secret, HS256 tokens are refused and the new key
       aud: "authenticated",
     }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h")
       .sign(new TextEncoder().encode("super-secret-jwt-token-with-at-least-32-characters-long"));
-    const refused = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: hs256,
-      body: CHECKOUT,
-    });
+    const refused = await createCheckout(stack, hs256, CHECKOUT);
     assert.equal(refused.status, 401);
-    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: await stack.userToken(crypto.randomUUID()),
-      body: CHECKOUT,
-    });
+    const user = await createCheckout(stack, await stack.userToken(crypto.randomUUID()), CHECKOUT);
     assert.equal(user.status, AUTHENTICATED);
     const admin = await call(stack, "GET", "/stripe/status", { token: stack.secretKey });
     assert.equal(admin.status, 200);

@@ -3,7 +3,9 @@ import { depsFromEnv } from "../../functions/config.ts";
 import { stripeFactory } from "../../functions/stripe.ts";
 import { createHandler } from "../../functions/handler.ts";
 import { createPrices } from "../../scripts/stack.ts";
-import { call, type Stack, withStack } from "../support/stack.ts";
+import type { CheckoutSessionParams } from "../../functions/wire.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
+import { call, rowCount, type Stack, withStack } from "../support/stack.ts";
 
 const ALICE = "11111111-1111-4111-8111-111111111111";
 const BOB = "22222222-2222-4222-8222-222222222222";
@@ -16,35 +18,37 @@ async function setup(stack: Stack) {
     { currency: "usd", unitAmount: 500 },
     { currency: "usd", unitAmount: 900, interval: "month" },
   ]);
+  const alice = await stack.userToken(ALICE);
+  /** POSTs a Checkout request as alice, or as the user of `token`. */
+  const checkout = (body: unknown, token = alice) => createCheckout(stack, token, body);
+  /** The same request as alice, for a handler the test builds itself. */
+  const checkoutRequest = (body: unknown) =>
+    new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   return {
     stripe,
     price,
     monthly,
-    alice: await stack.userToken(ALICE),
     bob: await stack.userToken(BOB),
+    checkout,
+    checkoutRequest,
   };
 }
 
-function paymentBody(price: string, extra: Record<string, unknown> = {}) {
-  return {
-    mode: "payment",
-    lineItems: [{ priceId: price, quantity: 2 }],
-    successUrl: "https://app.example/success",
-    cancelUrl: "https://app.example/cancel",
-    ...extra,
-  };
+/** Two of the 5.00 pack: the 10.00 the tests below expect. */
+function paymentBody(price: string, extra: Partial<CheckoutSessionParams> = {}) {
+  return paymentRequest(price, { lineItems: [{ priceId: price, quantity: 2 }], ...extra });
 }
 
 Deno.test("checkout creates a Stripe session for the caller and returns 201", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, {
-        metadata: { order_id: "o-1" },
-        customerEmail: "alice@example.com",
-      }),
-    });
+    const { stripe, price, checkout } = await setup(stack);
+    const { status, body } = await checkout(
+      paymentBody(price, { metadata: { order_id: "o-1" }, customerEmail: "alice@example.com" }),
+    );
     assert.equal(status, 201, JSON.stringify(body));
     const session = body.checkoutSession;
     assert.equal(session.status, "open");
@@ -67,16 +71,10 @@ Deno.test("checkout creates a Stripe session for the caller and returns 201", as
 
 Deno.test("checkout with the same idempotency key twice makes one Stripe session", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "order:42" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
-    const second = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await checkout(body);
+    const second = await checkout(body);
     assert.equal(first.status, 201);
     assert.equal(second.status, 201);
     assert.equal(
@@ -90,15 +88,11 @@ Deno.test("checkout with the same idempotency key twice makes one Stripe session
 
 Deno.test("checkout returns 409 when the idempotency key is reused with another body", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice } = await setup(stack);
-    await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "k" }),
-    });
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "k", metadata: { changed: "yes" } }),
-    });
+    const { price, checkout } = await setup(stack);
+    await checkout(paymentBody(price, { idempotencyKey: "k" }));
+    const { status, body } = await checkout(
+      paymentBody(price, { idempotencyKey: "k", metadata: { changed: "yes" } }),
+    );
     assert.equal(status, 409);
     assert.equal(body.error.code, "idempotency_conflict");
   });
@@ -106,15 +100,12 @@ Deno.test("checkout returns 409 when the idempotency key is reused with another 
 
 Deno.test("checkout keys idempotency per caller, not per environment", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice, bob } = await setup(stack);
-    const a = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "same" }),
-    });
-    const b = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: bob,
-      body: paymentBody(price, { idempotencyKey: "same", metadata: { other: "body" } }),
-    });
+    const { price, bob, checkout } = await setup(stack);
+    const a = await checkout(paymentBody(price, { idempotencyKey: "same" }));
+    const b = await checkout(
+      paymentBody(price, { idempotencyKey: "same", metadata: { other: "body" } }),
+      bob,
+    );
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
     assert.notEqual(a.body.checkoutSession.id, b.body.checkoutSession.id);
@@ -123,36 +114,27 @@ Deno.test("checkout keys idempotency per caller, not per environment", async () 
 
 Deno.test("checkout returns 403 when the caller bills someone else's subject", async () => {
   await withStack({}, async (stack) => {
-    const { price, monthly, alice } = await setup(stack);
-    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { subject: { type: "user", id: BOB } }),
-    });
+    const { price, monthly, checkout } = await setup(stack);
+    const user = await checkout(paymentBody(price, { subject: { type: "user", id: BOB } }));
     assert.equal(user.status, 403);
     assert.equal(user.body.error.code, "forbidden");
-    const team = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(monthly, { mode: "subscription", subject: { type: "team", id: "t1" } }),
-    });
+    const team = await checkout(
+      paymentBody(monthly, { mode: "subscription", subject: { type: "team", id: "t1" } }),
+    );
     assert.equal(team.status, 403);
-    const [{ count }] = await stack
-      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
-    assert.equal(count, 0);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 0);
   });
 });
 
 Deno.test("checkout answers 400 with field-level errors for a bad body", async () => {
   await withStack({}, async (stack) => {
-    const { alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: {
-        mode: "subscription",
-        lineItems: [{ priceId: "price_1", quantity: 1000 }],
-        successUrl: "javascript:alert(1)",
-        metadata: { payments_subject_id: "x" },
-        idempotencyKey: "x".repeat(201),
-      },
+    const { checkout } = await setup(stack);
+    const { status, body } = await checkout({
+      mode: "subscription",
+      lineItems: [{ priceId: "price_1", quantity: 1000 }],
+      successUrl: "javascript:alert(1)",
+      metadata: { payments_subject_id: "x" },
+      idempotencyKey: "x".repeat(201),
     });
     assert.equal(status, 400);
     const fields = body.error.details.fields.map((f: { field: string }) => f.field).sort();
@@ -164,10 +146,7 @@ Deno.test("checkout answers 400 with field-level errors for a bad body", async (
       "subject",
       "successUrl",
     ]);
-    const malformed = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: "{",
-    });
+    const malformed = await checkout("{");
     assert.equal(malformed.status, 400);
     assert.equal(malformed.body.error.code, "invalid_request");
   });
@@ -175,16 +154,10 @@ Deno.test("checkout answers 400 with field-level errors for a bad body", async (
 
 Deno.test("checkout keeps the attempt when Stripe cannot be reached; the retry reuses its key and recovers", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice } = await setup(stack);
+    const { price, checkoutRequest } = await setup(stack);
     // The same function, but its Stripe calls go to a port where nothing listens.
     const broken = createHandler({ ...stack.deps, stripe: stripeFactory("http://127.0.0.1:9") });
-    const body = JSON.stringify(paymentBody(price, { idempotencyKey: "retry-me" }));
-    const request = () =>
-      new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
-        body,
-      });
+    const request = () => checkoutRequest(paymentBody(price, { idempotencyKey: "retry-me" }));
     const failed = await broken(request());
     assert.equal(failed.status, 502);
     const error = (await failed.json()).error;
@@ -203,20 +176,14 @@ Deno.test("checkout keeps the attempt when Stripe cannot be reached; the retry r
 
 Deno.test("a crash after the Stripe call and before the row update is repaired by the retry", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "crash" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await checkout(body);
     const { id, checkoutSessionId } = first.body.checkoutSession;
     // Forget the recorded result, as if the function died right after Stripe answered.
     await stack.sql`update payments.stripe_checkout_sessions
       set status = 'initialized', checkout_session_id = null, url = null, expires_at = null where id = ${id}`;
-    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const retry = await checkout(body);
     assert.equal(retry.status, 201);
     assert.equal(retry.body.checkoutSession.checkoutSessionId, checkoutSessionId);
     assert.equal((await stripe.checkout.sessions.list({ limit: 100 })).data.length, 1);
@@ -225,12 +192,9 @@ Deno.test("a crash after the Stripe call and before the row update is repaired b
 
 Deno.test("an expired session is never handed out again: the retry gets a new one", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "expire" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await checkout(body);
     const firstId = first.body.checkoutSession.checkoutSessionId;
     await stripe.checkout.sessions.expire(firstId);
     // The expiry reaches the row through the signed webhook.
@@ -240,10 +204,7 @@ Deno.test("an expired session is never handed out again: the retry gets a new on
       if (row.status === "expired") break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const retry = await checkout(body);
     assert.equal(retry.status, 201);
     assert.equal(retry.body.checkoutSession.status, "open");
     assert.notEqual(retry.body.checkoutSession.checkoutSessionId, firstId);
@@ -264,12 +225,12 @@ Deno.test("checkout without a configured Stripe key answers 503 with a hint", as
 
 Deno.test("concurrent checkouts with one idempotency key make one Stripe session", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "double-click" });
     const results = await Promise.all(
       Array.from(
         { length: 8 },
-        () => call(stack, "POST", "/stripe/test/checkout-sessions", { token: alice, body }),
+        () => checkout(body),
       ),
     );
     assert.deepEqual(results.map((r) => r.status), Array(8).fill(201));
@@ -281,13 +242,12 @@ Deno.test("concurrent checkouts with one idempotency key make one Stripe session
 
 Deno.test("concurrent first checkouts of one subject end up with one Stripe customer", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout } = await setup(stack);
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        call(stack, "POST", "/stripe/test/checkout-sessions", {
-          token: alice,
-          body: paymentBody(price, { customerEmail: `alice+${i}@example.com` }),
-        })),
+      Array.from(
+        { length: 8 },
+        (_, i) => checkout(paymentBody(price, { customerEmail: `alice+${i}@example.com` })),
+      ),
     );
     assert.deepEqual(
       results.map((r) => r.status),
@@ -304,13 +264,10 @@ Deno.test("concurrent first checkouts of one subject end up with one Stripe cust
 
 Deno.test("checkout answers 400 naming the line item when Stripe refuses its price", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: {
-        ...paymentBody(price),
-        lineItems: [{ priceId: price, quantity: 1 }, { priceId: "price_missing", quantity: 1 }],
-      },
+    const { price, checkout } = await setup(stack);
+    const { status, body } = await checkout({
+      ...paymentBody(price),
+      lineItems: [{ priceId: price, quantity: 1 }, { priceId: "price_missing", quantity: 1 }],
     });
     assert.equal(status, 400);
     assert.equal(body.error.details.fields[0].field, "lineItems[1].priceId");
@@ -319,33 +276,22 @@ Deno.test("checkout answers 400 naming the line item when Stripe refuses its pri
 
 Deno.test("checkout answers 400 for NUL characters and writes nothing", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice } = await setup(stack);
-    const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { metadata: { note: "a\u0000b" } }),
-    });
+    const { price, checkout } = await setup(stack);
+    const { status, body } = await checkout(paymentBody(price, { metadata: { note: "a\u0000b" } }));
     assert.equal(status, 400);
     assert.equal(body.error.code, "invalid_request");
-    const [{ count }] = await stack
-      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
-    assert.equal(count, 0);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 0);
   });
 });
 
 Deno.test("a session about to expire is replaced, not handed to a browser", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice } = await setup(stack);
+    const { price, checkout } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "nearly-expired" });
-    const first = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const first = await checkout(body);
     await stack
       .sql`update payments.stripe_checkout_sessions set expires_at = now() + interval '20 seconds'`;
-    const retry = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body,
-    });
+    const retry = await checkout(body);
     assert.equal(retry.status, 201);
     assert.notEqual(
       retry.body.checkoutSession.checkoutSessionId,
@@ -357,7 +303,7 @@ Deno.test("a session about to expire is replaced, not handed to a browser", asyn
 
 Deno.test("checkout answers 400 for lone UTF-16 surrogates and deeply nested metadata, and writes nothing", async () => {
   await withStack({}, async (stack) => {
-    const { price, alice } = await setup(stack);
+    const { price, checkout } = await setup(stack);
     const valid = JSON.stringify(paymentBody(price, { metadata: { note: "MARK" } }));
     let nested = '"x"';
     for (let depth = 0; depth < 10_000; depth++) nested = `{"a":${nested}}`;
@@ -368,16 +314,11 @@ Deno.test("checkout answers 400 for lone UTF-16 surrogates and deeply nested met
       valid.replace('"MARK"', nested),
     ];
     for (const body of bodies) {
-      const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: alice,
-        body,
-      });
+      const response = await checkout(body);
       assert.equal(response.status, 400, JSON.stringify(response.body));
       assert.equal(response.body.error.code, "invalid_request");
     }
-    const [{ count }] = await stack
-      .sql`select count(*)::int from payments.stripe_checkout_sessions`;
-    assert.equal(count, 0);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 0);
   });
 });
 
@@ -393,17 +334,14 @@ async function holdStripe(stack: Stack, ms: number) {
 
 Deno.test("concurrent first checkouts with one key while Stripe is still working give the one session, never a failed row", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout } = await setup(stack);
     const body = paymentBody(price, { idempotencyKey: "slow-double-click" });
     // Stripe answers 409 idempotency_key_in_use to a same-key request while the first is held.
     await holdStripe(stack, 2_500);
     const statuses: number[] = [];
     const attempt = async () => {
       for (let round = 0; round < 20; round++) {
-        const response = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-          token: alice,
-          body,
-        });
+        const response = await checkout(body);
         statuses.push(response.status);
         if (response.status !== 409) return response;
         assert.equal(response.body.error.code, "request_in_progress");
@@ -426,12 +364,9 @@ Deno.test("concurrent first checkouts with one key while Stripe is still working
 
 Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuses the attempt's key: one Stripe session", async () => {
   await withStack({}, async (stack) => {
-    const { stripe, price, alice } = await setup(stack);
+    const { stripe, price, checkout, checkoutRequest } = await setup(stack);
     // An earlier checkout gives alice her customer, so the held call below is the session's.
-    const earlier = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: alice,
-      body: paymentBody(price, { idempotencyKey: "earlier" }),
-    });
+    const earlier = await checkout(paymentBody(price, { idempotencyKey: "earlier" }));
     assert.equal(earlier.status, 201);
     // The same function, configured as deployed, with a Stripe budget of one second.
     const variables: Record<string, string | undefined> = {
@@ -443,13 +378,7 @@ Deno.test("a hung Stripe answers 504 within the time budget, and the retry reuse
     };
     const configured = depsFromEnv({ get: (name) => variables[name] });
     const impatient = createHandler({ ...configured, log: stack.deps.log });
-    const body = JSON.stringify(paymentBody(price, { idempotencyKey: "hung" }));
-    const request = () =>
-      new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
-        body,
-      });
+    const request = () => checkoutRequest(paymentBody(price, { idempotencyKey: "hung" }));
 
     await holdStripe(stack, 4_000);
     const started = Date.now();

@@ -1,16 +1,15 @@
 // A real cluster stopped under load (`pg_ctl stop -m immediate`) and started again: every
 // request answers within its bound during the outage, and the function heals by itself.
 import assert from "node:assert/strict";
-import Stripe from "stripe";
 import { toPaymentsError } from "../../functions/db.ts";
 import { PaymentsError } from "../../functions/errors.ts";
 import { startCluster } from "../../scripts/lib/cluster.mjs";
 import { createPrices, startStack } from "../../scripts/stack.ts";
+import { paymentRequest } from "../support/checkout.ts";
+import { customerUpdatedEvent, signPayload } from "../support/webhooks.ts";
 
 const SECRET = "whsec_test_secret_for_outage_tests";
 const SENDERS = 8;
-const subtle = Stripe.createSubtleCryptoProvider();
-const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>;
 
@@ -59,15 +58,11 @@ Deno.test({
         let request: Request;
         if (kind === "health") request = new Request(`${stack.functionsUrl}/health`);
         else if (kind === "webhook") {
-          const body = JSON.stringify(customerEvent(`evt_outage_${n}`));
-          const signature = await signer.webhooks.generateTestHeaderStringAsync({
-            payload: body,
-            secret: SECRET,
-            cryptoProvider: subtle,
-          });
+          const id = `evt_outage_${n}`;
+          const body = JSON.stringify(customerUpdatedEvent(id, { customerId: `cus_${id}` }));
           request = new Request(`${stack.functionsUrl}/webhooks/stripe/test`, {
             method: "POST",
-            headers: { "stripe-signature": signature },
+            headers: { "stripe-signature": await signPayload(body, SECRET) },
             body,
           });
         } else {
@@ -76,13 +71,7 @@ Deno.test({
           request = new Request(`${stack.functionsUrl}/stripe/test/checkout-sessions`, {
             method: "POST",
             headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body: JSON.stringify({
-              mode: "payment",
-              lineItems: [{ priceId: price, quantity: 1 }],
-              successUrl: "https://app.example/success",
-              cancelUrl: "https://app.example/cancel",
-              idempotencyKey: `outage-${n}`,
-            }),
+            body: JSON.stringify(paymentRequest(price, { idempotencyKey: `outage-${n}` })),
           });
         }
         const started = Date.now();
@@ -157,28 +146,3 @@ Deno.test("a lost connection (EPIPE, crash shutdown 57P02 and the like) answers 
     assert.deepEqual([mapped.status, mapped.code], [503, "database_unavailable"], code);
   }
 });
-
-function customerEvent(id: string) {
-  const created = Math.floor(Date.now() / 1000);
-  return {
-    id,
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created,
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "customer.updated",
-    data: {
-      object: {
-        id: `cus_${id}`,
-        object: "customer",
-        email: "ada@example.com",
-        name: "Ada",
-        metadata: {},
-        created,
-        livemode: false,
-      },
-    },
-  };
-}

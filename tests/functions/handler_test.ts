@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { connect } from "../../functions/db.ts";
 import { createHandler, functionPath } from "../../functions/handler.ts";
-import { call, withStack } from "../support/stack.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
+import { call, postStreamed, withStack } from "../support/stack.ts";
 
 Deno.test("routing: health, unknown routes 404, wrong methods 405, unknown environments 404", async () => {
   await withStack({}, async (stack) => {
@@ -35,17 +36,11 @@ Deno.test("JWTs: missing, unsigned, wrongly signed and expired tokens are refuse
         new TextEncoder().encode(stack.jwtSecret!),
       );
     for (const token of [undefined, none, forged, expired, "not-a-jwt"]) {
-      const { status, body } = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token,
-        body: {},
-      });
+      const { status, body } = await createCheckout(stack, token, {});
       assert.equal(status, 401, `token ${token}`);
       assert.equal(body.error.code, "unauthorized");
     }
-    const service = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: stack.serviceRoleKey,
-      body: {},
-    });
+    const service = await createCheckout(stack, stack.serviceRoleKey, {});
     assert.equal(service.status, 401, "checkout needs a user, not the service role");
   });
 });
@@ -71,27 +66,13 @@ Deno.test("JWTs: asymmetric tokens verify against the configured JWKS, others ar
       const other = await generateKeyPair("ES256");
       const stranger = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "key-1" })
         .setExpirationTime("1h").sign(other.privateKey);
-      const body = {
-        mode: "payment",
-        lineItems: [{ priceId: "price_1", quantity: 1 }],
-        successUrl: "https://a.example/",
-        cancelUrl: "https://a.example/",
-      };
+      const body = paymentRequest("price_1");
       // Past authentication, the request stops at the missing Stripe key: 503, not 401.
-      const accepted = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: signed,
-        body,
-      });
+      const accepted = await createCheckout(stack, signed, body);
       assert.equal(accepted.status, 503, JSON.stringify(accepted.body));
-      const refused = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: stranger,
-        body,
-      });
+      const refused = await createCheckout(stack, stranger, body);
       assert.equal(refused.status, 401);
-      const hs256 = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-        token: await stack.legacyUserToken!(claims.sub),
-        body,
-      });
+      const hs256 = await createCheckout(stack, await stack.legacyUserToken!(claims.sub), body);
       assert.equal(hs256.status, 503, "the project's HS256 secret still works beside the JWKS");
     });
   } finally {
@@ -117,10 +98,7 @@ Deno.test("health answers 503 when the database does not answer", async () => {
 Deno.test("user and admin routes refuse bodies over 64 KiB with 413, declared or streamed", async () => {
   await withStack({}, async (stack) => {
     const big = JSON.stringify({ metadata: { note: "x".repeat(65 * 1024) } });
-    const user = await call(stack, "POST", "/stripe/test/checkout-sessions", {
-      token: await stack.userToken(crypto.randomUUID()),
-      body: big,
-    });
+    const user = await createCheckout(stack, await stack.userToken(crypto.randomUUID()), big);
     assert.equal(user.status, 413);
     assert.equal(user.body.error.code, "payload_too_large");
     const admin = await call(stack, "PUT", "/stripe/test/config", {
@@ -129,23 +107,15 @@ Deno.test("user and admin routes refuse bodies over 64 KiB with 413, declared or
     });
     assert.equal(admin.status, 413);
     // A chunked body declares no length: it is cut off at the cap, not read to its end.
-    const chunk = new Uint8Array(16 * 1024).fill(32);
-    let pulled = 0;
-    const endless = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled++ < 4096) controller.enqueue(chunk);
-        else controller.close();
-      },
-    });
-    const streamed = await createHandler(stack.deps)(
-      new Request(`${stack.functionsUrl}/stripe/test/products`, {
-        method: "POST",
-        headers: { apikey: stack.secretKey, "content-type": "application/json" },
-        body: endless,
-      }),
+    const streamed = await postStreamed(
+      stack,
+      "/stripe/test/products",
+      { apikey: stack.secretKey, "content-type": "application/json" },
+      new Uint8Array(16 * 1024).fill(32),
+      4096,
     );
     assert.equal(streamed.status, 413);
-    await streamed.body?.cancel();
+    const { pulled } = streamed;
     assert.ok(pulled <= 8, `reading stopped early (${pulled} chunks pulled)`);
   });
 });

@@ -1,15 +1,15 @@
 // Four function processes against one database: what holds across instances is what the
 // database enforces, so the same request or event sent to all of them at once counts once.
 import assert from "node:assert/strict";
-import Stripe from "stripe";
 import { startInstances } from "../../scripts/instances.ts";
 import { createPrices } from "../../scripts/stack.ts";
+import { createCheckout, paymentRequest } from "../support/checkout.ts";
 import { withStack } from "../support/stack.ts";
+import { signPayload } from "../support/webhooks.ts";
 
 const USER = "44444444-4444-4444-8444-444444444444";
 const INSTANCES = 4;
 const ORDERS = 5;
-const crypto = Stripe.createSubtleCryptoProvider();
 
 Deno.test("across 4 instances: one checkout per idempotency key, one event per id, one fulfilment per order", async () => {
   await withStack({}, async (stack) => {
@@ -49,23 +49,14 @@ Deno.test("across 4 instances: one checkout per idempotency key, one event per i
 
       const sessionIds: string[] = [];
       for (const order of orders) {
-        const body = JSON.stringify({
-          mode: "payment",
-          lineItems: [{ priceId: price, quantity: 1 }],
-          successUrl: "https://shop.example/done",
-          cancelUrl: "https://shop.example/cart",
+        const body = paymentRequest(price, {
           metadata: { order_id: order.id },
           idempotencyKey: `order:${order.id}`,
         });
         // Every instance twice, all at once.
-        const answers = await Promise.all([...urls, ...urls].map(async (url) => {
-          const response = await fetch(`${url}/stripe/test/checkout-sessions`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body,
-          });
-          return { status: response.status, body: await response.json() };
-        }));
+        const answers = await Promise.all(
+          [...urls, ...urls].map((url) => createCheckout({ functionsUrl: url }, token, body)),
+        );
         for (const answer of answers) {
           assert.equal(answer.status, 201, JSON.stringify(answer.body));
         }
@@ -97,14 +88,12 @@ Deno.test("across 4 instances: one checkout per idempotency key, one event per i
       const statuses = await Promise.all(events.flatMap((event) => {
         const payload = JSON.stringify(event);
         return [...urls, ...urls].map(async (url) => {
-          const signature = await stack.stripe.webhooks.generateTestHeaderStringAsync({
-            payload,
-            secret,
-            cryptoProvider: crypto,
-          });
           const response = await fetch(`${url}/webhooks/stripe/test`, {
             method: "POST",
-            headers: { "stripe-signature": signature, "content-type": "application/json" },
+            headers: {
+              "stripe-signature": await signPayload(payload, secret),
+              "content-type": "application/json",
+            },
             body: payload,
           });
           const answer = await response.json();

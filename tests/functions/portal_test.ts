@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { call, withStack } from "../support/stack.ts";
+import { call, rowCount, withStack } from "../support/stack.ts";
 
 const ALICE = "44444444-4444-4444-8444-444444444444";
 const BOB = "55555555-5555-4555-8555-555555555555";
@@ -13,9 +13,7 @@ Deno.test("portal answers 404 for a subject without a Stripe customer and keeps 
     });
     assert.equal(status, 404);
     assert.equal(body.error.code, "not_found");
-    const [{ count }] = await stack
-      .sql`select count(*)::int from payments.stripe_customer_portal_sessions`;
-    assert.equal(count, 0);
+    assert.equal(await rowCount(stack, "payments.stripe_customer_portal_sessions"), 0);
   });
 });
 

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { DEFAULT_SESSION_GUARDS, sessionGuardsFromEnv } from "../../functions/config.ts";
 import { createHandler } from "../../functions/handler.ts";
 import { createPrices } from "../../scripts/stack.ts";
-import { call, type Stack, withStack } from "../support/stack.ts";
+import { paymentRequest } from "../support/checkout.ts";
+import { call, rowCount, type Stack, withStack } from "../support/stack.ts";
 
 const ALICE = "11111111-1111-4111-8111-111111111111";
 
@@ -26,16 +27,6 @@ async function setup(stack: Stack, variables: Record<string, string>) {
     return { status: response.status, headers: response.headers, body: await response.json() };
   };
   return { price, post };
-}
-
-function checkout(price: string, extra: Record<string, unknown> = {}) {
-  return {
-    mode: "payment",
-    lineItems: [{ priceId: price }],
-    successUrl: "https://app.example/success",
-    cancelUrl: "https://app.example/cancel",
-    ...extra,
-  };
 }
 
 Deno.test("session settings come from the environment, and the defaults keep today's behaviour", () => {
@@ -66,7 +57,7 @@ Deno.test("session settings come from the environment, and the defaults keep tod
 Deno.test("user routes refuse an environment the deployment does not accept; admin routes reach it", async () => {
   await withStack({}, async (stack) => {
     const { price, post } = await setup(stack, { PAYMENTS_USER_ENVIRONMENTS: "live" });
-    const refused = await post("/stripe/test/checkout-sessions", checkout(price));
+    const refused = await post("/stripe/test/checkout-sessions", paymentRequest(price));
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.code, "forbidden");
     assert.match(refused.body.error.message, /does not accept test-mode sessions from users/);
@@ -114,7 +105,7 @@ Deno.test("checkout refuses redirect URLs outside PAYMENTS_REDIRECT_ORIGINS with
     });
     const refused = await post(
       "/stripe/test/checkout-sessions",
-      checkout(price, { successUrl: "https://evil.example/thanks" }),
+      paymentRequest(price, { successUrl: "https://evil.example/thanks" }),
     );
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.deepEqual(refused.body.error.details.fields, [
@@ -125,7 +116,7 @@ Deno.test("checkout refuses redirect URLs outside PAYMENTS_REDIRECT_ORIGINS with
     });
     assert.equal(portal.status, 400);
     assert.equal(portal.body.error.details.fields[0].field, "returnUrl");
-    const allowed = await post("/stripe/test/checkout-sessions", checkout(price));
+    const allowed = await post("/stripe/test/checkout-sessions", paymentRequest(price));
     assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
   });
 });
@@ -134,18 +125,17 @@ Deno.test("session creation over the per-user cap answers 429 with Retry-After",
   await withStack({}, async (stack) => {
     const { price, post } = await setup(stack, { PAYMENTS_SESSIONS_PER_MINUTE: "2" });
     const path = "/stripe/test/checkout-sessions";
-    assert.equal((await post(path, checkout(price, { idempotencyKey: "a" }))).status, 201);
-    assert.equal((await post(path, checkout(price))).status, 201);
-    const limited = await post(path, checkout(price));
+    assert.equal((await post(path, paymentRequest(price, { idempotencyKey: "a" }))).status, 201);
+    assert.equal((await post(path, paymentRequest(price))).status, 201);
+    const limited = await post(path, paymentRequest(price));
     assert.equal(limited.status, 429, JSON.stringify(limited.body));
     assert.equal(limited.body.error.code, "rate_limited");
     const retryAfter = Number(limited.headers.get("retry-after"));
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
     assert.equal(limited.body.error.details.retryAfter, retryAfter);
-    const replay = await post(path, checkout(price, { idempotencyKey: "a" }));
+    const replay = await post(path, paymentRequest(price, { idempotencyKey: "a" }));
     assert.equal(replay.status, 201, "a replayed idempotency key is not a new session");
-    const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
-    assert.equal(Number(count), 2);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 2);
   });
 });
 
@@ -154,7 +144,7 @@ Deno.test("retrying one failing checkout counts every Stripe attempt toward the 
     const { post } = await setup(stack, { PAYMENTS_SESSIONS_PER_MINUTE: "3" });
     const path = "/stripe/test/checkout-sessions";
     // Stripe refuses the unknown price, so each retry of the key restarts a Stripe attempt.
-    const request = checkout("price_does_not_exist", { idempotencyKey: "same-key" });
+    const request = paymentRequest("price_does_not_exist", { idempotencyKey: "same-key" });
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await post(path, request));
     assert.deepEqual(answers.map((answer) => answer.status), [400, 400, 400, 429, 429]);
@@ -193,10 +183,11 @@ Deno.test("checkout names an unknown body field instead of ignoring it", async (
     const { price, post } = await setup(stack, {});
     const typo = await post(
       "/stripe/test/checkout-sessions",
-      checkout(price, {
+      {
+        ...paymentRequest(price),
         successURL: "https://app.example/typo",
         lineItems: [{ priceId: price, price_data: { unit_amount: 1 } }],
-      }),
+      },
     );
     assert.equal(typo.status, 400, JSON.stringify(typo.body));
     assert.equal(typo.body.error.code, "validation_failed");
@@ -204,7 +195,6 @@ Deno.test("checkout names an unknown body field instead of ignoring it", async (
       typo.body.error.details.fields.map((f: { field: string }) => f.field),
       ["successURL", "lineItems[0].price_data"],
     );
-    const [{ count }] = await stack.sql`select count(*) from payments.stripe_checkout_sessions`;
-    assert.equal(Number(count), 0);
+    assert.equal(await rowCount(stack, "payments.stripe_checkout_sessions"), 0);
   });
 });

@@ -1,39 +1,15 @@
 import assert from "node:assert/strict";
-import Stripe from "stripe";
 import { type Stack, withStack } from "../support/stack.ts";
-
-const crypto = Stripe.createSubtleCryptoProvider();
-const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
+import { customerUpdatedEvent, signPayload } from "../support/webhooks.ts";
 
 function event(id: string) {
-  return JSON.stringify({
-    id,
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created: 1_700_000_000,
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "customer.updated",
-    data: {
-      object: {
-        id: "cus_cache",
-        object: "customer",
-        email: "ada@example.com",
-        metadata: {},
-        created: 1_700_000_000,
-        livemode: false,
-      },
-    },
-  });
+  return JSON.stringify(
+    customerUpdatedEvent(id, { created: 1_700_000_000, customerId: "cus_cache" }),
+  );
 }
 
 async function deliver(stack: Stack, body: string, secret: string): Promise<number> {
-  const signature = await signer.webhooks.generateTestHeaderStringAsync({
-    payload: body,
-    secret,
-    cryptoProvider: crypto,
-  });
+  const signature = await signPayload(body, secret);
   const response = await fetch(`${stack.functionsUrl}/webhooks/stripe/test`, {
     method: "POST",
     headers: { "stripe-signature": signature, "content-type": "application/json" },

@@ -66,43 +66,24 @@ select col_type_is('payments_private', 'provider_secrets', 'environment', 'payme
 select table_privs_are('payments_private', 'provider_secrets', r, array[]::text[], format('%s has no privileges on provider_secrets.', r))
 from unnest(array['anon', 'authenticated', 'service_role']) as r;
 
--- Privilege matrix for the API roles.
+-- Privilege matrix for the API roles: what anon and authenticated may do on each table; the
+-- service role may do everything on every one.
 select table_privs_are('payments', t, r, p, format('%s has exactly %s on %s.', r, coalesce(nullif(array_to_string(p, ', '), ''), 'no privileges'), t))
 from (values
-  ('provider_connections', 'anon', array[]::text[]),
-  ('provider_connections', 'authenticated', array[]::text[]),
-  ('provider_connections', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('stripe_products', 'anon', array['SELECT']),
-  ('stripe_products', 'authenticated', array['SELECT']),
-  ('stripe_products', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('stripe_prices', 'anon', array['SELECT']),
-  ('stripe_prices', 'authenticated', array['SELECT']),
-  ('stripe_prices', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('customers', 'anon', array[]::text[]),
-  ('customers', 'authenticated', array[]::text[]),
-  ('customers', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('customer_mappings', 'anon', array[]::text[]),
-  ('customer_mappings', 'authenticated', array['SELECT']),
-  ('customer_mappings', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('stripe_checkout_sessions', 'anon', array[]::text[]),
-  ('stripe_checkout_sessions', 'authenticated', array['SELECT']),
-  ('stripe_checkout_sessions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('stripe_customer_portal_sessions', 'anon', array[]::text[]),
-  ('stripe_customer_portal_sessions', 'authenticated', array['SELECT']),
-  ('stripe_customer_portal_sessions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('stripe_subscriptions', 'anon', array[]::text[]),
-  ('stripe_subscriptions', 'authenticated', array['SELECT']),
-  ('stripe_subscriptions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('stripe_subscription_items', 'anon', array[]::text[]),
-  ('stripe_subscription_items', 'authenticated', array['SELECT']),
-  ('stripe_subscription_items', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('webhook_events', 'anon', array[]::text[]),
-  ('webhook_events', 'authenticated', array[]::text[]),
-  ('webhook_events', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
-  ('transactions', 'anon', array[]::text[]),
-  ('transactions', 'authenticated', array['SELECT']),
-  ('transactions', 'service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
-) as m(t, r, p);
+  ('provider_connections',            array[]::text[],  array[]::text[]),
+  ('stripe_products',                 array['SELECT'],  array['SELECT']),
+  ('stripe_prices',                   array['SELECT'],  array['SELECT']),
+  ('customers',                       array[]::text[],  array[]::text[]),
+  ('customer_mappings',               array[]::text[],  array['SELECT']),
+  ('stripe_checkout_sessions',        array[]::text[],  array['SELECT']),
+  ('stripe_customer_portal_sessions', array[]::text[],  array['SELECT']),
+  ('stripe_subscriptions',            array[]::text[],  array['SELECT']),
+  ('stripe_subscription_items',       array[]::text[],  array['SELECT']),
+  ('webhook_events',                  array[]::text[],  array[]::text[]),
+  ('transactions',                    array[]::text[],  array['SELECT'])
+) as m(t, anon, authenticated)
+cross join lateral (values ('anon', anon), ('authenticated', authenticated),
+                           ('service_role', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'])) as g(r, p);
 
 -- Users read the event holding the object of a row they can read (payments.stripe_object), never
 -- its processing state.

@@ -49,37 +49,18 @@ reset role;
 
 -- as alice
 select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
-select lives_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111',
-          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
-$$, 'Alice can create a checkout session for herself.');
-select throws_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '22222222-2222-2222-2222-222222222222',
-          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
-$$, '42501', null, 'Alice cannot create a checkout session billed to Bob.');
-select throws_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
-  values ('test', '22222222-2222-2222-2222-222222222222', 'user', '22222222-2222-2222-2222-222222222222',
-          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
-$$, '42501', null, 'Alice cannot create a checkout session in Bob''s name.');
-select throws_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'team', 'team-1',
-          'subscription', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h')
-$$, '42501', null, 'Without app policies, Alice cannot bill a team.');
-select throws_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash,
-     status, payment_status, url)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111',
-          'payment', '[{"priceId": "price_active", "quantity": 1}]', 'https://app.test/ok', 'https://app.test/no', 'h2', 'completed', 'paid', 'https://evil.test')
-$$, '42501', null, 'Alice cannot insert a checkout session that claims to be paid.');
+select lives_ok('select tests.insert_checkout_row()', 'Alice can create a checkout session for herself.');
+select throws_ok(format('select tests.insert_checkout_row(%L)', refused_row), '42501', null, description)
+from (values
+  ('{"subject_id": "22222222-2222-2222-2222-222222222222"}',
+   'Alice cannot create a checkout session billed to Bob.'),
+  ('{"created_by": "22222222-2222-2222-2222-222222222222", "subject_id": "22222222-2222-2222-2222-222222222222"}',
+   'Alice cannot create a checkout session in Bob''s name.'),
+  ('{"subject_type": "team", "subject_id": "team-1", "mode": "subscription"}',
+   'Without app policies, Alice cannot bill a team.'),
+  ('{"request_hash": "h2", "status": "completed", "payment_status": "paid", "url": "https://evil.test"}',
+   'Alice cannot insert a checkout session that claims to be paid.')
+) as refused (refused_row, description);
 select results_eq('select subject_id from payments.stripe_checkout_sessions',
   $$values ('11111111-1111-1111-1111-111111111111')$$, 'Alice sees only her own checkout sessions.');
 select throws_ok('update payments.stripe_checkout_sessions set status = ''completed''', '42501', null,

@@ -30,7 +30,7 @@ insert into expected values
   ('record_webhook_endpoint(text,text,text,text)', 'service_role'),
   ('record_sync_status(text,text,text,jsonb)', 'service_role'),
   ('stripe_connection_status()', 'service_role'),
-  -- resumable sync (20261130007000_sync_checkpoints.sql)
+  -- resumable sync (20261201001600_sync.sql)
   ('start_stripe_sync(text,boolean)', 'service_role'),
   ('sync_stripe_page(text,text,jsonb)', 'service_role'),
   ('complete_stripe_sync_type(text,text)', 'service_role'),
@@ -38,13 +38,15 @@ insert into expected values
   -- the request rules, for the user-side functions (security invoker) and for apps
   ('validate_session_request(text,text,jsonb)', 'authenticated'),
   ('validate_session_request(text,text,jsonb)', 'service_role'),
-  -- the session guards (20261130001000_session_guards.sql)
+  -- the request hash of a checkout row and the session cap (20261201000800_checkout_sessions.sql,
+  -- 20261201001000_session_attempts.sql)
   ('checkout_request_hash(stripe_checkout_sessions)', 'authenticated'),
   ('checkout_request_hash(stripe_checkout_sessions)', 'service_role'),
   ('check_session_rate()', 'authenticated'),
   ('check_session_rate()', 'service_role'),
+  -- safe fulfilment (20261201001500_entitlements_and_settled_payments.sql)
   ('settled_payment(webhook_events)', 'service_role'),
-  -- admin lists (20261130000100_admin_lists.sql)
+  -- admin lists (20261201001800_admin_lists.sql, 20261201001900_admin_catalog_lists.sql)
   ('list_webhook_events(text,integer,text,text,text,text,timestamp with time zone)', 'service_role'),
   ('get_webhook_event(text,text)', 'service_role'),
   ('list_transactions(text,integer,text,text,text,text,text,text,timestamp with time zone)', 'service_role'),
@@ -56,7 +58,7 @@ insert into expected values
   ('unseen_stripe_event_ids(text,text[])', 'service_role'),
   ('webhook_delivery_times(text)', 'service_role'),
   ('prune_webhook_events(interval,text[],text,integer)', 'service_role'),
-  -- the object of a mirror row, wherever it is kept (20261130005000_single_payload_storage.sql)
+  -- the object of a mirror row, wherever it is kept (20261201001300_payload_storage.sql)
   ('stripe_object(customers)', 'service_role'),
   ('stripe_object(stripe_subscriptions)', 'authenticated'),
   ('stripe_object(stripe_subscriptions)', 'service_role'),
@@ -116,7 +118,10 @@ select volatility_is('payments', 'has_active_subscription', array['text', 'text'
   'has_active_subscription is stable.');
 select isnt_definer('payments', 'has_active_subscription', array['text', 'text', 'text', 'text', 'text', 'text'], 'has_active_subscription is security invoker, so the caller''s RLS applies.');
 
--- The private schema: no API role may use it, execute its functions or touch its tables.
+-- The private schema: no API role may use it, execute its functions or touch its tables. That
+-- covers every private helper, the shared ones included: billed_subject (the subject a projected
+-- object bills), running_sync_started_at (the running sync, or PT404) and webhook_event_summary
+-- (an event as the admin lists show it).
 select schema_privs_are('payments_private', r, array[]::text[], format('%s cannot use the payments_private schema.', r))
 from unnest(array['anon', 'authenticated', 'service_role']) as r;
 select is_empty($$

@@ -12,34 +12,22 @@ insert into payments.customer_mappings (environment, subject_type, subject_id, p
 
 -- as alice, forging a row for the key she is about to use with a harmless body
 select tests.authenticate_as(:'alice');
-select lives_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url,
-     metadata, idempotency_key, request_hash)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111', 'payment',
-          '[{"priceId":"price_expensive","quantity":9}]', 'https://evil.test/ok', 'https://app.test/no', '{"order_id":"o-big"}', 'order-7',
-          (select payments.checkout_request_hash(r) from jsonb_populate_record(null::payments.stripe_checkout_sessions,
-            '{"mode":"payment","subject_type":"user","subject_id":"11111111-1111-1111-1111-111111111111","line_items":[{"priceId":"price_cheap","quantity":1}],"success_url":"https://app.test/ok","cancel_url":"https://app.test/no","metadata":{}}') r))
-$$, 'A user may still write a checkout row straight into the table.');
-select isnt((select request_hash from payments.stripe_checkout_sessions where idempotency_key = 'order-7'),
-  (select payments.checkout_request_hash(r) from jsonb_populate_record(null::payments.stripe_checkout_sessions,
-    '{"mode":"payment","subject_type":"user","subject_id":"11111111-1111-1111-1111-111111111111","line_items":[{"priceId":"price_cheap","quantity":1}],"success_url":"https://app.test/ok","cancel_url":"https://app.test/no","metadata":{}}') r),
+-- The hash of the harmless request, which the forged row claims for its own content.
+select payments.checkout_request_hash(r) as harmless_hash
+from jsonb_populate_record(null::payments.stripe_checkout_sessions,
+  '{"mode":"payment","subject_type":"user","subject_id":"11111111-1111-1111-1111-111111111111","line_items":[{"priceId":"price_cheap","quantity":1}],"success_url":"https://app.test/ok","cancel_url":"https://app.test/no","metadata":{}}') r \gset
+select lives_ok(format('select tests.insert_checkout_row(%L)', jsonb_build_object(
+    'line_items', '[{"priceId":"price_expensive","quantity":9}]'::jsonb, 'success_url', 'https://evil.test/ok',
+    'metadata', '{"order_id":"o-big"}'::jsonb, 'idempotency_key', 'order-7', 'request_hash', :'harmless_hash')),
+  'A user may still write a checkout row straight into the table.');
+select isnt((select request_hash from payments.stripe_checkout_sessions where idempotency_key = 'order-7'), :'harmless_hash',
   'A forged row''s request_hash is recomputed from its own content, not taken from the insert.');
 select throws_ok($$select payments.create_checkout_session('test', '{"idempotencyKey":"order-7","mode":"payment","lineItems":[{"priceId":"price_cheap","quantity":1}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no"}')$$,
   'PT409', null, 'A harmless request reusing a forged row''s key is refused, never handed the forged row.');
-select throws_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, request_hash)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111', 'payment',
-          '[{"priceId":"price_cheap","quantity":0}]', 'javascript:alert(1)', 'https://app.test/no', 'h')
-$$, 'PT400', null, 'A checkout row written straight into the table obeys the request rules.');
-select throws_ok($$
-  insert into payments.stripe_checkout_sessions
-    (environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url, metadata, request_hash)
-  values ('test', '11111111-1111-1111-1111-111111111111', 'user', '11111111-1111-1111-1111-111111111111', 'payment',
-          '[{"priceId":"price_cheap","quantity":1}]', 'https://app.test/ok', 'https://app.test/no',
-          '{"payments_subject_id":"22222222-2222-2222-2222-222222222222"}', 'h')
-$$, 'PT400', null, 'A checkout row written straight into the table cannot carry the reserved metadata keys.');
+select throws_ok($$select tests.insert_checkout_row('{"line_items": [{"priceId": "price_cheap", "quantity": 0}], "success_url": "javascript:alert(1)"}')$$,
+  'PT400', null, 'A checkout row written straight into the table obeys the request rules.');
+select throws_ok($$select tests.insert_checkout_row('{"line_items": [{"priceId": "price_cheap", "quantity": 1}], "metadata": {"payments_subject_id": "22222222-2222-2222-2222-222222222222"}}')$$,
+  'PT400', null, 'A checkout row written straight into the table cannot carry the reserved metadata keys.');
 
 -- portal rows
 select throws_ok($$

@@ -10,18 +10,21 @@ values ('test', 'user', '11111111-1111-1111-1111-111111111111', 'cus_alice');
 select tests.authenticate_as(:'alice');
 
 -- unknown fields
-select throws_ok($$select payments.create_checkout_session('test', '{"mode":"payment","lineItems":[{"priceId":"price_a"}],"successUrl":"https://app.test/ok","successURL":"https://app.test/typo","cancelUrl":"https://app.test/no"}')$$,
-  'PT400', 'successURL is not a field of this request; use mode, subject, lineItems, successUrl, cancelUrl, customerEmail, metadata, idempotencyKey.',
-  'A misspelled checkout field is refused by its name.');
-select throws_ok($$select payments.validate_session_request('checkout', 'test', '{"mode":"payment","lineItems":[{"priceId":"price_a"},{"price_data":{"unit_amount":1}}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no"}')$$,
-  'PT400', '2 fields are invalid; first lineItems[1].price_data is not a field of this request; use priceId, quantity.',
-  'An unknown line item field (price_data) is refused with its index, before the fields it left out.');
-select throws_ok($$select payments.validate_session_request('portal', 'test', '{"subject":{"type":"user","id":"x","name":"Alice"}}')$$,
-  'PT400', 'subject.name is not a field of this request; use type, id.',
-  'An unknown subject field is refused by its path.');
-select throws_ok($$select payments.validate_session_request('portal', 'test', '{"return_url":"https://app.test/billing"}')$$,
-  'PT400', 'return_url is not a field of this request; use subject, returnUrl, configurationId.',
-  'An unknown portal field is refused by its name.');
+select throws_ok(call, 'PT400', message, description)
+from (values
+  ($$select payments.create_checkout_session('test', '{"mode":"payment","lineItems":[{"priceId":"price_a"}],"successUrl":"https://app.test/ok","successURL":"https://app.test/typo","cancelUrl":"https://app.test/no"}')$$,
+   'successURL is not a field of this request; use mode, subject, lineItems, successUrl, cancelUrl, customerEmail, metadata, idempotencyKey.',
+   'A misspelled checkout field is refused by its name.'),
+  ($$select payments.validate_session_request('checkout', 'test', '{"mode":"payment","lineItems":[{"priceId":"price_a"},{"price_data":{"unit_amount":1}}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no"}')$$,
+   '2 fields are invalid; first lineItems[1].price_data is not a field of this request; use priceId, quantity.',
+   'An unknown line item field (price_data) is refused with its index, before the fields it left out.'),
+  ($$select payments.validate_session_request('portal', 'test', '{"subject":{"type":"user","id":"x","name":"Alice"}}')$$,
+   'subject.name is not a field of this request; use type, id.',
+   'An unknown subject field is refused by its path.'),
+  ($$select payments.validate_session_request('portal', 'test', '{"return_url":"https://app.test/billing"}')$$,
+   'return_url is not a field of this request; use subject, returnUrl, configurationId.',
+   'An unknown portal field is refused by its name.')
+) as refused (call, message, description);
 select lives_ok($$select payments.validate_session_request('checkout', 'test', '{"mode":"payment","subject":{"type":"user","id":"x"},"lineItems":[{"priceId":"price_a","quantity":2}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no","customerEmail":"a@b.test","metadata":{"order_id":"1"},"idempotencyKey":"k"}')$$,
   'A checkout request with every known field passes.');
 

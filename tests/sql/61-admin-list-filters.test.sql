@@ -5,18 +5,21 @@ select plan(6);
 
 select tests.authenticate_as_service_role();
 
-select throws_ok($$select payments.list_webhook_events('test', p_status => 'bogus')$$,
-  'PT400', 'status must be one of pending, processed, failed, ignored.',
-  'An unknown webhook event status is refused, naming the allowed ones.');
-select throws_ok($$select payments.list_transactions('test', p_status => 'paid')$$,
-  'PT400', 'status must be one of pending, succeeded, failed, refunded, partially_refunded.',
-  'An unknown transaction status is refused, naming the allowed ones.');
-select throws_ok($$select payments.list_transactions('test', p_type => 'payment')$$,
-  'PT400', 'type must be one of one_time_payment, subscription_invoice, refund, failed_payment.',
-  'An unknown transaction type is refused, naming the allowed ones.');
-select throws_ok($$select payments.list_subscriptions('test', p_status => 'bogus')$$,
-  'PT400', 'status must be one of incomplete, incomplete_expired, trialing, active, past_due, canceled, unpaid, paused.',
-  'An unknown subscription status is refused, naming the allowed ones.');
+select throws_ok(call, 'PT400', message, description)
+from (values
+  ($$select payments.list_webhook_events('test', p_status => 'bogus')$$,
+   'status must be one of pending, processed, failed, ignored.',
+   'An unknown webhook event status is refused, naming the allowed ones.'),
+  ($$select payments.list_transactions('test', p_status => 'paid')$$,
+   'status must be one of pending, succeeded, failed, refunded, partially_refunded.',
+   'An unknown transaction status is refused, naming the allowed ones.'),
+  ($$select payments.list_transactions('test', p_type => 'payment')$$,
+   'type must be one of one_time_payment, subscription_invoice, refund, failed_payment.',
+   'An unknown transaction type is refused, naming the allowed ones.'),
+  ($$select payments.list_subscriptions('test', p_status => 'bogus')$$,
+   'status must be one of incomplete, incomplete_expired, trialing, active, past_due, canceled, unpaid, paused.',
+   'An unknown subscription status is refused, naming the allowed ones.')
+) as refused (call, message, description);
 select is(payments.list_subscriptions('test', p_status => 'past_due') -> 'data', '[]'::jsonb,
   'A known status with no rows is an empty page.');
 select is(payments.list_webhook_events('test', p_status => 'failed', p_since => '2026-01-01') -> 'data', '[]'::jsonb,

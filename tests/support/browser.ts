@@ -1,5 +1,9 @@
 // Debian's Chromium through playwright-core, for the tests that drive a real browser.
+import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
+import { demoRoutes } from "../../demo/routes.ts";
+import { type Demo, setUpDemo } from "../../demo/setup.ts";
+import { type Stack, withStack } from "./stack.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOTS = new URL("../../test-output/screenshots/", import.meta.url);
@@ -31,7 +35,7 @@ export interface BrowserPage {
  * browser's own "Failed to load resource" console lines are not problems: the tests provoke
  * 4xx and 5xx answers on purpose, and the page shows those itself.
  */
-export async function withBrowserPage(
+async function withBrowserPage(
   executablePath: string,
   viewport: { width: number; height: number },
   fn: (browserPage: BrowserPage) => Promise<void>,
@@ -67,4 +71,42 @@ export async function withBrowserPage(
   } finally {
     await browser.close();
   }
+}
+
+export interface DemoInBrowser extends BrowserPage {
+  stack: Stack;
+  /** Seeds the demo app (its user, team and prices); until then its pages have nothing to show. */
+  setUpDemo: () => Promise<Demo>;
+}
+
+/**
+ * A test that drives a page of a fresh Chromium against a local stack serving the demo app at
+ * `stack.baseUrl`, and ends by asserting the page reported no problem.
+ */
+export function browserTest(
+  name: string,
+  viewport: { width: number; height: number },
+  fn: (t: Deno.TestContext, context: DemoInBrowser) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    // playwright-core keeps its own pipes and timers to the browser process; they close with the
+    // browser in `finally`, but Deno's sanitizers count them while the test body runs.
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async (t) => {
+      const executablePath = await chromiumPath();
+      let demo: Demo | undefined;
+      await withStack({ extraRoutes: demoRoutes(() => demo) }, async (stack) => {
+        await withBrowserPage(executablePath, viewport, async (browserPage) => {
+          await fn(t, {
+            ...browserPage,
+            stack,
+            setUpDemo: async () => (demo = await setUpDemo(stack)),
+          });
+          assert.deepEqual(browserPage.problems, []);
+        });
+      });
+    },
+  });
 }

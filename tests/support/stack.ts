@@ -1,5 +1,6 @@
 // A local stack per test file, in a database of its own so files cannot see each other's rows.
 import postgres from "postgres";
+import { createHandler } from "../../functions/handler.ts";
 import { type Stack, type StackOptions, startStack } from "../../scripts/stack.ts";
 
 export type { Stack };
@@ -51,7 +52,7 @@ export interface CallOptions {
 
 /** Calls the function over HTTP and returns status and parsed JSON body. */
 export async function call(
-  stack: Stack,
+  stack: Pick<Stack, "functionsUrl">,
   method: string,
   path: string,
   options: CallOptions = {},
@@ -78,6 +79,37 @@ export async function call(
     // not JSON: keep the text
   }
   return { status: response.status, body };
+}
+
+/** How many rows `table` (schema-qualified: "payments.webhook_events") holds. */
+export async function rowCount(stack: Pick<Stack, "sql">, table: string): Promise<number> {
+  const [{ count }] = await stack.sql`select count(*)::int as count from ${stack.sql(table)}`;
+  return count;
+}
+
+/**
+ * POSTs to the stack's handler a body of `chunks` times `chunk` that declares no length, and
+ * answers the status and how many chunks the handler pulled before it answered.
+ */
+export async function postStreamed(
+  stack: Stack,
+  path: string,
+  headers: Record<string, string>,
+  chunk: Uint8Array,
+  chunks: number,
+): Promise<{ status: number; pulled: number }> {
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled++ < chunks) controller.enqueue(chunk);
+      else controller.close();
+    },
+  });
+  const response = await createHandler(stack.deps)(
+    new Request(`${stack.functionsUrl}${path}`, { method: "POST", headers, body }),
+  );
+  await response.body?.cancel();
+  return { status: response.status, pulled };
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */

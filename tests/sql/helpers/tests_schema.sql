@@ -7,6 +7,7 @@
 --   select tests.authenticate_as('1111...');                 -- act as a user, as PostgREST would
 --   select tests.authenticate_as_service_role();
 --   select tests.ingest('evt_1', 'product.created', 1700000000, :'current'::jsonb -> 'product');
+--   select tests.insert_checkout_row('{"subject_id": "2222..."}');  -- a row a client writes itself
 
 create schema if not exists tests;
 comment on schema tests is 'pgTAP helpers; exists only in test databases.';
@@ -71,4 +72,24 @@ set search_path = ''
 as $$
   select payments.ingest_stripe_event('test',
     tests.stripe_event(p_id, p_type, p_created, p_object, false, p_api_version)) ->> 'status'
+$$;
+
+-- A checkout row written straight into the table with the current role's grants, as a client that
+-- skips the edge function could: p_row's keys are the columns written, over a one-item payment
+-- request of the calling user for itself, so that a test names only what it varies.
+create function tests.insert_checkout_row(p_row jsonb default '{}')
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_user text := current_setting('request.jwt.claims', true)::jsonb ->> 'sub';
+  v_row jsonb := jsonb_build_object('environment', 'test', 'created_by', v_user, 'subject_type', 'user',
+    'subject_id', v_user, 'mode', 'payment', 'line_items', '[{"priceId":"price_active","quantity":1}]'::jsonb,
+    'success_url', 'https://app.test/ok', 'cancel_url', 'https://app.test/no', 'request_hash', 'h') || p_row;
+  v_columns text := (select string_agg(quote_ident(c), ', ') from jsonb_object_keys(v_row) c);
+begin
+  execute format('insert into payments.stripe_checkout_sessions (%s) select %s from jsonb_populate_record(null::payments.stripe_checkout_sessions, $1)',
+    v_columns, v_columns) using v_row;
+end;
 $$;

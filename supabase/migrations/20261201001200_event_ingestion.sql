@@ -3,6 +3,12 @@
 --------------------------------------------------------------------------------
 -- Verified webhook events
 --------------------------------------------------------------------------------
+
+-- received_via: events read back from Stripe's event log (reconciliation) go through
+-- payments.ingest_stripe_event like a webhook; the row remembers which way it came, so the time
+-- of the last verified delivery stays visible when reconciliation fills the gaps. The reconciler
+-- sets payments.received_via = 'reconcile' around its ingest calls, so the one ingestion function
+-- serves both paths unchanged.
 create table payments.webhook_events (
   id uuid primary key default gen_random_uuid(),
   provider text not null default 'stripe' check (provider = 'stripe'),
@@ -23,18 +29,26 @@ create table payments.webhook_events (
   processed_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  received_via text not null default coalesce(nullif(current_setting('payments.received_via', true), ''), 'webhook')
+    constraint webhook_events_received_via_check check (received_via in ('webhook', 'reconcile')),
   unique (provider, environment, provider_event_id)
 );
 comment on table payments.webhook_events is 'Every verified Stripe webhook event, with its processing outcome. Apps fulfil orders with their own AFTER INSERT OR UPDATE triggers here, on processing_status = ''processed''.';
+comment on column payments.webhook_events.received_via is 'webhook: a verified delivery; reconcile: read back from Stripe''s event log (POST /stripe/{environment}/reconcile).';
 create index webhook_events_object_idx on payments.webhook_events (environment, object_id);
-create index webhook_events_status_idx on payments.webhook_events (processing_status)
+-- The admin list's orders, newest received first. Failed and pending events are few: a partial
+-- index finds them at once.
+create index webhook_events_received_idx
+  on payments.webhook_events (environment, received_at desc, id desc);
+create index webhook_events_unsettled_received_idx
+  on payments.webhook_events (environment, processing_status, received_at desc, id desc)
   where processing_status in ('pending', 'failed');
-create index webhook_events_type_idx on payments.webhook_events (environment, event_type, event_created_at);
+create index webhook_events_type_received_idx
+  on payments.webhook_events (environment, event_type, received_at desc, id desc);
 grant select, insert, update, delete on payments.webhook_events to service_role;
 alter table payments.webhook_events enable row level security;
 create trigger set_updated_at before update on payments.webhook_events
   for each row execute function payments_private.set_updated_at();
-
 
 --------------------------------------------------------------------------------
 -- The event router: which projection each handled event type runs
@@ -63,6 +77,7 @@ as $$
     "customer.subscription.resumed": "subscription",
     "invoice.paid": "invoice",
     "invoice.payment_failed": "invoice",
+    "invoice_payment.paid": "invoice_payment",
     "payment_intent.succeeded": "payment_intent",
     "payment_intent.payment_failed": "payment_intent",
     "charge.refunded": "charge",
@@ -92,6 +107,25 @@ comment on function payments.stripe_webhook_event_types() is 'The Stripe event t
 revoke execute on function payments.stripe_webhook_event_types() from public;
 grant execute on function payments.stripe_webhook_event_types() to service_role;
 
+-- The event being projected, named for the upserts without threading it through every
+-- projection function: project_stripe_event sets payments.projected_event and
+-- payments.projected_object (transaction-local) around one projection. An upsert points its row
+-- at the event only for the event's own object; a nested one (a refund inside a charge) and every
+-- sync page keep their object in raw.
+create function payments_private.projected_event(p_object jsonb)
+returns text
+language plpgsql stable set search_path = ''
+as $$
+begin
+  -- PL/pgSQL, not SQL: a SQL function with a pinned search_path is not inlined, and running it
+  -- cost about ten times as much per call.
+  return case when p_object ->> 'id' = current_setting('payments.projected_object', true)
+    then nullif(current_setting('payments.projected_event', true), '') end;
+end;
+$$;
+comment on function payments_private.projected_event(jsonb) is 'The Stripe id of the event being projected when p_object is that event''s data.object; null otherwise (sync, nested objects).';
+revoke execute on function payments_private.projected_event(jsonb) from public;
+
 -- The one dispatcher, for first deliveries and replays alike. True when the event type is
 -- projected, false when it is not handled (ignored).
 create function payments_private.project_stripe_event(p_environment text, p_event jsonb)
@@ -104,6 +138,12 @@ declare
   v_at timestamptz := payments_private.stripe_time(p_event -> 'created');
   v_projection text := payments_private.stripe_event_routes() ->> (p_event ->> 'type');
 begin
+  if v_projection is null then
+    return false;
+  end if;
+  -- Reset below; a raising projection rolls the settings back with its subtransaction.
+  perform set_config('payments.projected_event', p_event ->> 'id', true),
+    set_config('payments.projected_object', v_object ->> 'id', true);
   case v_projection
     when 'checkout_session' then
       perform payments_private.project_checkout_session(p_environment, v_object, v_at, v_type);
@@ -113,6 +153,8 @@ begin
       perform payments_private.upsert_subscription(p_environment, v_object, v_at, v_type);
     when 'invoice' then
       perform payments_private.project_invoice(p_environment, v_object, v_at, v_type);
+    when 'invoice_payment' then
+      perform payments_private.project_invoice_payment(p_environment, v_object, v_at);
     when 'payment_intent' then
       perform payments_private.project_payment_intent(p_environment, v_object, v_at, v_type);
     when 'charge' then
@@ -123,14 +165,17 @@ begin
       perform payments_private.upsert_product(p_environment, v_object, v_at, v_type = 'product.deleted');
     when 'price' then
       perform payments_private.upsert_price(p_environment, v_object, v_at, v_type = 'price.deleted');
-    else
-      return false;
   end case;
+  perform set_config('payments.projected_event', '', true), set_config('payments.projected_object', '', true);
   return true;
 end;
 $$;
-comment on function payments_private.project_stripe_event(text, jsonb) is 'Projects one Stripe event into the mirror tables through the route of its type; false for types without a route.';
+comment on function payments_private.project_stripe_event(text, jsonb) is 'Projects one Stripe event into the mirror tables through the route of its type, the rows naming the event that holds their object; false for types without a route.';
 revoke execute on function payments_private.project_stripe_event(text, jsonb) from public;
+
+--------------------------------------------------------------------------------
+-- Ingestion and replay
+--------------------------------------------------------------------------------
 
 -- Locks the stored event, projects it once and records the outcome. The projection and the
 -- status update (which fires the app's triggers on webhook_events) share one subtransaction: if

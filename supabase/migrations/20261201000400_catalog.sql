@@ -3,6 +3,9 @@
 --------------------------------------------------------------------------------
 -- Catalog: products and prices
 --------------------------------------------------------------------------------
+
+-- fillfactor 80: catalog rows are rewritten by every event about them without changing an
+-- indexed column; room on the page lets those updates stay HOT (no index writes).
 create table payments.stripe_products (
   id uuid primary key default gen_random_uuid(),
   environment payments.environment not null,
@@ -21,9 +24,12 @@ create table payments.stripe_products (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   unique (environment, product_id)
-);
+) with (fillfactor = 80);
 comment on table payments.stripe_products is 'Mirror of Stripe Products. deleted_at: Stripe deleted it (final). archived_at: gone from Stripe at the last full sync or from a previous account.';
 comment on column payments.stripe_products.stripe_updated_at is 'Stripe-side time of the state held here (event created or object updated); older writes are refused.';
+-- The admin list's order: newest first by Stripe's creation time, keyset-paginated on id.
+create index stripe_products_created_idx
+  on payments.stripe_products (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
 grant select on payments.stripe_products to anon, authenticated;
 grant select, insert, update, delete on payments.stripe_products to service_role;
 alter table payments.stripe_products enable row level security;
@@ -60,7 +66,7 @@ create table payments.stripe_prices (
   updated_at timestamptz not null default now(),
   unique (environment, price_id),
   check ((type = 'recurring') = (recurring_interval is not null))
-);
+) with (fillfactor = 80);
 comment on table payments.stripe_prices is 'Mirror of Stripe Prices. deleted_at: Stripe deleted it (final). archived_at: gone from Stripe at the last full sync or from a previous account.';
 comment on column payments.stripe_prices.stripe_updated_at is 'Stripe-side time of the state held here (event created or sync time); older writes are refused.';
 create index stripe_prices_product_idx on payments.stripe_prices (environment, product_id);
@@ -78,9 +84,8 @@ create policy "Users can read active prices" on payments.stripe_prices
 create trigger set_updated_at before update on payments.stripe_prices
   for each row execute function payments_private.set_updated_at();
 
-
 --------------------------------------------------------------------------------
--- Catalog
+-- Upserts: an older or deleted state never overwrites a newer one
 --------------------------------------------------------------------------------
 
 create function payments_private.upsert_product(p_environment text, p_product jsonb, p_at timestamptz, p_deleted boolean default false, p_synced_at timestamptz default null)

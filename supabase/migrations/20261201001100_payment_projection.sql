@@ -1,7 +1,9 @@
 -- migrate:up
 
 --------------------------------------------------------------------------------
--- Checkout sessions
+-- Projection of payments: checkout sessions, PaymentIntents, invoices, refunds and charges, from
+-- every API shape Stripe sends (invoice payments under API 2025+, refunds before their payment,
+-- one-off PaymentIntents without metadata, pre-2022-11-15 charges)
 --------------------------------------------------------------------------------
 
 -- p_event_type null (sync): the session's own status decides.
@@ -75,15 +77,8 @@ begin
     return;
   end if;
 
-  if v_subject_type is not null then
-    perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-    where not exists (select 1 from payments.customer_mappings m
-                      where m.provider = 'stripe' and m.environment = p_environment
-                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-  elsif v_customer is not null then
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
-  end if;
+  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
+  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
 
   v_mode := coalesce(p_session ->> 'mode', v_row.mode);
   if v_mode = 'subscription' and v_subscription is not null and v_subject_type is not null then
@@ -120,10 +115,6 @@ $$;
 comment on function payments_private.project_checkout_session(text, jsonb, timestamptz, text) is 'Completes or expires the checkout row of a Stripe Checkout Session (found by session id or client_reference_id), maps its customer to the subject and records a one-time payment.';
 revoke execute on function payments_private.project_checkout_session(text, jsonb, timestamptz, text) from public;
 
---------------------------------------------------------------------------------
--- Payments, invoices, refunds
---------------------------------------------------------------------------------
-
 -- p_event_type null (sync): the payment intent's own status decides.
 create function payments_private.project_payment_intent(p_environment text, p_intent jsonb, p_at timestamptz, p_event_type text default null)
 returns void
@@ -132,7 +123,9 @@ as $$
 declare
   v_id text := p_intent ->> 'id';
   v_customer text := payments_private.stripe_id(p_intent -> 'customer');
-  v_charge text := payments_private.stripe_id(p_intent -> 'latest_charge');
+  -- API versions before 2022-11-15 list the charge in charges.data instead of latest_charge.
+  v_charge text := coalesce(payments_private.stripe_id(p_intent -> 'latest_charge'),
+                            payments_private.stripe_id(p_intent -> 'charges' -> 'data' -> 0));
   v_succeeded boolean := coalesce(p_event_type = 'payment_intent.succeeded',
                                   p_intent ->> 'status' = 'succeeded');
   v_subject_type text;
@@ -148,34 +141,24 @@ begin
 
   v_subject_type := payments_private.metadata_subject_type(p_intent -> 'metadata');
   v_subject_id := case when v_subject_type is not null then p_intent -> 'metadata' ->> 'payments_subject_id' end;
-  if v_subject_type is not null then
-    perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-    where not exists (select 1 from payments.customer_mappings m
-                      where m.provider = 'stripe' and m.environment = p_environment
-                        and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-  end if;
+  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
+  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
 
-  -- API 2025+ payment intents no longer say whether an invoice created them; count one as a
-  -- one-time payment only when it is known to be one (older shape with invoice: null, the subject
-  -- metadata our checkout sets, or a payment-mode checkout/transaction already referring to it).
-  -- The lookups run only when the payload does not settle it: as one expression with them, the
-  -- statement got a custom plan (planned again) on every call.
-  if not (p_intent ? 'invoice') and v_subject_type is null then
-    if not exists (select 1 from payments.transactions t
-                   where t.environment = p_environment and t.type = 'one_time_payment' and t.provider_object_id = v_id)
-       and not exists (select 1 from payments.stripe_checkout_sessions s
-                       where s.environment = p_environment and s.payment_intent_id = v_id and s.mode = 'payment') then
-      return;
-    end if;
+  -- API 2025+ payment intents no longer say whether an invoice created them: one is an invoice
+  -- payment when invoice_payment.paid (or an expanded invoice) linked it; otherwise it is recorded
+  -- as a one-time payment (transactions is the reporting projection: a Payment Link or Dashboard
+  -- payment counts too, its subject filled once its customer is mapped). A link that arrives
+  -- later folds the row into the invoice's (payments_private.link_invoice_payment).
+  if exists (select 1 from payments_private.invoice_payments l
+             where l.environment = p_environment and l.payment_intent_id = v_id) then
+    perform payments_private.link_invoice_payment(p_environment,
+      (select l.invoice_id from payments_private.invoice_payments l
+       where l.environment = p_environment and l.payment_intent_id = v_id), v_id, v_charge, null);
+    return;
   end if;
   if exists (select 1 from payments.transactions t
              where t.environment = p_environment and t.type = 'subscription_invoice' and t.payment_intent_id = v_id) then
     return;
-  end if;
-
-  if v_subject_type is null and v_customer is not null then
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
   end if;
 
   if v_succeeded then
@@ -238,6 +221,14 @@ begin
   limit 1;
   v_payment_intent := coalesce(payments_private.stripe_id(p_invoice -> 'payment_intent'), v_payment_intent);
   v_charge := coalesce(payments_private.stripe_id(p_invoice -> 'charge'), v_charge);
+  -- Without invoice.payments (not expanded), invoice_payment.paid may have told us already.
+  if v_payment_intent is null then
+    select l.payment_intent_id, l.charge_id into v_payment_intent, v_charge
+    from payments_private.invoice_payments l
+    where l.environment = p_environment and l.invoice_id = v_id
+    order by l.paid_at nulls last
+    limit 1;
+  end if;
 
   if v_subscription is not null then
     select s.subject_type, s.subject_id into v_subject_type, v_subject_id
@@ -249,16 +240,8 @@ begin
                            p_invoice -> 'subscription_details' -> 'metadata');
     v_subject_type := payments_private.metadata_subject_type(v_metadata);
     v_subject_id := case when v_subject_type is not null then v_metadata ->> 'payments_subject_id' end;
-    if v_subject_type is not null then
-      perform payments_private.attach_customer(p_environment, v_subject_type, v_subject_id, v_customer)
-      where not exists (select 1 from payments.customer_mappings m
-                        where m.provider = 'stripe' and m.environment = p_environment
-                          and m.subject_type = v_subject_type and m.subject_id = v_subject_id);
-    end if;
-  end if;
-  if v_subject_type is null and v_customer is not null then
     select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.subject_of_customer(p_environment, v_customer) s;
+    from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
   end if;
 
   if v_paid then
@@ -277,7 +260,10 @@ begin
       p_paid_at => coalesce(payments_private.stripe_time(p_invoice -> 'status_transitions' -> 'paid_at'), p_at),
       p_stripe_created_at => payments_private.stripe_time(p_invoice -> 'created'), p_stripe_updated_at => p_at,
       p_raw => p_invoice);
-    if v_payment_intent is not null or v_charge is not null then
+    if v_subscription is not null and v_payment_intent is not null then
+      perform payments_private.link_invoice_payment(p_environment, v_id, v_payment_intent, v_charge,
+        payments_private.stripe_time(p_invoice -> 'status_transitions' -> 'paid_at'));
+    elsif v_payment_intent is not null or v_charge is not null then
       perform payments_private.refresh_refunded_amount(p_environment, v_payment_intent, v_charge);
     end if;
   else
@@ -319,7 +305,7 @@ begin
   end;
   if v_payment.id is null and payments_private.stripe_id(p_refund -> 'customer') is not null then
     select s.subject_type, s.subject_id into v_payment.subject_type, v_payment.subject_id
-    from payments_private.subject_of_customer(p_environment, payments_private.stripe_id(p_refund -> 'customer')) s;
+    from payments_private.billed_subject(p_environment, null, null, payments_private.stripe_id(p_refund -> 'customer')) s;
   end if;
 
   perform payments_private.merge_transaction(

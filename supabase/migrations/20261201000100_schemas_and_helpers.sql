@@ -10,7 +10,7 @@ create schema if not exists payments;
 comment on schema payments is 'Stripe payments mirrored into Postgres: catalog, customers, sessions, subscriptions, transactions and verified webhook events.';
 grant usage on schema payments to anon, authenticated, service_role;
 -- PostgreSQL lets PUBLIC execute every new function, and a per-schema default privilege cannot
--- take that back: each function below revokes it and grants EXECUTE to the roles that need it.
+-- take that back: each function revokes it and grants EXECUTE to the roles that need it.
 
 -- `if not exists`: dbmate may have created it first, for its bookkeeping table.
 create schema if not exists payments_private;
@@ -49,7 +49,7 @@ create domain payments.subject_type as text
 comment on domain payments.subject_type is 'Kind of billing subject chosen by the app (user, team, organization, ...): lowercase snake_case.';
 
 --------------------------------------------------------------------------------
--- Request validation: every problem of a request is reported at once, field by field
+-- Request errors: every problem of a request is reported at once, field by field
 --------------------------------------------------------------------------------
 
 -- A list of {field, message}: the `details.fields` of the function's 400 answer.
@@ -110,26 +110,6 @@ $$;
 comment on function payments_private.require_environment(text) is 'Checks an environment name (test or live), raising PT400 otherwise.';
 revoke execute on function payments_private.require_environment(text) from public;
 
--- security definer: the request rules live in payments_private, which API roles cannot use;
--- this pure function (it reads no table) is their one door, for the user-side session functions
--- (security invoker) and for apps that check a request before sending it.
-create function payments.validate_session_request(p_session text, p_environment text, p_request jsonb)
-returns void
-language plpgsql immutable security definer set search_path = ''
-as $$
-begin
-  perform payments_private.require_environment(p_environment);
-  perform payments_private.raise_invalid(case p_session
-    when 'checkout' then payments_private.checkout_request_errors(p_request)
-    when 'portal' then payments_private.portal_request_errors(p_request)
-    else payments_private.field_error('session', 'must be checkout or portal.')
-  end);
-end;
-$$;
-comment on function payments.validate_session_request(text, text, jsonb) is 'Checks a checkout or portal (p_session) request: PT400 for an unknown environment, else PT400 listing every invalid field (DETAIL: JSON list of {field, message}); nothing for a valid request.';
-revoke execute on function payments.validate_session_request(text, text, jsonb) from public;
-grant execute on function payments.validate_session_request(text, text, jsonb) to authenticated, service_role;
-
 create function payments_private.raise_not_found(p_what text, p_id uuid, p_table text)
 returns void
 language plpgsql set search_path = ''
@@ -142,56 +122,9 @@ $$;
 comment on function payments_private.raise_not_found(text, uuid, text) is 'Raises PT404 for a row id that names no row.';
 revoke execute on function payments_private.raise_not_found(text, uuid, text) from public;
 
--- The subject a request bills, {type, id}; omitted, it is the calling user (when allowed).
-create function payments_private.subject_errors(p_subject jsonb, p_required boolean)
-returns jsonb
-language plpgsql immutable set search_path = ''
-as $$
-declare
-  v_errors jsonb := '[]'::jsonb;
-begin
-  if p_subject is null or jsonb_typeof(p_subject) = 'null' then
-    if p_required then
-      return payments_private.field_error('subject', 'is required for subscription mode.');
-    end if;
-    return v_errors;
-  end if;
-  if jsonb_typeof(p_subject) <> 'object' then
-    return payments_private.field_error('subject', 'must be an object {type, id}.');
-  end if;
-  if jsonb_typeof(p_subject -> 'type') is distinct from 'string'
-     or (p_subject ->> 'type') !~ '^[a-z][a-z0-9_]{0,62}$' then
-    v_errors := v_errors || payments_private.field_error('subject.type',
-      'must be a lowercase snake_case name such as user or team.');
-  end if;
-  if jsonb_typeof(p_subject -> 'id') is distinct from 'string'
-     or length(p_subject ->> 'id') not between 1 and 255 then
-    v_errors := v_errors || payments_private.field_error('subject.id',
-      'must be a non-empty string of at most 255 characters.');
-  end if;
-  return v_errors;
-end;
-$$;
-comment on function payments_private.subject_errors(jsonb, boolean) is 'Problems of a request''s subject {type, id} (empty when it is valid or omitted and not required).';
-revoke execute on function payments_private.subject_errors(jsonb, boolean) from public;
-
-create function payments_private.url_errors(p_value jsonb, p_field text, p_required boolean)
-returns jsonb
-language plpgsql immutable set search_path = ''
-as $$
-begin
-  if p_value is null or jsonb_typeof(p_value) = 'null' then
-    return case when p_required then payments_private.field_error(p_field, 'is required.') else '[]'::jsonb end;
-  end if;
-  if jsonb_typeof(p_value) <> 'string' or (p_value #>> '{}') !~ '^https?://[^\s/?#]+[^\s]*$'
-     or length(p_value #>> '{}') > 2048 then
-    return payments_private.field_error(p_field, 'must be an http(s) URL of at most 2048 characters.');
-  end if;
-  return '[]'::jsonb;
-end;
-$$;
-comment on function payments_private.url_errors(jsonb, text, boolean) is 'Problems of an http(s) URL field of a request (empty when it is valid or omitted and not required).';
-revoke execute on function payments_private.url_errors(jsonb, text, boolean) from public;
+--------------------------------------------------------------------------------
+-- Reading Stripe objects
+--------------------------------------------------------------------------------
 
 -- Stripe objects reference others either by id or, when expanded, as the object.
 -- No `set search_path` on this and the other one-expression helpers: a SET clause keeps the
@@ -218,14 +151,9 @@ $$;
 comment on function payments_private.stripe_time(jsonb) is 'A Stripe unix timestamp as timestamptz (null when absent).';
 revoke execute on function payments_private.stripe_time(jsonb) from public;
 
-
---------------------------------------------------------------------------------
--- Small helpers
---------------------------------------------------------------------------------
-
 -- The billing subject the edge function writes into Stripe metadata (checkout session,
 -- subscription_data and payment_intent_data); apps cannot forge these keys (see
--- create_checkout_session). A scalar expression without `set search_path`, so that it is inlined
+-- checkout_request_errors). A scalar expression without `set search_path`, so that it is inlined
 -- into the plpgsql expressions that call it (see payments_private.stripe_id).
 create function payments_private.metadata_subject_type(p_metadata jsonb)
 returns text
@@ -239,7 +167,6 @@ as $$
 $$;
 comment on function payments_private.metadata_subject_type(jsonb) is 'The subject type carried in Stripe metadata (payments_subject_type) when the metadata also names a subject id (payments_subject_id), else null.';
 revoke execute on function payments_private.metadata_subject_type(jsonb) from public;
-
 
 -- Without `set search_path` so that it is inlined (see payments_private.stripe_id).
 create function payments_private.payment_status(p_amount bigint, p_amount_refunded bigint)

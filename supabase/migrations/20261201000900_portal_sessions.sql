@@ -1,7 +1,7 @@
 -- migrate:up
 
--- Billing Portal sessions opened by the app for a subject that has a Stripe customer: the
--- request rules, the row RLS guards, and recording what Stripe answered.
+-- Billing Portal sessions opened by the app for a subject that has a Stripe customer: the row RLS
+-- guards, the customer (always the subject's mapping), and recording what Stripe answered.
 
 create table payments.stripe_customer_portal_sessions (
   id uuid primary key default gen_random_uuid(),
@@ -23,8 +23,9 @@ comment on table payments.stripe_customer_portal_sessions is 'Billing Portal ses
 create index stripe_customer_portal_sessions_subject_idx
   on payments.stripe_customer_portal_sessions (environment, subject_type, subject_id);
 grant select on payments.stripe_customer_portal_sessions to authenticated;
+-- Not customer_id: the row's trigger sets it.
 grant insert (
-  environment, created_by, subject_type, subject_id, customer_id, return_url, configuration_id
+  environment, created_by, subject_type, subject_id, return_url, configuration_id
 ) on payments.stripe_customer_portal_sessions to authenticated;
 grant select, insert, update, delete on payments.stripe_customer_portal_sessions to service_role;
 alter table payments.stripe_customer_portal_sessions enable row level security;
@@ -41,45 +42,37 @@ create policy "Users can create portal sessions for themselves" on payments.stri
 create trigger set_updated_at before update on payments.stripe_customer_portal_sessions
   for each row execute function payments_private.set_updated_at();
 
---------------------------------------------------------------------------------
--- The request
---------------------------------------------------------------------------------
-
-create function payments_private.portal_request_errors(p_request jsonb)
-returns jsonb
-language plpgsql immutable set search_path = ''
+-- security invoker on purpose: the mapping is read through the inserting role's RLS, so a user
+-- gets a customer only for a subject whose mapping they may see.
+create function payments_private.set_portal_customer()
+returns trigger
+language plpgsql security invoker set search_path = ''
 as $$
 begin
-  if jsonb_typeof(p_request) is distinct from 'object' then
-    return payments_private.field_error('request', 'must be a JSON object.');
-  end if;
-  return payments_private.subject_errors(p_request -> 'subject', false)
-    || payments_private.url_errors(p_request -> 'returnUrl', 'returnUrl', false)
-    || case when coalesce(jsonb_typeof(p_request -> 'configurationId'), 'null') <> 'null'
-              and (jsonb_typeof(p_request -> 'configurationId') <> 'string'
-                   or (p_request ->> 'configurationId') !~ '^bpc_[A-Za-z0-9]+$')
-         then payments_private.field_error('configurationId', 'must be a Billing Portal configuration id (bpc_...).')
-         else '[]'::jsonb end;
+  select m.provider_customer_id into new.customer_id
+  from payments.customer_mappings m
+  where m.provider = 'stripe' and m.environment = new.environment
+    and m.subject_type = new.subject_type and m.subject_id = new.subject_id;
+  return new;
 end;
 $$;
-comment on function payments_private.portal_request_errors(jsonb) is 'Every problem of a billing portal request as a list of {field, message}; empty when the request is valid.';
-revoke execute on function payments_private.portal_request_errors(jsonb) from public;
+comment on function payments_private.set_portal_customer() is 'Before insert on stripe_customer_portal_sessions: the customer is the subject''s mapping visible to the inserting role, never a value the inserter chose.';
+revoke execute on function payments_private.set_portal_customer() from public;
+create trigger set_portal_customer before insert on payments.stripe_customer_portal_sessions
+  for each row execute function payments_private.set_portal_customer();
 
 --------------------------------------------------------------------------------
 -- Billing Portal sessions
 --------------------------------------------------------------------------------
 
--- security invoker: the INSERT policy decides the subject and the customer mapping is looked up
--- through the caller's SELECT policies, so nothing about other subjects leaks.
+-- security invoker: the INSERT policy decides the subject, and the row's trigger looks the
+-- customer up through the caller's SELECT policies, so nothing about other subjects leaks.
 create function payments.create_customer_portal_session(p_environment text, p_request jsonb)
 returns payments.stripe_customer_portal_sessions
 language plpgsql security invoker set search_path = ''
 as $$
 declare
   v_uid uuid := (select auth.uid());
-  v_subject_type text;
-  v_subject_id text;
-  v_customer text;
   v_row payments.stripe_customer_portal_sessions;
 begin
   if v_uid is null then
@@ -88,32 +81,26 @@ begin
   end if;
   p_request := coalesce(p_request, '{}'::jsonb);
   perform payments.validate_session_request('portal', p_environment, p_request);
-  v_subject_type := coalesce(p_request -> 'subject' ->> 'type', 'user');
-  v_subject_id := coalesce(p_request -> 'subject' ->> 'id', v_uid::text);
-
-  -- Read as the caller: a subject whose mapping the caller cannot see has no customer for them.
-  select m.provider_customer_id into v_customer
-  from payments.customer_mappings m
-  where m.provider = 'stripe' and m.environment = p_environment
-    and m.subject_type = v_subject_type and m.subject_id = v_subject_id;
 
   -- Insert before judging the mapping, so a refused subject gives 42501, never PT404.
   insert into payments.stripe_customer_portal_sessions
-    (environment, created_by, subject_type, subject_id, customer_id, return_url, configuration_id)
-  values (p_environment, v_uid, v_subject_type, v_subject_id, v_customer,
+    (environment, created_by, subject_type, subject_id, return_url, configuration_id)
+  values (p_environment, v_uid, coalesce(p_request -> 'subject' ->> 'type', 'user'),
+          coalesce(p_request -> 'subject' ->> 'id', v_uid::text),
           p_request ->> 'returnUrl', p_request ->> 'configurationId')
   returning * into v_row;
 
-  if v_customer is null then
+  if v_row.customer_id is null then
     -- Raising undoes the insert: nothing stays written.
     raise exception using errcode = 'PT404',
-      message = format('No Stripe customer bills subject %s %s in %s.', v_subject_type, v_subject_id, p_environment),
+      message = format('No Stripe customer bills subject %s %s in %s.', v_row.subject_type, v_row.subject_id, p_environment),
       hint = 'The subject needs a completed checkout (or a linked customer) before it can open the billing portal.';
   end if;
+  perform payments.check_session_rate();
   return v_row;
 end;
 $$;
-comment on function payments.create_customer_portal_session(text, jsonb) is 'Creates the portal row of the calling user for a subject (default: the user) with its Stripe customer (security invoker: RLS decides). 42501 refused subject, PT404 no customer mapping visible to the caller, PT400 invalid request.';
+comment on function payments.create_customer_portal_session(text, jsonb) is 'Creates the portal row of the calling user for a subject (default: the user) with its Stripe customer (security invoker: RLS decides). 42501 refused subject, PT404 no customer mapping visible to the caller, PT400 invalid request, PT429 too many new sessions a minute.';
 revoke execute on function payments.create_customer_portal_session(text, jsonb) from public;
 grant execute on function payments.create_customer_portal_session(text, jsonb) to authenticated, service_role;
 

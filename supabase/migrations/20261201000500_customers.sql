@@ -3,6 +3,11 @@
 --------------------------------------------------------------------------------
 -- Customers and who they bill for
 --------------------------------------------------------------------------------
+
+-- Each payload is stored once. A row written from an event's own object names that event
+-- (source_event_id, a provider_event_id of payments.webhook_events) and keeps raw null; a row
+-- written by sync has no event and keeps the object in raw. payments.stripe_object(row) reads the
+-- object either way. The same holds for subscriptions, their items and transactions.
 create table payments.customers (
   id uuid primary key default gen_random_uuid(),
   environment payments.environment not null,
@@ -10,7 +15,7 @@ create table payments.customers (
   email text,
   name text,
   metadata jsonb not null default '{}'::jsonb,
-  raw jsonb not null default '{}'::jsonb,
+  raw jsonb default '{}'::jsonb,
   deleted boolean not null default false,
   stripe_created_at timestamptz,
   stripe_updated_at timestamptz not null,
@@ -18,10 +23,17 @@ create table payments.customers (
   last_synced_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  unique (environment, customer_id)
+  source_event_id text,
+  unique (environment, customer_id),
+  -- Each object is kept in exactly one place: the row's raw or the event it names.
+  constraint stripe_object_kept_once check ((raw is null) = (source_event_id is not null))
 );
 comment on table payments.customers is 'Mirror of Stripe Customers. Service role only: apps read billing state through customer_mappings, subscriptions and transactions.';
+comment on column payments.customers.source_event_id is 'The stored event (webhook_events.provider_event_id) whose data.object is this row''s Stripe object; raw is null then. Null when raw holds the object (sync). Read the object with payments.stripe_object(row).';
 create index customers_email_idx on payments.customers (environment, lower(email));
+-- The admin list's order: newest first by Stripe's creation time, keyset-paginated on id.
+create index customers_created_idx
+  on payments.customers (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
 grant select, insert, update, delete on payments.customers to service_role;
 alter table payments.customers enable row level security;
 create trigger set_updated_at before update on payments.customers
@@ -49,28 +61,32 @@ create policy "Users can read their own customer mapping" on payments.customer_m
 create trigger set_updated_at before update on payments.customer_mappings
   for each row execute function payments_private.set_updated_at();
 
-
 --------------------------------------------------------------------------------
--- Customers
+-- The projection's side
 --------------------------------------------------------------------------------
 
+-- A row written from an event's own object names the event (payments_private.projected_event
+-- decides) instead of keeping a copy of the object in raw.
 create function payments_private.upsert_customer(p_environment text, p_customer jsonb, p_at timestamptz, p_deleted boolean default false, p_synced_at timestamptz default null)
 returns boolean
 language plpgsql set search_path = ''
 as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_customer ->> 'deleted')::boolean, false);
+  v_event text := payments_private.projected_event(p_customer);
   v_id uuid;
 begin
   insert into payments.customers as t (
-    environment, customer_id, email, name, metadata, raw, deleted, stripe_created_at, stripe_updated_at, last_synced_at
+    environment, customer_id, email, name, metadata, raw, source_event_id, deleted, stripe_created_at,
+    stripe_updated_at, last_synced_at
   ) values (
     p_environment, p_customer ->> 'id', p_customer ->> 'email', p_customer ->> 'name',
-    coalesce(p_customer -> 'metadata', '{}'::jsonb), p_customer, v_deleted,
+    coalesce(p_customer -> 'metadata', '{}'::jsonb), case when v_event is null then p_customer end, v_event, v_deleted,
     payments_private.stripe_time(p_customer -> 'created'), p_at, p_synced_at
   )
   on conflict (environment, customer_id) do update set
     email = excluded.email, name = excluded.name, metadata = excluded.metadata, raw = excluded.raw,
+    source_event_id = excluded.source_event_id,
     deleted = excluded.deleted, stripe_created_at = coalesce(excluded.stripe_created_at, t.stripe_created_at),
     stripe_updated_at = excluded.stripe_updated_at, archived_at = null,
     last_synced_at = coalesce(excluded.last_synced_at, t.last_synced_at)
@@ -96,10 +112,7 @@ $$;
 comment on function payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Customer unless the row holds newer state or was deleted; maps it to the subject in its metadata; a deletion removes its mapping. True when applied.';
 revoke execute on function payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz) from public;
 
-
--- Like link_customer, but for projection: never raises and never re-points a mapping. The
--- projections call it only for a subject not yet mapped (`perform ... where not exists`, in the
--- same statement): usually the subject was mapped long ago, and the check costs less than a call.
+-- Like link_customer, but for projection: never raises and never re-points a mapping.
 create function payments_private.attach_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
 returns text
 language plpgsql set search_path = ''
@@ -152,18 +165,32 @@ $$;
 comment on function payments_private.attach_customer(text, text, text, text) is 'Maps a subject to a customer for the projection: quietly does nothing when either side is already mapped elsewhere, and fills in the subject of rows projected before the mapping existed.';
 revoke execute on function payments_private.attach_customer(text, text, text, text) from public;
 
--- plpgsql rather than sql: a non-inlined SQL function is planned again on every call.
-create function payments_private.subject_of_customer(p_environment text, p_customer_id text, out subject_type text, out subject_id text)
-language plpgsql stable set search_path = ''
+-- The subject an object being projected bills: the subject it names, mapped to its customer if
+-- that subject is not mapped yet; else the subject its customer is mapped to; else nulls. The
+-- mapping check shares the statement that calls attach_customer: usually the subject was mapped
+-- long ago, and the check costs less than a call. plpgsql rather than sql: a non-inlined SQL
+-- function is planned again on every call.
+create function payments_private.billed_subject(p_environment text, p_subject_type text, p_subject_id text,
+  p_customer_id text, out subject_type text, out subject_id text)
+language plpgsql set search_path = ''
 as $$
 begin
-  select m.subject_type, m.subject_id into subject_type, subject_id
-  from payments.customer_mappings m
-  where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer_id;
+  if p_subject_type is not null then
+    perform payments_private.attach_customer(p_environment, p_subject_type, p_subject_id, p_customer_id)
+    where not exists (select 1 from payments.customer_mappings m
+                      where m.provider = 'stripe' and m.environment = p_environment
+                        and m.subject_type = p_subject_type and m.subject_id = p_subject_id);
+    subject_type := p_subject_type;
+    subject_id := p_subject_id;
+  elsif p_customer_id is not null then
+    select m.subject_type, m.subject_id into subject_type, subject_id
+    from payments.customer_mappings m
+    where m.provider = 'stripe' and m.environment = p_environment and m.provider_customer_id = p_customer_id;
+  end if;
 end;
 $$;
-comment on function payments_private.subject_of_customer(text, text) is 'The subject a Stripe customer bills, or nulls.';
-revoke execute on function payments_private.subject_of_customer(text, text) from public;
+comment on function payments_private.billed_subject(text, text, text, text) is 'The subject a projected object bills: the one it names (mapping it to the customer when the subject is not mapped yet), else the subject its customer is mapped to, else nulls.';
+revoke execute on function payments_private.billed_subject(text, text, text, text) from public;
 
 --------------------------------------------------------------------------------
 -- Customer mappings

@@ -1,8 +1,8 @@
 -- migrate:up
 
 --------------------------------------------------------------------------------
--- Checkout sessions requested by the app: the request rules, the row RLS guards, and the
--- decision to reuse the Stripe session a row holds or make a new one
+-- Checkout sessions requested by the app: the row RLS guards, the rules every row obeys, and
+-- the decision to reuse the Stripe session a row holds or make a new one
 --------------------------------------------------------------------------------
 create table payments.stripe_checkout_sessions (
   id uuid primary key default gen_random_uuid(),
@@ -67,110 +67,52 @@ create policy "Users can create checkout sessions for themselves" on payments.st
 create trigger set_updated_at before update on payments.stripe_checkout_sessions
   for each row execute function payments_private.set_updated_at();
 
-
---------------------------------------------------------------------------------
--- The request
---------------------------------------------------------------------------------
-
--- The one statement of the checkout request rules; the edge function only parses JSON.
--- Stripe's own limits are checked here so the Stripe call cannot fail on them later.
-create function payments_private.checkout_request_errors(p_request jsonb)
-returns jsonb
-language plpgsql immutable set search_path = ''
+-- jsonb prints keys in a fixed order, so equal requests hash equally however they were written.
+create function payments.checkout_request_hash(p_row payments.stripe_checkout_sessions)
+returns text
+language sql immutable set search_path = ''
 as $$
-declare
-  v_errors jsonb := '[]'::jsonb;
-  v_mode text := p_request ->> 'mode';
-  v_item jsonb;
-  v_index integer := 0;
-  v_quantity jsonb;
-  v_key text;
-  v_value jsonb;
+  select encode(sha256(convert_to(jsonb_build_object(
+    'mode', p_row.mode,
+    'subject', jsonb_build_object('type', p_row.subject_type, 'id', p_row.subject_id),
+    'lineItems', p_row.line_items,
+    'successUrl', p_row.success_url,
+    'cancelUrl', p_row.cancel_url,
+    'customerEmail', p_row.customer_email,
+    'metadata', p_row.metadata
+  )::text, 'UTF8')), 'hex')
+$$;
+comment on function payments.checkout_request_hash(payments.stripe_checkout_sessions) is 'Hash of the request a checkout row holds (mode, subject, line items, URLs, email, metadata): the one definition of "the same request" for an idempotency key.';
+revoke execute on function payments.checkout_request_hash(payments.stripe_checkout_sessions) from public;
+grant execute on function payments.checkout_request_hash(payments.stripe_checkout_sessions) to authenticated, service_role;
+
+-- security definer: the request rules live in payments_private, which the inserting role (a user
+-- with the schema exposed) cannot use. A row written straight into the table gets the same rules
+-- as one made by create_checkout_session, and its hash always describes its own content, so a
+-- forged row can never be adopted by a harmless request that reuses its idempotency key.
+create function payments_private.check_checkout_row()
+returns trigger
+language plpgsql security definer set search_path = ''
+as $$
 begin
-  if p_request is null or jsonb_typeof(p_request) <> 'object' then
-    return payments_private.field_error('request', 'must be a JSON object.');
-  end if;
-
-  if jsonb_typeof(p_request -> 'mode') is distinct from 'string' or v_mode not in ('payment', 'subscription') then
-    v_errors := v_errors || payments_private.field_error('mode', 'must be payment or subscription.');
-  end if;
-  v_errors := v_errors || payments_private.subject_errors(p_request -> 'subject', v_mode = 'subscription');
-
-  if jsonb_typeof(p_request -> 'lineItems') is distinct from 'array'
-     or jsonb_array_length(p_request -> 'lineItems') not between 1 and 100 then
-    v_errors := v_errors || payments_private.field_error('lineItems', 'must be an array of 1 to 100 items.');
-  else
-    for v_item in select value from jsonb_array_elements(p_request -> 'lineItems') loop
-      if jsonb_typeof(v_item) <> 'object' then
-        v_errors := v_errors || payments_private.field_error(format('lineItems[%s]', v_index),
-          'must be an object {priceId, quantity}.');
-      else
-        if jsonb_typeof(v_item -> 'priceId') is distinct from 'string'
-           or (v_item ->> 'priceId') !~ '^[A-Za-z0-9_]{1,255}$' then
-          v_errors := v_errors || payments_private.field_error(format('lineItems[%s].priceId', v_index),
-            'must be a Stripe price id.');
-        end if;
-        v_quantity := coalesce(v_item -> 'quantity', '1'::jsonb);
-        -- Nested tests: SQL does not promise to short-circuit, and the cast needs a number.
-        if jsonb_typeof(v_quantity) <> 'number' then
-          v_errors := v_errors || payments_private.field_error(format('lineItems[%s].quantity', v_index),
-            'must be an integer from 1 to 999.');
-        elsif (v_quantity #>> '{}')::numeric not between 1 and 999
-              or (v_quantity #>> '{}')::numeric <> trunc((v_quantity #>> '{}')::numeric) then
-          v_errors := v_errors || payments_private.field_error(format('lineItems[%s].quantity', v_index),
-            'must be an integer from 1 to 999.');
-        end if;
-      end if;
-      v_index := v_index + 1;
-    end loop;
-  end if;
-
-  v_errors := v_errors || payments_private.url_errors(p_request -> 'successUrl', 'successUrl', true)
-    || payments_private.url_errors(p_request -> 'cancelUrl', 'cancelUrl', true);
-
-  if coalesce(jsonb_typeof(p_request -> 'customerEmail'), 'null') <> 'null'
-     and (jsonb_typeof(p_request -> 'customerEmail') <> 'string'
-          or (p_request ->> 'customerEmail') !~ '^[^@\s]+@[^@\s]+$' or length(p_request ->> 'customerEmail') > 512) then
-    v_errors := v_errors || payments_private.field_error('customerEmail', 'must be an email address.');
-  end if;
-
-  if coalesce(jsonb_typeof(p_request -> 'metadata'), 'null') = 'null' then
-    null;
-  elsif jsonb_typeof(p_request -> 'metadata') <> 'object' then
-    v_errors := v_errors || payments_private.field_error('metadata', 'must be an object of strings.');
-  else
-    -- Stripe allows 50 keys; the edge function adds 3 (payments_subject_type, payments_subject_id,
-    -- payments_attempt).
-    if (select count(*) from jsonb_object_keys(p_request -> 'metadata')) > 47 then
-      v_errors := v_errors || payments_private.field_error('metadata',
-        'may hold at most 47 keys (Stripe allows 50; 3 are reserved).');
-    end if;
-    for v_key, v_value in select key, value from jsonb_each(p_request -> 'metadata') loop
-      if length(v_key) not between 1 and 40 or v_key ~ '[][]' then
-        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
-          'must be under a key of 1 to 40 characters without brackets.');
-      elsif v_key like 'payments\_%' then
-        -- The edge function writes the billing subject under these keys and the projection trusts
-        -- them to map customers: an app must not be able to forge them.
-        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
-          'uses the reserved prefix payments_.');
-      elsif jsonb_typeof(v_value) <> 'string' or length(v_value #>> '{}') > 500 then
-        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
-          'must be a string of at most 500 characters.');
-      end if;
-    end loop;
-  end if;
-
-  if coalesce(jsonb_typeof(p_request -> 'idempotencyKey'), 'null') <> 'null'
-     and (jsonb_typeof(p_request -> 'idempotencyKey') <> 'string'
-          or length(p_request ->> 'idempotencyKey') not between 1 and 200) then
-    v_errors := v_errors || payments_private.field_error('idempotencyKey', 'must be a string of 1 to 200 characters.');
-  end if;
-  return v_errors;
+  perform payments_private.raise_invalid(payments_private.checkout_request_errors(jsonb_build_object(
+    'mode', new.mode,
+    'subject', jsonb_build_object('type', new.subject_type, 'id', new.subject_id),
+    'lineItems', new.line_items,
+    'successUrl', new.success_url,
+    'cancelUrl', new.cancel_url,
+    'customerEmail', new.customer_email,
+    'metadata', new.metadata,
+    'idempotencyKey', new.idempotency_key
+  )));
+  new.request_hash := payments.checkout_request_hash(new);
+  return new;
 end;
 $$;
-comment on function payments_private.checkout_request_errors(jsonb) is 'Every problem of a checkout request as a list of {field, message}; empty when the request is valid.';
-revoke execute on function payments_private.checkout_request_errors(jsonb) from public;
+comment on function payments_private.check_checkout_row() is 'Before insert on stripe_checkout_sessions: applies the checkout request rules to the row and computes its request_hash from its content.';
+revoke execute on function payments_private.check_checkout_row() from public;
+create trigger check_checkout_row before insert on payments.stripe_checkout_sessions
+  for each row execute function payments_private.check_checkout_row();
 
 --------------------------------------------------------------------------------
 -- Checkout sessions
@@ -184,11 +126,8 @@ language plpgsql security invoker set search_path = ''
 as $$
 declare
   v_uid uuid := (select auth.uid());
-  v_subject_type text;
-  v_subject_id text;
   v_items jsonb;
-  v_normalised jsonb;
-  v_hash text;
+  v_new payments.stripe_checkout_sessions;
   v_row payments.stripe_checkout_sessions;
 begin
   if v_uid is null then
@@ -197,43 +136,41 @@ begin
   end if;
   perform payments.validate_session_request('checkout', p_environment, p_request);
 
-  v_subject_type := coalesce(p_request -> 'subject' ->> 'type', 'user');
-  v_subject_id := coalesce(p_request -> 'subject' ->> 'id', v_uid::text);
   select jsonb_agg(jsonb_build_object('priceId', i ->> 'priceId', 'quantity', coalesce((i ->> 'quantity')::integer, 1)))
   into v_items
   from jsonb_array_elements(p_request -> 'lineItems') i;
-
-  -- jsonb prints keys in a fixed order, so equal requests hash equally however they were written.
-  v_normalised := jsonb_build_object(
-    'mode', p_request ->> 'mode',
-    'subject', jsonb_build_object('type', v_subject_type, 'id', v_subject_id),
-    'lineItems', v_items,
-    'successUrl', p_request ->> 'successUrl',
-    'cancelUrl', p_request ->> 'cancelUrl',
-    'customerEmail', p_request ->> 'customerEmail',
-    'metadata', coalesce(nullif(p_request -> 'metadata', 'null'::jsonb), '{}'::jsonb)
-  );
-  v_hash := encode(sha256(convert_to(v_normalised::text, 'UTF8')), 'hex');
+  v_new.environment := p_environment;
+  v_new.created_by := v_uid;
+  v_new.subject_type := coalesce(p_request -> 'subject' ->> 'type', 'user');
+  v_new.subject_id := coalesce(p_request -> 'subject' ->> 'id', v_uid::text);
+  v_new.mode := p_request ->> 'mode';
+  v_new.line_items := v_items;
+  v_new.success_url := p_request ->> 'successUrl';
+  v_new.cancel_url := p_request ->> 'cancelUrl';
+  v_new.customer_email := p_request ->> 'customerEmail';
+  v_new.metadata := coalesce(nullif(p_request -> 'metadata', 'null'::jsonb), '{}'::jsonb);
+  v_new.idempotency_key := p_request ->> 'idempotencyKey';
 
   -- Concurrent calls with one key: the unique key lets exactly one insert win, the others read it.
+  -- The row's trigger computes request_hash from what is inserted.
   insert into payments.stripe_checkout_sessions as s (
     environment, created_by, subject_type, subject_id, mode, line_items, success_url, cancel_url,
     customer_email, metadata, idempotency_key, request_hash
   ) values (
-    p_environment, v_uid, v_subject_type, v_subject_id, v_normalised ->> 'mode', v_items,
-    v_normalised ->> 'successUrl', v_normalised ->> 'cancelUrl', v_normalised ->> 'customerEmail',
-    v_normalised -> 'metadata', p_request ->> 'idempotencyKey', v_hash
+    v_new.environment, v_new.created_by, v_new.subject_type, v_new.subject_id, v_new.mode, v_new.line_items,
+    v_new.success_url, v_new.cancel_url, v_new.customer_email, v_new.metadata, v_new.idempotency_key, ''
   )
   on conflict (environment, created_by, idempotency_key) do nothing
   returning * into v_row;
 
   if v_row.id is not null then
+    perform payments.check_session_rate();
     return v_row;
   end if;
 
   select * into v_row
   from payments.stripe_checkout_sessions s
-  where s.environment = p_environment and s.created_by = v_uid and s.idempotency_key = p_request ->> 'idempotencyKey';
+  where s.environment = p_environment and s.created_by = v_uid and s.idempotency_key = v_new.idempotency_key;
 
   if v_row.id is null then
     -- The row exists but the caller's SELECT policies hide it.
@@ -241,15 +178,15 @@ begin
       message = 'The checkout session for this idempotency key is not readable by the caller.',
       hint = 'Add a SELECT policy matching the INSERT policy for this subject.';
   end if;
-  if v_row.request_hash <> v_hash then
+  if v_row.request_hash <> payments.checkout_request_hash(v_new) then
     raise exception using errcode = 'PT409',
-      message = format('idempotencyKey %s was already used with a different request.', p_request ->> 'idempotencyKey'),
+      message = format('idempotencyKey %s was already used with a different request.', v_new.idempotency_key),
       hint = 'Use a new idempotency key for a different request.';
   end if;
   return v_row;
 end;
 $$;
-comment on function payments.create_checkout_session(text, jsonb) is 'Creates, or returns for the same idempotency key and request, the checkout row of the calling user (security invoker: RLS decides the subject). Status initialized: create the Stripe session; any other status: call restart_checkout_session, which decides whether the row''s session can be handed out. PT400 invalid request (every field at once), PT409 key reused with another request, 42501 refused.';
+comment on function payments.create_checkout_session(text, jsonb) is 'Creates, or returns for the same idempotency key and request, the checkout row of the calling user (security invoker: RLS decides the subject). Status initialized: create the Stripe session; any other status: call restart_checkout_session, which decides whether the row''s session can be handed out. PT400 invalid request (every field at once), PT409 key reused with another request, PT429 too many new sessions a minute, 42501 refused.';
 revoke execute on function payments.create_checkout_session(text, jsonb) from public;
 grant execute on function payments.create_checkout_session(text, jsonb) to authenticated, service_role;
 
@@ -272,7 +209,8 @@ comment on function payments_private.lock_checkout_session(uuid) is 'Locks a che
 revoke execute on function payments_private.lock_checkout_session(uuid) from public;
 
 -- security definer (here and in the record_* functions below): service-role entry points that
--- reach the private row-lock helper; EXECUTE is granted to service_role only.
+-- reach the private row-lock helper (and here the attempt count); EXECUTE is granted to
+-- service_role only.
 create function payments.restart_checkout_session(p_id uuid)
 returns payments.stripe_checkout_sessions
 language plpgsql security definer set search_path = ''
@@ -291,11 +229,13 @@ begin
         expires_at = null, last_error = null, payment_status = null
     where s.id = p_id
     returning * into v_row;
+    -- A new attempt makes a new Stripe session: it counts toward its creator's cap.
+    perform payments_private.guard_session_attempts(v_row.created_by, true);
   end if;
   return v_row;
 end;
 $$;
-comment on function payments.restart_checkout_session(uuid) is 'Decides whether a checkout row''s Stripe session can be handed out: an expired, failed or lapsing (within a minute) row is readied for a new Stripe session (status initialized, next attempt); any other row is returned unchanged.';
+comment on function payments.restart_checkout_session(uuid) is 'Decides whether a checkout row''s Stripe session can be handed out: an expired, failed or lapsing (within a minute) row is readied for a new Stripe session (status initialized, next attempt, counted toward the creator''s cap: PT429 over it, leaving the row unchanged); any other row is returned unchanged. Reads payments.sessions_per_minute.';
 revoke execute on function payments.restart_checkout_session(uuid) from public;
 grant execute on function payments.restart_checkout_session(uuid) to service_role;
 
@@ -367,6 +307,5 @@ $$;
 comment on function payments.record_checkout_session_failure(uuid, text) is 'Marks a checkout row failed with the Stripe error (a completed row stays completed).';
 revoke execute on function payments.record_checkout_session_failure(uuid, text) from public;
 grant execute on function payments.record_checkout_session_failure(uuid, text) to service_role;
-
 
 -- migrate:down

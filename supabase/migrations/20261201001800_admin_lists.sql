@@ -2,7 +2,8 @@
 
 -- Admin lists for the dashboard and the CLI (service role only): newest first, keyset-paginated
 -- on (sort time, id), so a page deep in a large table costs what the first page costs. Each list
--- answers one JSON page {data, nextCursor}; the cursor is opaque to callers.
+-- answers one JSON page {data, nextCursor}; the cursor is opaque to callers. The indexes that
+-- serve each order live with their tables (*_created_idx, webhook_events_*received_idx).
 --
 -- The statements are built with only the filters the caller gave (values quoted with %L) and
 -- planned for those values: a cached generic plan with "p_x is null or col = p_x" branches could
@@ -12,7 +13,7 @@
 -- role (their only caller: EXECUTE is granted to it alone) reaches them without using the schema.
 
 --------------------------------------------------------------------------------
--- Cursors
+-- Cursors, pages and filters
 --------------------------------------------------------------------------------
 
 -- A cursor names the last row of a page: its sort time (to the microsecond, in UTC) and id.
@@ -128,23 +129,65 @@ $$;
 comment on function payments_private.list_filter(text, text) is 'The where-clause term of one optional admin list filter (empty when the value is null).';
 revoke execute on function payments_private.list_filter(text, text) from public;
 
+-- Filters with a fixed set of values (status, transaction type) refuse any other value with a
+-- 400 naming the field and the allowed values, instead of answering an empty page. The allowed
+-- values are read from the columns' check constraints: one list, the table's.
+
+-- The literals of the single-column check constraints on a column, e.g. status in ('a', 'b').
+create function payments_private.column_check_values(p_table regclass, p_column name)
+returns text[]
+language sql stable set search_path = ''
+as $$
+  select array(
+    select replace(m.v[1], '''''', '''')
+    from pg_catalog.pg_constraint c
+    join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
+    cross join lateral regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), '''((?:[^'']|'''')*)''', 'g')
+      with ordinality as m(v, n)
+    where c.conrelid = p_table and c.contype = 'c' and cardinality(c.conkey) = 1 and a.attname = p_column
+    order by c.conname, m.n
+  )
+$$;
+comment on function payments_private.column_check_values(regclass, name) is 'The values a column''s check constraint allows (its quoted literals, in order).';
+revoke execute on function payments_private.column_check_values(regclass, name) from public;
+
+create function payments_private.check_list_filter(p_field text, p_table regclass, p_column name, p_value text)
+returns void
+language plpgsql stable set search_path = ''
+as $$
+declare
+  v_allowed text[];
+begin
+  if p_value is null then
+    return;
+  end if;
+  v_allowed := payments_private.column_check_values(p_table, p_column);
+  if not (p_value = any (v_allowed)) then
+    perform payments_private.invalid_request(p_field, format('must be one of %s.', array_to_string(v_allowed, ', ')));
+  end if;
+end;
+$$;
+comment on function payments_private.check_list_filter(text, regclass, name, text) is 'PT400 naming the filter and its allowed values (the column''s check constraint) unless the value is one of them or null.';
+revoke execute on function payments_private.check_list_filter(text, regclass, name, text) from public;
+
 --------------------------------------------------------------------------------
 -- Webhook events
 --------------------------------------------------------------------------------
 
--- Newest received first. Failed and pending events are few: a partial index finds them at once.
--- These replace the two indexes of the first migration that served look-ups by type and by
--- unsettled status (no code path used them): same leading columns, now in the lists' order, so
--- ingestion maintains one index more than before rather than three.
-drop index payments.webhook_events_type_idx;
-drop index payments.webhook_events_status_idx;
-create index webhook_events_received_idx
-  on payments.webhook_events (environment, received_at desc, id desc);
-create index webhook_events_unsettled_received_idx
-  on payments.webhook_events (environment, processing_status, received_at desc, id desc)
-  where processing_status in ('pending', 'failed');
-create index webhook_events_type_received_idx
-  on payments.webhook_events (environment, event_type, received_at desc, id desc);
+-- What the lists show of a stored event (get_webhook_event adds the payload). Stable: timestamps
+-- print in the session's time zone.
+create function payments_private.webhook_event_summary(p_event payments.webhook_events)
+returns jsonb
+language sql stable set search_path = ''
+as $$
+  select jsonb_build_object(
+    'eventId', p_event.provider_event_id, 'type', p_event.event_type, 'status', p_event.processing_status,
+    'objectType', p_event.object_type, 'objectId', p_event.object_id, 'livemode', p_event.livemode,
+    'apiVersion', p_event.api_version, 'attempts', p_event.attempt_count, 'lastError', p_event.last_error,
+    'createdAt', p_event.event_created_at, 'receivedAt', p_event.received_at, 'processedAt', p_event.processed_at)
+$$;
+comment on function payments_private.webhook_event_summary(payments.webhook_events) is 'A stored webhook event as the admin lists show it: ids, type, status, attempts, error and times, without the payload.';
+revoke execute on function payments_private.webhook_event_summary(payments.webhook_events) from public;
 
 create function payments.list_webhook_events(
   p_environment text, p_limit integer default null, p_cursor text default null,
@@ -161,24 +204,19 @@ declare
   v_where text := format('e.provider = %L and e.environment = %L', 'stripe', p_environment);
   v_page jsonb;
 begin
+  perform payments_private.check_list_filter('status', 'payments.webhook_events', 'processing_status', p_status);
   v_where := v_where || payments_private.list_filter('e.processing_status', p_status);
   v_where := v_where || payments_private.list_filter('e.event_type', p_type);
   v_where := v_where || payments_private.list_filter('e.object_id', p_object_id);
   if p_since is not null then
     v_where := v_where || format(' and e.received_at >= %L::timestamptz', p_since);
   end if;
-  v_page := payments_private.keyset_page('payments.webhook_events', 'e', 'e.received_at', $i$
-      jsonb_build_object(
-         'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
-         'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
-         'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
-         'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at
-       )
-    $i$, v_where, p_cursor, v_limit);
+  v_page := payments_private.keyset_page('payments.webhook_events', 'e', 'e.received_at',
+    'payments_private.webhook_event_summary(e)', v_where, p_cursor, v_limit);
   return v_page;
 end;
 $$;
-comment on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of received webhook events, newest first, optionally by status, type, object id and received since; without payloads (see get_webhook_event).';
+comment on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of received webhook events, newest first, optionally by status, type, object id and received since; without payloads (see get_webhook_event). PT400 for a status the table does not have.';
 revoke execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) from public;
 grant execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) to service_role;
 
@@ -193,12 +231,7 @@ declare
   v_event jsonb;
 begin
   perform payments_private.check_list_request(p_environment, null);
-  select jsonb_build_object(
-           'eventId', e.provider_event_id, 'type', e.event_type, 'status', e.processing_status,
-           'objectType', e.object_type, 'objectId', e.object_id, 'livemode', e.livemode,
-           'apiVersion', e.api_version, 'attempts', e.attempt_count, 'lastError', e.last_error,
-           'createdAt', e.event_created_at, 'receivedAt', e.received_at, 'processedAt', e.processed_at,
-           'payload', e.payload)
+  select payments_private.webhook_event_summary(e) || jsonb_build_object('payload', e.payload)
     into v_event
   from payments.webhook_events e
   where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id;
@@ -218,13 +251,6 @@ grant execute on function payments.get_webhook_event(text, text) to service_role
 -- Transactions
 --------------------------------------------------------------------------------
 
--- Stripe's creation time orders the history; rows projected without one fall back to insert time.
--- It replaces the index on status alone, which no query used (a status matches a large share of
--- the rows), so projecting a payment writes no more index entries than before.
-drop index payments.transactions_status_idx;
-create index transactions_created_idx
-  on payments.transactions (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
-
 create function payments.list_transactions(
   p_environment text, p_limit integer default null, p_cursor text default null,
   p_type text default null, p_status text default null, p_subject_type text default null,
@@ -241,6 +267,8 @@ declare
   v_page jsonb;
   v_totals jsonb;
 begin
+  perform payments_private.check_list_filter('type', 'payments.transactions', 'type', p_type);
+  perform payments_private.check_list_filter('status', 'payments.transactions', 'status', p_status);
   v_where := v_where || payments_private.list_filter('t.type', p_type);
   v_where := v_where || payments_private.list_filter('t.status', p_status);
   v_where := v_where || payments_private.list_filter('t.subject_type', p_subject_type);
@@ -276,7 +304,7 @@ begin
   return v_page;
 end;
 $$;
-comment on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of transactions, newest first, optionally by type, status, subject, customer and created since; the first page also carries totals per currency of the whole filtered set.';
+comment on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of transactions, newest first, optionally by type, status, subject, customer and created since; the first page also carries totals per currency of the whole filtered set. PT400 for a type or status the table does not have.';
 revoke execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) from public;
 grant execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) to service_role;
 

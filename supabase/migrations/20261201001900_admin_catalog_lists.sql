@@ -1,18 +1,12 @@
 -- migrate:up
 
 -- Admin lists of subscriptions, customers and products, and the dashboard's overview: the same
--- keyset pages as 20261130000100_admin_lists.sql, through its private cursor helpers.
+-- keyset pages as the event and transaction lists, through the private helpers of
+-- 20261201001800_admin_lists.sql.
 
 --------------------------------------------------------------------------------
 -- Subscriptions, customers, products
 --------------------------------------------------------------------------------
-
-create index stripe_subscriptions_created_idx
-  on payments.stripe_subscriptions (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
-create index customers_created_idx
-  on payments.customers (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
-create index stripe_products_created_idx
-  on payments.stripe_products (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
 
 create function payments.list_subscriptions(
   p_environment text, p_limit integer default null, p_cursor text default null,
@@ -28,6 +22,7 @@ declare
   v_where text := format('s.environment = %L', p_environment);
   v_page jsonb;
 begin
+  perform payments_private.check_list_filter('status', 'payments.stripe_subscriptions', 'status', p_status);
   v_where := v_where || payments_private.list_filter('s.status', p_status);
   v_page := payments_private.keyset_page('payments.stripe_subscriptions', 's', 'coalesce(s.stripe_created_at, s.created_at)', $i$
       jsonb_build_object(
@@ -50,7 +45,7 @@ begin
   return v_page;
 end;
 $$;
-comment on function payments.list_subscriptions(text, integer, text, text) is 'One page {data, nextCursor} of mirrored subscriptions with their items, newest first, optionally by status.';
+comment on function payments.list_subscriptions(text, integer, text, text) is 'One page {data, nextCursor} of mirrored subscriptions with their items, newest first, optionally by status. PT400 for a status the table does not have.';
 revoke execute on function payments.list_subscriptions(text, integer, text, text) from public;
 grant execute on function payments.list_subscriptions(text, integer, text, text) to service_role;
 

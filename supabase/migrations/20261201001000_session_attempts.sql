@@ -1,9 +1,11 @@
 -- migrate:up
 
 --------------------------------------------------------------------------------
--- The per-user cap counts Stripe session attempts, not rows: a new checkout or portal row, and
--- every restart of a failed or expired checkout row (each makes a new Stripe session), is one
--- attempt. Counting rows let a caller retry one failing idempotency key without limit.
+-- The per-user cap on Stripe session attempts: a new checkout or portal row, and every restart
+-- of a failed or expired checkout row (each makes a new Stripe session), is one attempt. Counting
+-- attempts rather than rows keeps a caller from retrying one failing idempotency key without
+-- limit. The cap is the transaction-local setting payments.sessions_per_minute, which the edge
+-- function sets (unset: 20 a minute; 0 turns it off).
 --------------------------------------------------------------------------------
 
 create table payments_private.session_attempts (
@@ -73,7 +75,7 @@ create trigger count_session_attempt after insert on payments.stripe_customer_po
   for each row execute function payments_private.count_session_row();
 
 -- security definer: it reads payments_private.session_attempts for the calling user only.
-create or replace function payments.check_session_rate()
+create function payments.check_session_rate()
 returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -82,33 +84,7 @@ begin
 end;
 $$;
 comment on function payments.check_session_rate() is 'PT429 (DETAIL {"retryAfter": seconds}) when the calling user made more than payments.sessions_per_minute (default 20; 0 turns the cap off) Stripe session attempts in the last minute: new checkout and portal rows and restarts of failed or expired checkout rows.';
-
--- security definer: a service-role entry point that reaches the private row-lock helper and the
--- attempt count; EXECUTE is granted to service_role only.
-create or replace function payments.restart_checkout_session(p_id uuid)
-returns payments.stripe_checkout_sessions
-language plpgsql security definer set search_path = ''
-as $$
-declare
-  v_row payments.stripe_checkout_sessions;
-begin
-  -- Locked: two concurrent retries bump the attempt once.
-  v_row := payments_private.lock_checkout_session(p_id);
-  -- The only place that decides whether a row's Stripe session may be handed out: a session
-  -- lapsing within a minute is replaced too, since a buyer needs time to pay.
-  if v_row.status in ('expired', 'failed')
-     or (v_row.status = 'open' and v_row.expires_at <= now() + interval '1 minute') then
-    update payments.stripe_checkout_sessions s
-    set status = 'initialized', attempt = s.attempt + 1, checkout_session_id = null, url = null,
-        expires_at = null, last_error = null, payment_status = null
-    where s.id = p_id
-    returning * into v_row;
-    -- A new attempt makes a new Stripe session: it counts toward its creator's cap.
-    perform payments_private.guard_session_attempts(v_row.created_by, true);
-  end if;
-  return v_row;
-end;
-$$;
-comment on function payments.restart_checkout_session(uuid) is 'Decides whether a checkout row''s Stripe session can be handed out: an expired, failed or lapsing (within a minute) row is readied for a new Stripe session (status initialized, next attempt, counted toward the creator''s cap: PT429 over it, leaving the row unchanged); any other row is returned unchanged. Reads payments.sessions_per_minute.';
+revoke execute on function payments.check_session_rate() from public;
+grant execute on function payments.check_session_rate() to authenticated, service_role;
 
 -- migrate:down
