@@ -112,8 +112,9 @@ $$;
 comment on function payments_private.unknown_field_errors(text, jsonb) is 'A {field, message} for every field of a checkout or portal request (top level, subject, line items) that the request does not define.';
 revoke execute on function payments_private.unknown_field_errors(text, jsonb) from public;
 
--- Stripe's own limits are checked here so the Stripe call cannot fail on them later. Stable: it
--- reads payments.redirect_origins (through url_errors).
+-- Stripe's own limits are checked here so the Stripe call cannot fail on them later. p_request
+-- is an object (validate_session_request refuses any other first). Stable: it reads
+-- payments.redirect_origins (through url_errors).
 create function payments_private.checkout_request_errors(p_request jsonb)
 returns jsonb
 language plpgsql stable set search_path = ''
@@ -127,10 +128,6 @@ declare
   v_key text;
   v_value jsonb;
 begin
-  if p_request is null or jsonb_typeof(p_request) <> 'object' then
-    return payments_private.field_error('request', 'must be a JSON object.');
-  end if;
-
   if jsonb_typeof(p_request -> 'mode') is distinct from 'string' or v_mode not in ('payment', 'subscription') then
     v_errors := v_errors || payments_private.field_error('mode', 'must be payment or subscription.');
   end if;
@@ -212,7 +209,8 @@ $$;
 comment on function payments_private.checkout_request_errors(jsonb) is 'Every problem of a checkout request as a list of {field, message}; empty when the request is valid.';
 revoke execute on function payments_private.checkout_request_errors(jsonb) from public;
 
--- Stable: it reads payments.redirect_origins (through url_errors) and payments.portal_configurations.
+-- p_request is an object, as for checkout_request_errors. Stable: it reads
+-- payments.redirect_origins (through url_errors) and payments.portal_configurations.
 create function payments_private.portal_request_errors(p_request jsonb)
 returns jsonb
 language plpgsql stable set search_path = ''
@@ -225,9 +223,6 @@ declare
   );
   v_configuration jsonb := p_request -> 'configurationId';
 begin
-  if jsonb_typeof(p_request) is distinct from 'object' then
-    return payments_private.field_error('request', 'must be a JSON object.');
-  end if;
   return payments_private.subject_errors(p_request -> 'subject', false)
     || payments_private.url_errors(p_request -> 'returnUrl', 'returnUrl', false)
     || case
@@ -258,12 +253,16 @@ language plpgsql stable security definer set search_path = ''
 as $$
 begin
   perform payments_private.require_environment(p_environment);
-  perform payments_private.raise_invalid(case p_session
-    when 'checkout' then payments_private.unknown_field_errors('checkout', p_request)
-                         || payments_private.checkout_request_errors(p_request)
-    when 'portal' then payments_private.unknown_field_errors('portal', p_request)
-                       || payments_private.portal_request_errors(p_request)
-    else payments_private.field_error('session', 'must be checkout or portal.')
+  perform payments_private.raise_invalid(case
+    when p_session is null or p_session not in ('checkout', 'portal')
+      then payments_private.field_error('session', 'must be checkout or portal.')
+    when jsonb_typeof(p_request) is distinct from 'object'
+      then payments_private.field_error('request', 'must be a JSON object.')
+    else payments_private.unknown_field_errors(p_session, p_request)
+      || case p_session
+           when 'checkout' then payments_private.checkout_request_errors(p_request)
+           else payments_private.portal_request_errors(p_request)
+         end
   end);
 end;
 $$;

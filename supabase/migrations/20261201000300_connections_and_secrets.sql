@@ -66,31 +66,26 @@ begin
       hint = 'Use payments_private.delete_provider_secret to remove a secret.';
   end if;
 
-  if to_regnamespace('vault') is null then
-    insert into payments_private.provider_secrets (environment, name, value)
-    values (p_environment, p_name, p_value)
-    on conflict (provider, environment, name)
-      do update set value = excluded.value, vault_secret_id = null;
-    return;
+  if to_regnamespace('vault') is not null then
+    select s.vault_secret_id into v_vault_id
+    from payments_private.provider_secrets s
+    where s.provider = 'stripe' and s.environment = p_environment and s.name = p_name;
+
+    if v_vault_id is null then
+      execute 'select vault.create_secret($1, $2, $3)'
+        into v_vault_id
+        using p_value, format('payments_stripe_%s_%s', p_environment, p_name),
+          format('Stripe %s for the %s environment (payments schema)', p_name, p_environment);
+    else
+      execute 'select vault.update_secret($1, $2)' using v_vault_id, p_value;
+    end if;
   end if;
 
-  select s.vault_secret_id into v_vault_id
-  from payments_private.provider_secrets s
-  where s.provider = 'stripe' and s.environment = p_environment and s.name = p_name;
-
-  if v_vault_id is null then
-    execute 'select vault.create_secret($1, $2, $3)'
-      into v_vault_id
-      using p_value, format('payments_stripe_%s_%s', p_environment, p_name),
-        format('Stripe %s for the %s environment (payments schema)', p_name, p_environment);
-  else
-    execute 'select vault.update_secret($1, $2)' using v_vault_id, p_value;
-  end if;
-
-  insert into payments_private.provider_secrets (environment, name, vault_secret_id)
-  values (p_environment, p_name, v_vault_id)
+  -- The row holds the value itself only where there is no Vault secret to point to.
+  insert into payments_private.provider_secrets (environment, name, value, vault_secret_id)
+  values (p_environment, p_name, case when v_vault_id is null then p_value end, v_vault_id)
   on conflict (provider, environment, name)
-    do update set vault_secret_id = excluded.vault_secret_id, value = null;
+    do update set value = excluded.value, vault_secret_id = excluded.vault_secret_id;
 end;
 $$;
 comment on function payments_private.set_provider_secret(payments.environment, text, text) is 'Stores a Stripe secret for an environment, in Supabase Vault when the vault schema exists.';

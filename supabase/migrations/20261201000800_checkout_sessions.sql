@@ -190,26 +190,47 @@ comment on function payments.create_checkout_session(text, jsonb) is 'Creates, o
 revoke execute on function payments.create_checkout_session(text, jsonb) from public;
 grant execute on function payments.create_checkout_session(text, jsonb) to authenticated, service_role;
 
+--------------------------------------------------------------------------------
+-- Session rows, checkout and portal alike: the row lock every service-side write takes, and the
+-- recording of a failed Stripe call. Polymorphic over the two session tables: p_row is a row (or
+-- a typed null) of the table, whose type names the table and is the type returned.
+--------------------------------------------------------------------------------
+
 -- The row lock makes concurrent retries and webhooks about one row take turns.
-create function payments_private.lock_checkout_session(p_id uuid)
-returns payments.stripe_checkout_sessions
+create function payments_private.lock_session(p_row anyelement, p_id uuid, p_what text)
+returns anyelement
 language plpgsql set search_path = ''
 as $$
-declare
-  v_row payments.stripe_checkout_sessions;
 begin
-  select * into v_row from payments.stripe_checkout_sessions s where s.id = p_id for update;
-  if v_row.id is null then
-    perform payments_private.raise_not_found('Checkout session', p_id, 'payments.stripe_checkout_sessions');
+  execute format('select * from %s s where s.id = $1 for update', pg_typeof(p_row)) into p_row using p_id;
+  if p_row.id is null then
+    perform payments_private.raise_not_found(p_what, p_id, pg_typeof(p_row)::text);
   end if;
-  return v_row;
+  return p_row;
 end;
 $$;
-comment on function payments_private.lock_checkout_session(uuid) is 'Locks a checkout row for update and returns it; PT404 when there is none.';
-revoke execute on function payments_private.lock_checkout_session(uuid) from public;
+comment on function payments_private.lock_session(anyelement, uuid, text) is 'Locks the session row p_id of p_row''s table (checkout or portal) for update and returns it; PT404 naming p_what when there is none.';
+revoke execute on function payments_private.lock_session(anyelement, uuid, text) from public;
+
+-- A Stripe error must not undo what Stripe already confirmed (a completed checkout, a created
+-- portal session), whichever answer reaches the row first.
+create function payments_private.record_session_failure(p_locked anyelement, p_error text, p_kept_status text)
+returns anyelement
+language plpgsql set search_path = ''
+as $$
+begin
+  if p_locked.status <> p_kept_status then
+    execute format('update %s s set status = ''failed'', last_error = $2 where s.id = $1 returning s.*', pg_typeof(p_locked))
+      into p_locked using p_locked.id, coalesce(p_error, 'Unknown error.');
+  end if;
+  return p_locked;
+end;
+$$;
+comment on function payments_private.record_session_failure(anyelement, text, text) is 'Marks a locked session row (checkout or portal) failed with the Stripe error, unless its status is p_kept_status; returns the row.';
+revoke execute on function payments_private.record_session_failure(anyelement, text, text) from public;
 
 -- security definer (here and in the record_* functions below): service-role entry points that
--- reach the private row-lock helper (and here the attempt count); EXECUTE is granted to
+-- reach the private session-row helpers (and here the attempt count); EXECUTE is granted to
 -- service_role only.
 create function payments.restart_checkout_session(p_id uuid)
 returns payments.stripe_checkout_sessions
@@ -219,7 +240,7 @@ declare
   v_row payments.stripe_checkout_sessions;
 begin
   -- Locked: two concurrent retries bump the attempt once.
-  v_row := payments_private.lock_checkout_session(p_id);
+  v_row := payments_private.lock_session(null::payments.stripe_checkout_sessions, p_id, 'Checkout session');
   -- The only place that decides whether a row's Stripe session may be handed out: a session
   -- lapsing within a minute is replaced too, since a buyer needs time to pay.
   if v_row.status in ('expired', 'failed')
@@ -253,7 +274,7 @@ begin
   if p_session is null or jsonb_typeof(p_session -> 'id') is distinct from 'string' then
     perform payments_private.invalid_request('session.id', 'must be the id of a Stripe Checkout Session.');
   end if;
-  v_row := payments_private.lock_checkout_session(p_id);
+  v_row := payments_private.lock_session(null::payments.stripe_checkout_sessions, p_id, 'Checkout session');
 
   if v_row.status in ('completed', 'expired') then
     -- A webhook got here first and holds newer state: only fill in what it did not know.
@@ -289,20 +310,10 @@ grant execute on function payments.record_checkout_session_result(uuid, jsonb) t
 
 create function payments.record_checkout_session_failure(p_id uuid, p_error text)
 returns payments.stripe_checkout_sessions
-language plpgsql security definer set search_path = ''
+language sql security definer set search_path = ''
 as $$
-declare
-  v_row payments.stripe_checkout_sessions;
-begin
-  v_row := payments_private.lock_checkout_session(p_id);
-  if v_row.status <> 'completed' then
-    update payments.stripe_checkout_sessions s
-    set status = 'failed', last_error = coalesce(p_error, 'Unknown error.')
-    where s.id = p_id
-    returning * into v_row;
-  end if;
-  return v_row;
-end;
+  select payments_private.record_session_failure(
+    payments_private.lock_session(null::payments.stripe_checkout_sessions, p_id, 'Checkout session'), p_error, 'completed')
 $$;
 comment on function payments.record_checkout_session_failure(uuid, text) is 'Marks a checkout row failed with the Stripe error (a completed row stays completed).';
 revoke execute on function payments.record_checkout_session_failure(uuid, text) from public;

@@ -104,8 +104,8 @@ comment on function payments.create_customer_portal_session(text, jsonb) is 'Cre
 revoke execute on function payments.create_customer_portal_session(text, jsonb) from public;
 grant execute on function payments.create_customer_portal_session(text, jsonb) to authenticated, service_role;
 
--- security definer (both record_* functions): service-role entry points that reach private
--- helpers; EXECUTE is granted to service_role only.
+-- security definer (both record_* functions): service-role entry points that reach the private
+-- session-row helpers; EXECUTE is granted to service_role only.
 create function payments.record_customer_portal_session_result(p_id uuid, p_session jsonb)
 returns payments.stripe_customer_portal_sessions
 language plpgsql security definer set search_path = ''
@@ -116,14 +116,12 @@ begin
   if p_session is null or jsonb_typeof(p_session -> 'id') is distinct from 'string' then
     perform payments_private.invalid_request('session.id', 'must be the id of a Stripe Billing Portal session.');
   end if;
+  perform payments_private.lock_session(null::payments.stripe_customer_portal_sessions, p_id, 'Portal session');
   update payments.stripe_customer_portal_sessions s
   set status = 'created', portal_session_id = p_session ->> 'id', url = p_session ->> 'url',
       customer_id = coalesce(payments_private.stripe_id(p_session -> 'customer'), s.customer_id), last_error = null
   where s.id = p_id
   returning * into v_row;
-  if v_row.id is null then
-    perform payments_private.raise_not_found('Portal session', p_id, 'payments.stripe_customer_portal_sessions');
-  end if;
   return v_row;
 end;
 $$;
@@ -133,23 +131,10 @@ grant execute on function payments.record_customer_portal_session_result(uuid, j
 
 create function payments.record_customer_portal_session_failure(p_id uuid, p_error text)
 returns payments.stripe_customer_portal_sessions
-language plpgsql security definer set search_path = ''
+language sql security definer set search_path = ''
 as $$
-declare
-  v_row payments.stripe_customer_portal_sessions;
-begin
-  update payments.stripe_customer_portal_sessions s
-  set status = 'failed', last_error = coalesce(p_error, 'Unknown error.')
-  where s.id = p_id and s.status <> 'created'
-  returning * into v_row;
-  if v_row.id is null then
-    select * into v_row from payments.stripe_customer_portal_sessions s where s.id = p_id;
-  end if;
-  if v_row.id is null then
-    perform payments_private.raise_not_found('Portal session', p_id, 'payments.stripe_customer_portal_sessions');
-  end if;
-  return v_row;
-end;
+  select payments_private.record_session_failure(
+    payments_private.lock_session(null::payments.stripe_customer_portal_sessions, p_id, 'Portal session'), p_error, 'created')
 $$;
 comment on function payments.record_customer_portal_session_failure(uuid, text) is 'Marks a portal row failed with the Stripe error (a created row stays created).';
 revoke execute on function payments.record_customer_portal_session_failure(uuid, text) from public;

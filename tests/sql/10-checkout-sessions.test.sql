@@ -1,7 +1,7 @@
 -- Checkout rows: validation, idempotency per caller, RLS on the subject, and the service-side
 -- functions that record Stripe's answer and restart lapsed sessions.
 begin;
-select plan(48);
+select plan(49);
 
 \set alice '11111111-1111-1111-1111-111111111111'
 \set bob '22222222-2222-2222-2222-222222222222'
@@ -159,12 +159,17 @@ select results_eq(format($$select status, last_error from payments.record_checko
   $$values ('failed', 'card_declined')$$, 'A Stripe failure marks the row failed with the error.');
 select results_eq(format($$select status, attempt, last_error from payments.restart_checkout_session(%L)$$, (select id from ids where name = 'keyed')),
   $$values ('initialized', 3, null::text)$$, 'A failed row restarts as the next attempt.');
-select throws_ok($$select payments.restart_checkout_session('00000000-0000-0000-0000-000000000000')$$, 'PT404', null,
+select throws_ok($$select payments.restart_checkout_session('00000000-0000-0000-0000-000000000000')$$, 'PT404',
+  'Checkout session 00000000-0000-0000-0000-000000000000 not found.',
   'Restarting an unknown row is not found.');
-select throws_ok($$select payments.record_checkout_session_result('00000000-0000-0000-0000-000000000000', '{"id":"cs_x"}')$$, 'PT404', null,
+select throws_ok($$select payments.record_checkout_session_result('00000000-0000-0000-0000-000000000000', '{"id":"cs_x"}')$$, 'PT404',
+  'Checkout session 00000000-0000-0000-0000-000000000000 not found.',
   'Recording a result for an unknown row is not found.');
-select throws_ok($$select payments.record_checkout_session_failure('00000000-0000-0000-0000-000000000000', 'x')$$, 'PT404', null,
+select throws_ok($$select payments.record_checkout_session_failure('00000000-0000-0000-0000-000000000000', 'x')$$, 'PT404',
+  'Checkout session 00000000-0000-0000-0000-000000000000 not found.',
   'Recording a failure for an unknown row is not found.');
+select throws_ok(format($$select payments.record_checkout_session_result(%L, '{"url":"https://checkout.stripe.test/cs_x"}')$$, (select id from ids where name = 'keyed')),
+  'PT400', 'session.id must be the id of a Stripe Checkout Session.', 'A result without the Stripe session id is refused.');
 reset role;
 
 -- A webhook completed or expired the row before the result was recorded.

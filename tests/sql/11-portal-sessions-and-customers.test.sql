@@ -1,6 +1,6 @@
 -- Billing portal rows under RLS, and customer mappings kept by link_customer.
 begin;
-select plan(27);
+select plan(28);
 
 -- as the service role: map customers
 select tests.authenticate_as_service_role();
@@ -70,9 +70,11 @@ select results_eq(format($$select status, portal_session_id, url from payments.r
 select is((payments.record_customer_portal_session_failure((select id from ids where name = 'alice'), 'late')).status, 'created',
   'A late failure does not undo a created portal session.');
 select throws_ok($$select payments.record_customer_portal_session_result('00000000-0000-0000-0000-000000000000', '{"id":"bps_x"}')$$,
-  'PT404', null, 'Recording a result for an unknown portal row is not found.');
+  'PT404', 'Portal session 00000000-0000-0000-0000-000000000000 not found.', 'Recording a result for an unknown portal row is not found.');
 select throws_ok($$select payments.record_customer_portal_session_failure('00000000-0000-0000-0000-000000000000', 'x')$$,
-  'PT404', null, 'Recording a failure for an unknown portal row is not found.');
+  'PT404', 'Portal session 00000000-0000-0000-0000-000000000000 not found.', 'Recording a failure for an unknown portal row is not found.');
+select throws_ok(format($$select payments.record_customer_portal_session_result(%L, '{"id":7}')$$, (select id from ids where name = 'alice')),
+  'PT400', 'session.id must be the id of a Stripe Billing Portal session.', 'A result without the Stripe session id is refused.');
 reset role;
 
 insert into payments.stripe_customer_portal_sessions (environment, created_by, subject_type, subject_id, customer_id)

@@ -1,7 +1,7 @@
 -- Session requests name their unknown fields, and the Billing Portal configuration is the
 -- deployment's choice (payments.portal_configurations), never a user's.
 begin;
-select plan(9);
+select plan(12);
 
 \set alice '11111111-1111-1111-1111-111111111111'
 
@@ -23,7 +23,13 @@ from (values
    'An unknown subject field is refused by its path.'),
   ($$select payments.validate_session_request('portal', 'test', '{"return_url":"https://app.test/billing"}')$$,
    'return_url is not a field of this request; use subject, returnUrl, configurationId.',
-   'An unknown portal field is refused by its name.')
+   'An unknown portal field is refused by its name.'),
+  ($$select payments.validate_session_request('checkout', 'test', '[{"mode":"payment"}]')$$,
+   'request must be a JSON object.', 'A checkout request that is not an object is refused as a whole.'),
+  ($$select payments.validate_session_request('portal', 'test', null)$$,
+   'request must be a JSON object.', 'A missing portal request is refused as a whole.'),
+  ($$select payments.validate_session_request('refund', 'test', '{}')$$,
+   'session must be checkout or portal.', 'Only checkout and portal requests are known.')
 ) as refused (call, message, description);
 select lives_ok($$select payments.validate_session_request('checkout', 'test', '{"mode":"payment","subject":{"type":"user","id":"x"},"lineItems":[{"priceId":"price_a","quantity":2}],"successUrl":"https://app.test/ok","cancelUrl":"https://app.test/no","customerEmail":"a@b.test","metadata":{"order_id":"1"},"idempotencyKey":"k"}')$$,
   'A checkout request with every known field passes.');
