@@ -200,6 +200,24 @@ $$;
 comment on function payments_private.running_sync_started_at(text) is 'When the running sync of an environment started; PT400 for an unknown environment, PT404 when no sync is running.';
 revoke execute on function payments_private.running_sync_started_at(text) from public;
 
+-- A page moves its type's checkpoint past its last object and adds what it wrote; completing the
+-- type marks it done. One upsert for both, so the row's rules (a page without objects keeps the
+-- cursor, done stays done) have one owner.
+create function payments_private.save_sync_checkpoint(
+  p_environment text, p_object_type text, p_cursor text, p_written integer, p_completed boolean)
+returns integer
+language sql set search_path = ''
+as $$
+  insert into payments_private.sync_checkpoints as c (environment, object_type, cursor, total, completed)
+  values (p_environment::payments.environment, p_object_type, p_cursor, p_written, p_completed)
+  on conflict (environment, object_type) do update set
+    cursor = coalesce(excluded.cursor, c.cursor), total = c.total + excluded.total,
+    completed = c.completed or excluded.completed, updated_at = now()
+  returning c.total
+$$;
+comment on function payments_private.save_sync_checkpoint(text, text, text, integer, boolean) is 'Writes the running sync''s checkpoint of one object type: the cursor (kept when null), the total plus what was written, done once marked done. Returns the total.';
+revoke execute on function payments_private.save_sync_checkpoint(text, text, text, integer, boolean) from public;
+
 -- security definer (every function below): service-role entry points that write the private sync
 -- state; EXECUTE is granted to service_role only.
 
@@ -237,17 +255,10 @@ returns integer
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  v_started timestamptz := payments_private.running_sync_started_at(p_environment);
-  v_count integer;
-  v_total integer;
+  v_count integer := payments.upsert_stripe_objects(p_environment, p_object_type, p_objects,
+                                                    payments_private.running_sync_started_at(p_environment));
 begin
-  v_count := payments.upsert_stripe_objects(p_environment, p_object_type, p_objects, v_started);
-  insert into payments_private.sync_checkpoints as c (environment, object_type, cursor, total)
-  values (p_environment::payments.environment, p_object_type, p_objects -> -1 ->> 'id', v_count)
-  on conflict (environment, object_type) do update set
-    cursor = coalesce(excluded.cursor, c.cursor), total = c.total + excluded.total, updated_at = now()
-  returning c.total into v_total;
-  return v_total;
+  return payments_private.save_sync_checkpoint(p_environment, p_object_type, p_objects -> -1 ->> 'id', v_count, false);
 end;
 $$;
 comment on function payments.sync_stripe_page(text, text, jsonb) is 'Mirrors one list page for the running sync and moves its checkpoint to the page''s last object, in one transaction. Returns the total written for the type; PT404 when no sync is running.';
@@ -266,9 +277,7 @@ begin
   if exists (select from payments_private.archivable_mirrors() m where m.object_type = p_object_type) then
     v_archived := payments.archive_unsynced_stripe_objects(p_environment, p_object_type, v_started);
   end if;
-  insert into payments_private.sync_checkpoints as c (environment, object_type, completed)
-  values (p_environment::payments.environment, p_object_type, true)
-  on conflict (environment, object_type) do update set completed = true, updated_at = now();
+  perform payments_private.save_sync_checkpoint(p_environment, p_object_type, null, 0, true);
   return v_archived;
 end;
 $$;
