@@ -129,19 +129,16 @@ comment on function payments.archive_unsynced_stripe_objects(text, text, timesta
 revoke execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) from public;
 grant execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) to service_role;
 
--- security definer: as above.
+-- security definer: as above. The previous account's rows are archived as a sync of the new
+-- account archives what it did not see; one that started at 'infinity' has seen none of them.
 create function payments.archive_stripe_account_data(p_environment text)
 returns void
 language plpgsql security definer set search_path = ''
 as $$
-declare
-  v_table text;
 begin
   perform payments_private.require_environment(p_environment);
-  for v_table in select m.table_name from payments_private.archivable_mirrors() m loop
-    execute format('update payments.%I t set archived_at = now() where t.environment = $1 and t.archived_at is null', v_table)
-      using p_environment;
-  end loop;
+  perform payments.archive_unsynced_stripe_objects(p_environment, m.object_type, 'infinity')
+  from payments_private.archivable_mirrors() m;
   -- Mappings name customers of the previous account: a subject gets a new customer in the new one.
   delete from payments.customer_mappings m where m.provider = 'stripe' and m.environment = p_environment;
 end;
