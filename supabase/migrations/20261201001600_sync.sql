@@ -130,18 +130,16 @@ revoke execute on function payments.archive_unsynced_stripe_objects(text, text, 
 grant execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) to service_role;
 
 -- security definer: as above. The previous account's rows are archived as a sync of the new
--- account archives what it did not see; one that started at 'infinity' has seen none of them.
+-- account archives what it did not see (which checks the environment first): one that started at
+-- 'infinity' has seen none of them.
 create function payments.archive_stripe_account_data(p_environment text)
 returns void
-language plpgsql security definer set search_path = ''
+language sql security definer set search_path = ''
 as $$
-begin
-  perform payments_private.require_environment(p_environment);
-  perform payments.archive_unsynced_stripe_objects(p_environment, m.object_type, 'infinity')
+  select payments.archive_unsynced_stripe_objects(p_environment, m.object_type, 'infinity')
   from payments_private.archivable_mirrors() m;
   -- Mappings name customers of the previous account: a subject gets a new customer in the new one.
   delete from payments.customer_mappings m where m.provider = 'stripe' and m.environment = p_environment;
-end;
 $$;
 comment on function payments.archive_stripe_account_data(text) is 'When another Stripe account is connected to an environment: archives its catalog, customers and subscriptions and removes its customer mappings, so the two accounts never mix. History (transactions, events, sessions) stays.';
 revoke execute on function payments.archive_stripe_account_data(text) from public;
