@@ -16,15 +16,16 @@ returns integer
 language plpgsql security definer set search_path = ''
 as $$
 declare
+  -- The types the case below mirrors, in the order the message names them.
+  v_types constant text[] := array['product', 'price', 'customer', 'subscription', 'invoice_payment',
+                                   'payment_intent', 'charge', 'refund', 'invoice', 'checkout.session'];
   v_object jsonb;
   v_index integer := 0;
   v_at timestamptz;
 begin
   perform payments_private.require_environment(p_environment);
-  if p_object_type is null or p_object_type not in ('product', 'price', 'customer', 'subscription', 'invoice_payment',
-                                                     'payment_intent', 'charge', 'refund', 'invoice', 'checkout.session') then
-    perform payments_private.invalid_request('objectType',
-      'must be one of product, price, customer, subscription, invoice_payment, payment_intent, charge, refund, invoice, checkout.session.');
+  if p_object_type is null or not (p_object_type = any (v_types)) then
+    perform payments_private.invalid_request('objectType', format('must be one of %s.', array_to_string(v_types, ', ')));
   end if;
   if p_objects is null or jsonb_typeof(p_objects) <> 'array' then
     perform payments_private.invalid_request('objects', 'must be a JSON array of Stripe objects (one list page).');
