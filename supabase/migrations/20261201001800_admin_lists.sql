@@ -5,11 +5,11 @@
 -- answers one JSON page {data, nextCursor}; the cursor is opaque to callers. The indexes that
 -- serve each order live with their tables (*_created_idx, webhook_events_*received_idx).
 --
--- One private function, payments_private.admin_list_page, does what every list does (checks, filters,
--- cursor, page); each list function names its table, order, filters and row shape. The statement
--- is built with only the filters the caller gave (values quoted with %L, names with %I) and planned
--- for those values: a cached generic plan with "p_x is null or col = p_x" branches could not pick
--- the index that fits the filters.
+-- One private function, payments_private.admin_list_page, does what every list does (checks,
+-- filters, cursor, page); each list function names its table, order, filters and row shape. The
+-- statement is built with only the filters the caller gave (values quoted with %L, names with %I)
+-- and planned for those values: a cached generic plan with "p_x is null or col = p_x" branches
+-- could not pick the index that fits the filters.
 --
 -- The helpers are private; the list functions are security definer so that the service role
 -- (their only caller: EXECUTE is granted to it alone) reaches them without using the schema.
