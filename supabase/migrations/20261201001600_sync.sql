@@ -16,15 +16,16 @@ returns integer
 language plpgsql security definer set search_path = ''
 as $$
 declare
+  -- The types the case below mirrors, in the order the message names them.
+  v_types constant text[] := array['product', 'price', 'customer', 'subscription', 'invoice_payment',
+                                   'payment_intent', 'charge', 'refund', 'invoice', 'checkout.session'];
   v_object jsonb;
   v_index integer := 0;
   v_at timestamptz;
 begin
   perform payments_private.require_environment(p_environment);
-  if p_object_type is null or p_object_type not in ('product', 'price', 'customer', 'subscription', 'invoice_payment',
-                                                     'payment_intent', 'charge', 'refund', 'invoice', 'checkout.session') then
-    perform payments_private.invalid_request('objectType',
-      'must be one of product, price, customer, subscription, invoice_payment, payment_intent, charge, refund, invoice, checkout.session.');
+  if p_object_type is null or not (p_object_type = any (v_types)) then
+    perform payments_private.invalid_request('objectType', format('must be one of %s.', array_to_string(v_types, ', ')));
   end if;
   if p_objects is null or jsonb_typeof(p_objects) <> 'array' then
     perform payments_private.invalid_request('objects', 'must be a JSON array of Stripe objects (one list page).');
@@ -129,22 +130,17 @@ comment on function payments.archive_unsynced_stripe_objects(text, text, timesta
 revoke execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) from public;
 grant execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) to service_role;
 
--- security definer: as above.
+-- security definer: as above. The previous account's rows are archived as a sync of the new
+-- account archives what it did not see (which checks the environment first): one that started at
+-- 'infinity' has seen none of them.
 create function payments.archive_stripe_account_data(p_environment text)
 returns void
-language plpgsql security definer set search_path = ''
+language sql security definer set search_path = ''
 as $$
-declare
-  v_table text;
-begin
-  perform payments_private.require_environment(p_environment);
-  for v_table in select m.table_name from payments_private.archivable_mirrors() m loop
-    execute format('update payments.%I t set archived_at = now() where t.environment = $1 and t.archived_at is null', v_table)
-      using p_environment;
-  end loop;
+  select payments.archive_unsynced_stripe_objects(p_environment, m.object_type, 'infinity')
+  from payments_private.archivable_mirrors() m;
   -- Mappings name customers of the previous account: a subject gets a new customer in the new one.
   delete from payments.customer_mappings m where m.provider = 'stripe' and m.environment = p_environment;
-end;
 $$;
 comment on function payments.archive_stripe_account_data(text) is 'When another Stripe account is connected to an environment: archives its catalog, customers and subscriptions and removes its customer mappings, so the two accounts never mix. History (transactions, events, sessions) stays.';
 revoke execute on function payments.archive_stripe_account_data(text) from public;
@@ -200,6 +196,24 @@ $$;
 comment on function payments_private.running_sync_started_at(text) is 'When the running sync of an environment started; PT400 for an unknown environment, PT404 when no sync is running.';
 revoke execute on function payments_private.running_sync_started_at(text) from public;
 
+-- A page moves its type's checkpoint past its last object and adds what it wrote; completing the
+-- type marks it done. One upsert for both, so the row's rules (a page without objects keeps the
+-- cursor, done stays done) have one owner.
+create function payments_private.save_sync_checkpoint(
+  p_environment text, p_object_type text, p_cursor text, p_written integer, p_completed boolean)
+returns integer
+language sql set search_path = ''
+as $$
+  insert into payments_private.sync_checkpoints as c (environment, object_type, cursor, total, completed)
+  values (p_environment::payments.environment, p_object_type, p_cursor, p_written, p_completed)
+  on conflict (environment, object_type) do update set
+    cursor = coalesce(excluded.cursor, c.cursor), total = c.total + excluded.total,
+    completed = c.completed or excluded.completed, updated_at = now()
+  returning c.total
+$$;
+comment on function payments_private.save_sync_checkpoint(text, text, text, integer, boolean) is 'Writes the running sync''s checkpoint of one object type: the cursor (kept when null), the total plus what was written, done once marked done. Returns the total.';
+revoke execute on function payments_private.save_sync_checkpoint(text, text, text, integer, boolean) from public;
+
 -- security definer (every function below): service-role entry points that write the private sync
 -- state; EXECUTE is granted to service_role only.
 
@@ -237,17 +251,10 @@ returns integer
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  v_started timestamptz := payments_private.running_sync_started_at(p_environment);
-  v_count integer;
-  v_total integer;
+  v_count integer := payments.upsert_stripe_objects(p_environment, p_object_type, p_objects,
+                                                    payments_private.running_sync_started_at(p_environment));
 begin
-  v_count := payments.upsert_stripe_objects(p_environment, p_object_type, p_objects, v_started);
-  insert into payments_private.sync_checkpoints as c (environment, object_type, cursor, total)
-  values (p_environment::payments.environment, p_object_type, p_objects -> -1 ->> 'id', v_count)
-  on conflict (environment, object_type) do update set
-    cursor = coalesce(excluded.cursor, c.cursor), total = c.total + excluded.total, updated_at = now()
-  returning c.total into v_total;
-  return v_total;
+  return payments_private.save_sync_checkpoint(p_environment, p_object_type, p_objects -> -1 ->> 'id', v_count, false);
 end;
 $$;
 comment on function payments.sync_stripe_page(text, text, jsonb) is 'Mirrors one list page for the running sync and moves its checkpoint to the page''s last object, in one transaction. Returns the total written for the type; PT404 when no sync is running.';
@@ -266,9 +273,7 @@ begin
   if exists (select from payments_private.archivable_mirrors() m where m.object_type = p_object_type) then
     v_archived := payments.archive_unsynced_stripe_objects(p_environment, p_object_type, v_started);
   end if;
-  insert into payments_private.sync_checkpoints as c (environment, object_type, completed)
-  values (p_environment::payments.environment, p_object_type, true)
-  on conflict (environment, object_type) do update set completed = true, updated_at = now();
+  perform payments_private.save_sync_checkpoint(p_environment, p_object_type, null, 0, true);
   return v_archived;
 end;
 $$;

@@ -5,12 +5,14 @@
 -- answers one JSON page {data, nextCursor}; the cursor is opaque to callers. The indexes that
 -- serve each order live with their tables (*_created_idx, webhook_events_*received_idx).
 --
--- The statements are built with only the filters the caller gave (values quoted with %L) and
--- planned for those values: a cached generic plan with "p_x is null or col = p_x" branches could
--- not pick the index that fits the filters.
+-- One private function, payments_private.admin_list_page, does what every list does (checks,
+-- filters, cursor, page); each list function names its table, order, filters and row shape. The
+-- statement is built with only the filters the caller gave (values quoted with %L, names with %I)
+-- and planned for those values: a cached generic plan with "p_x is null or col = p_x" branches
+-- could not pick the index that fits the filters.
 --
--- The cursor helpers are private; the list functions are security definer so that the service
--- role (their only caller: EXECUTE is granted to it alone) reaches them without using the schema.
+-- The helpers are private; the list functions are security definer so that the service role
+-- (their only caller: EXECUTE is granted to it alone) reaches them without using the schema.
 
 --------------------------------------------------------------------------------
 -- Cursors, pages and filters
@@ -58,43 +60,83 @@ $$;
 comment on function payments_private.decode_list_cursor(text) is 'Sort time and id named by an admin list cursor; PT400 for anything that is not such a cursor.';
 revoke execute on function payments_private.decode_list_cursor(text) from public;
 
--- Checks shared by every list: the environment and the page size (default 25, at most 100).
-create function payments_private.check_list_request(p_environment text, p_limit integer)
-returns integer
-language plpgsql
-immutable
-set search_path = ''
+-- Filters on a column with a fixed set of values (status, transaction type) refuse any other
+-- value with a 400 naming the filter and the allowed values, instead of answering an empty page.
+-- The allowed values are read from the column's check constraint (column in ('a', 'b', ...)):
+-- one list, the table's.
+create function payments_private.column_check_values(p_table regclass, p_column name)
+returns text[]
+language sql stable set search_path = ''
 as $$
-begin
-  if p_environment is null or p_environment not in ('test', 'live') then
-    raise exception using errcode = 'PT400', message = 'environment must be test or live.',
-      hint = 'Use test or live.';
-  end if;
-  if p_limit is not null and p_limit not between 1 and 100 then
-    raise exception using errcode = 'PT400', message = format('limit must be from 1 to 100 (got %s).', p_limit),
-      hint = 'Page through larger results with nextCursor.';
-  end if;
-  return coalesce(p_limit, 25);
-end;
+  select array(
+    select replace(m.v[1], '''''', '''')
+    from pg_catalog.pg_constraint c
+    join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
+    cross join lateral regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), '''((?:[^'']|'''')*)''', 'g')
+      with ordinality as m(v, n)
+    where c.conrelid = p_table and c.contype = 'c' and cardinality(c.conkey) = 1 and a.attname = p_column
+      and pg_catalog.pg_get_constraintdef(c.oid) ~ '= ANY \(ARRAY\['
+    order by c.conname, m.n
+  )
 $$;
-comment on function payments_private.check_list_request(text, integer) is 'PT400 unless the environment is test or live and the limit is 1 to 100; returns the limit (25 by default).';
-revoke execute on function payments_private.check_list_request(text, integer) from public;
+comment on function payments_private.column_check_values(regclass, name) is 'The values a column''s check constraint lists as the only ones allowed (its quoted literals, in order); empty for any other column.';
+revoke execute on function payments_private.column_check_values(regclass, name) from public;
 
--- One keyset page {data, nextCursor} of `p_from` (one table, aliased `p_alias`): the rows matching
--- `p_where` after the cursor, newest `p_sort` first (ties by id), each shown as `p_item`. One row
--- past the limit tells whether a next page exists. The callers build `p_where` with %L-quoted values.
-create function payments_private.keyset_page(
-  p_from text, p_alias text, p_sort text, p_item text, p_where text, p_cursor text, p_limit integer)
+-- Every list function is one call of this. The page holds the rows of `p_table` (aliased
+-- `p_alias`) in the environment that match `p_where` and the filters the caller gave, after the
+-- cursor, newest `p_sort` first (ties by id), each shown as `p_item`. A filter is a row
+-- [field, column, value], left out when the value is null; `p_since` keeps the rows sorted at or
+-- after it. `p_totals`, a query over the filtered rows (%s stands for their where-clause), is
+-- answered as `totals` with the first page only: it describes the whole filtered set. One row
+-- past the limit tells whether a next page exists.
+create function payments_private.admin_list_page(
+  p_table regclass, p_alias text, p_sort text, p_item text,
+  p_environment text, p_limit integer, p_cursor text,
+  p_filters text[] default '{}', p_since timestamptz default null,
+  p_where text default null, p_totals text default null)
 returns jsonb
 language plpgsql
 stable
 set search_path = ''
 as $$
 declare
-  v_after record := payments_private.decode_list_cursor(p_cursor);
-  v_where text := p_where;
+  v_limit integer := coalesce(p_limit, 25);
+  v_where text := format('%I.environment = %L', p_alias, p_environment);
+  v_field text;
+  v_column text;
+  v_value text;
+  v_allowed text[];
+  v_after record;
+  v_totals jsonb;
   v_page jsonb;
 begin
+  perform payments_private.require_environment(p_environment);
+  if v_limit not between 1 and 100 then
+    raise exception using errcode = 'PT400', message = format('limit must be from 1 to 100 (got %s).', p_limit),
+      hint = 'Page through larger results with nextCursor.';
+  end if;
+  for i in 1 .. coalesce(array_length(p_filters, 1), 0) loop
+    v_field := p_filters[i][1];
+    v_column := p_filters[i][2];
+    v_value := p_filters[i][3];
+    continue when v_value is null;
+    v_allowed := payments_private.column_check_values(p_table, v_column);
+    if cardinality(v_allowed) > 0 and not (v_value = any (v_allowed)) then
+      perform payments_private.invalid_request(v_field, format('must be one of %s.', array_to_string(v_allowed, ', ')));
+    end if;
+    v_where := v_where || format(' and %I.%I = %L', p_alias, v_column, v_value);
+  end loop;
+  if p_since is not null then
+    v_where := v_where || format(' and %s >= %L::timestamptz', p_sort, p_since);
+  end if;
+  if p_where is not null then
+    v_where := v_where || ' and ' || p_where;
+  end if;
+  if p_totals is not null and p_cursor is null then
+    execute format(p_totals, v_where) into v_totals;
+  end if;
+
+  v_after := payments_private.decode_list_cursor(p_cursor);
   if v_after.at is not null then
     v_where := v_where || format(' and (%s, %I.id) < (%L::timestamptz, %L::uuid)', p_sort, p_alias, v_after.at, v_after.id);
   end if;
@@ -110,65 +152,15 @@ begin
       'data', coalesce(jsonb_agg(item order by n) filter (where n <= %7$s), '[]'::jsonb),
       'nextCursor', max(payments_private.encode_list_cursor(sort_at, id)) filter (where n = %7$s and %7$s < (select count(*) from page)))
     from numbered
-  $q$, p_from, p_alias, p_sort, p_item, v_where, p_limit + 1, p_limit) into v_page;
+  $q$, p_table, p_alias, p_sort, p_item, v_where, v_limit + 1, v_limit) into v_page;
+  if v_totals is not null then
+    v_page := v_page || jsonb_build_object('totals', v_totals);
+  end if;
   return v_page;
 end;
 $$;
-comment on function payments_private.keyset_page(text, text, text, text, text, text, integer) is 'One admin list page {data, nextCursor} of a table, newest first after the cursor, for the given filter and item shape.';
-revoke execute on function payments_private.keyset_page(text, text, text, text, text, text, integer) from public;
-
--- " and <expression> = <value>" for a filter the caller gave, nothing for one left out.
-create function payments_private.list_filter(p_expression text, p_value text)
-returns text
-language sql
-immutable
-set search_path = ''
-as $$
-  select case when p_value is null then '' else format(' and %s = %L', p_expression, p_value) end
-$$;
-comment on function payments_private.list_filter(text, text) is 'The where-clause term of one optional admin list filter (empty when the value is null).';
-revoke execute on function payments_private.list_filter(text, text) from public;
-
--- Filters with a fixed set of values (status, transaction type) refuse any other value with a
--- 400 naming the field and the allowed values, instead of answering an empty page. The allowed
--- values are read from the columns' check constraints: one list, the table's.
-
--- The literals of the single-column check constraints on a column, e.g. status in ('a', 'b').
-create function payments_private.column_check_values(p_table regclass, p_column name)
-returns text[]
-language sql stable set search_path = ''
-as $$
-  select array(
-    select replace(m.v[1], '''''', '''')
-    from pg_catalog.pg_constraint c
-    join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
-    cross join lateral regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), '''((?:[^'']|'''')*)''', 'g')
-      with ordinality as m(v, n)
-    where c.conrelid = p_table and c.contype = 'c' and cardinality(c.conkey) = 1 and a.attname = p_column
-    order by c.conname, m.n
-  )
-$$;
-comment on function payments_private.column_check_values(regclass, name) is 'The values a column''s check constraint allows (its quoted literals, in order).';
-revoke execute on function payments_private.column_check_values(regclass, name) from public;
-
-create function payments_private.check_list_filter(p_field text, p_table regclass, p_column name, p_value text)
-returns void
-language plpgsql stable set search_path = ''
-as $$
-declare
-  v_allowed text[];
-begin
-  if p_value is null then
-    return;
-  end if;
-  v_allowed := payments_private.column_check_values(p_table, p_column);
-  if not (p_value = any (v_allowed)) then
-    perform payments_private.invalid_request(p_field, format('must be one of %s.', array_to_string(v_allowed, ', ')));
-  end if;
-end;
-$$;
-comment on function payments_private.check_list_filter(text, regclass, name, text) is 'PT400 naming the filter and its allowed values (the column''s check constraint) unless the value is one of them or null.';
-revoke execute on function payments_private.check_list_filter(text, regclass, name, text) from public;
+comment on function payments_private.admin_list_page(regclass, text, text, text, text, integer, text, text[], timestamptz, text, text) is 'One admin list page {data, nextCursor}: checks the environment, page size and filters, then pages the environment''s matching rows of a table newest first after the cursor, in the given item shape; the first page may carry totals of the filtered set.';
+revoke execute on function payments_private.admin_list_page(regclass, text, text, text, text, integer, text, text[], timestamptz, text, text) from public;
 
 --------------------------------------------------------------------------------
 -- Webhook events
@@ -194,27 +186,16 @@ create function payments.list_webhook_events(
   p_status text default null, p_type text default null, p_object_id text default null,
   p_since timestamptz default null)
 returns jsonb
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 as $$
-declare
-  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_where text := format('e.provider = %L and e.environment = %L', 'stripe', p_environment);
-  v_page jsonb;
-begin
-  perform payments_private.check_list_filter('status', 'payments.webhook_events', 'processing_status', p_status);
-  v_where := v_where || payments_private.list_filter('e.processing_status', p_status);
-  v_where := v_where || payments_private.list_filter('e.event_type', p_type);
-  v_where := v_where || payments_private.list_filter('e.object_id', p_object_id);
-  if p_since is not null then
-    v_where := v_where || format(' and e.received_at >= %L::timestamptz', p_since);
-  end if;
-  v_page := payments_private.keyset_page('payments.webhook_events', 'e', 'e.received_at',
-    'payments_private.webhook_event_summary(e)', v_where, p_cursor, v_limit);
-  return v_page;
-end;
+  select payments_private.admin_list_page('payments.webhook_events', 'e', 'e.received_at',
+    'payments_private.webhook_event_summary(e)', p_environment, p_limit, p_cursor,
+    p_filters => array[['status', 'processing_status', p_status], ['type', 'event_type', p_type],
+                       ['objectId', 'object_id', p_object_id]],
+    p_since => p_since, p_where => $w$e.provider = 'stripe'$w$)
 $$;
 comment on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of received webhook events, newest first, optionally by status, type, object id and received since; without payloads (see get_webhook_event). PT400 for a status the table does not have.';
 revoke execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) from public;
@@ -230,7 +211,7 @@ as $$
 declare
   v_event jsonb;
 begin
-  perform payments_private.check_list_request(p_environment, null);
+  perform payments_private.require_environment(p_environment);
   select payments_private.webhook_event_summary(e) || jsonb_build_object('payload', e.payload)
     into v_event
   from payments.webhook_events e
@@ -256,37 +237,12 @@ create function payments.list_transactions(
   p_type text default null, p_status text default null, p_subject_type text default null,
   p_subject_id text default null, p_customer_id text default null, p_since timestamptz default null)
 returns jsonb
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 as $$
-declare
-  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_where text := format('t.provider = %L and t.environment = %L', 'stripe', p_environment);
-  v_page jsonb;
-  v_totals jsonb;
-begin
-  perform payments_private.check_list_filter('type', 'payments.transactions', 'type', p_type);
-  perform payments_private.check_list_filter('status', 'payments.transactions', 'status', p_status);
-  v_where := v_where || payments_private.list_filter('t.type', p_type);
-  v_where := v_where || payments_private.list_filter('t.status', p_status);
-  v_where := v_where || payments_private.list_filter('t.subject_type', p_subject_type);
-  v_where := v_where || payments_private.list_filter('t.subject_id', p_subject_id);
-  v_where := v_where || payments_private.list_filter('t.customer_id', p_customer_id);
-  if p_since is not null then
-    v_where := v_where || format(' and coalesce(t.stripe_created_at, t.created_at) >= %L::timestamptz', p_since);
-  end if;
-  -- Totals describe the whole filtered set, so they come with the first page only.
-  if p_cursor is null then
-    execute format($q$
-      select coalesce(jsonb_agg(jsonb_build_object('currency', currency, 'count', n, 'amount', amount,
-                                                    'amountRefunded', refunded) order by currency), '[]'::jsonb)
-      from (select t.currency, count(*) as n, sum(t.amount) as amount, sum(t.amount_refunded) as refunded
-            from payments.transactions t where %s group by t.currency) s
-    $q$, v_where) into v_totals;
-  end if;
-  v_page := payments_private.keyset_page('payments.transactions', 't', 'coalesce(t.stripe_created_at, t.created_at)', $i$
+  select payments_private.admin_list_page('payments.transactions', 't', 'coalesce(t.stripe_created_at, t.created_at)', $i$
       jsonb_build_object(
          'id', t.id, 'type', t.type, 'status', t.status, 'objectId', t.provider_object_id,
          'subjectType', t.subject_type, 'subjectId', t.subject_id, 'customerId', t.customer_id,
@@ -297,12 +253,17 @@ begin
          'paidAt', t.paid_at, 'failedAt', t.failed_at, 'refundedAt', t.refunded_at,
          'createdAt', coalesce(t.stripe_created_at, t.created_at)
        )
-    $i$, v_where, p_cursor, v_limit);
-  if v_totals is not null then
-    v_page := v_page || jsonb_build_object('totals', v_totals);
-  end if;
-  return v_page;
-end;
+    $i$, p_environment, p_limit, p_cursor,
+    p_filters => array[['type', 'type', p_type], ['status', 'status', p_status],
+                       ['subjectType', 'subject_type', p_subject_type], ['subjectId', 'subject_id', p_subject_id],
+                       ['customerId', 'customer_id', p_customer_id]],
+    p_since => p_since, p_where => $w$t.provider = 'stripe'$w$,
+    p_totals => $q$
+      select coalesce(jsonb_agg(jsonb_build_object('currency', currency, 'count', n, 'amount', amount,
+                                                    'amountRefunded', refunded) order by currency), '[]'::jsonb)
+      from (select t.currency, count(*) as n, sum(t.amount) as amount, sum(t.amount_refunded) as refunded
+            from payments.transactions t where %s group by t.currency) s
+    $q$)
 $$;
 comment on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of transactions, newest first, optionally by type, status, subject, customer and created since; the first page also carries totals per currency of the whole filtered set. PT400 for a type or status the table does not have.';
 revoke execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) from public;

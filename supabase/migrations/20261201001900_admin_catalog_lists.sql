@@ -1,8 +1,8 @@
 -- migrate:up
 
 -- Admin lists of subscriptions, customers and products, and the dashboard's overview: the same
--- keyset pages as the event and transaction lists, through the private helpers of
--- 20261201001800_admin_lists.sql.
+-- keyset pages as the event and transaction lists, through payments_private.admin_list_page
+-- (20261201001800_admin_lists.sql).
 
 --------------------------------------------------------------------------------
 -- Subscriptions, customers, products
@@ -12,19 +12,12 @@ create function payments.list_subscriptions(
   p_environment text, p_limit integer default null, p_cursor text default null,
   p_status text default null)
 returns jsonb
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 as $$
-declare
-  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_where text := format('s.environment = %L', p_environment);
-  v_page jsonb;
-begin
-  perform payments_private.check_list_filter('status', 'payments.stripe_subscriptions', 'status', p_status);
-  v_where := v_where || payments_private.list_filter('s.status', p_status);
-  v_page := payments_private.keyset_page('payments.stripe_subscriptions', 's', 'coalesce(s.stripe_created_at, s.created_at)', $i$
+  select payments_private.admin_list_page('payments.stripe_subscriptions', 's', 'coalesce(s.stripe_created_at, s.created_at)', $i$
       jsonb_build_object(
          'subscriptionId', s.subscription_id, 'customerId', s.customer_id,
          'subjectType', s.subject_type, 'subjectId', s.subject_id, 'status', s.status,
@@ -41,9 +34,7 @@ begin
          'metadata', s.metadata, 'archived', s.archived_at is not null,
          'createdAt', coalesce(s.stripe_created_at, s.created_at)
        )
-    $i$, v_where, p_cursor, v_limit);
-  return v_page;
-end;
+    $i$, p_environment, p_limit, p_cursor, p_filters => array[['status', 'status', p_status]])
 $$;
 comment on function payments.list_subscriptions(text, integer, text, text) is 'One page {data, nextCursor} of mirrored subscriptions with their items, newest first, optionally by status. PT400 for a status the table does not have.';
 revoke execute on function payments.list_subscriptions(text, integer, text, text) from public;
@@ -52,17 +43,12 @@ grant execute on function payments.list_subscriptions(text, integer, text, text)
 create function payments.list_customers(
   p_environment text, p_limit integer default null, p_cursor text default null)
 returns jsonb
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 as $$
-declare
-  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_where text := format('c.environment = %L', p_environment);
-  v_page jsonb;
-begin
-  v_page := payments_private.keyset_page('payments.customers', 'c', 'coalesce(c.stripe_created_at, c.created_at)', $i$
+  select payments_private.admin_list_page('payments.customers', 'c', 'coalesce(c.stripe_created_at, c.created_at)', $i$
       jsonb_build_object(
          'customerId', c.customer_id, 'email', c.email, 'name', c.name, 'metadata', c.metadata,
          'deleted', c.deleted, 'archived', c.archived_at is not null,
@@ -72,9 +58,7 @@ begin
                        and m.provider_customer_id = c.customer_id),
          'createdAt', coalesce(c.stripe_created_at, c.created_at)
        )
-    $i$, v_where, p_cursor, v_limit);
-  return v_page;
-end;
+    $i$, p_environment, p_limit, p_cursor)
 $$;
 comment on function payments.list_customers(text, integer, text) is 'One page {data, nextCursor} of mirrored customers with the billing subject mapped to each, newest first.';
 revoke execute on function payments.list_customers(text, integer, text) from public;
@@ -84,21 +68,12 @@ create function payments.list_products(
   p_environment text, p_limit integer default null, p_cursor text default null,
   p_active boolean default null)
 returns jsonb
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 as $$
-declare
-  v_limit integer := payments_private.check_list_request(p_environment, p_limit);
-  v_where text := format('p.environment = %L and p.deleted_at is null', p_environment);
-  v_page jsonb;
-begin
-  if p_active is not null then
-    -- Archived by sync (gone from Stripe) counts as inactive.
-    v_where := v_where || format(' and (p.active and p.archived_at is null) = %L', p_active);
-  end if;
-  v_page := payments_private.keyset_page('payments.stripe_products', 'p', 'coalesce(p.stripe_created_at, p.created_at)', $i$
+  select payments_private.admin_list_page('payments.stripe_products', 'p', 'coalesce(p.stripe_created_at, p.created_at)', $i$
       jsonb_build_object(
          'productId', p.product_id, 'name', p.name, 'description', p.description,
          'active', p.active, 'defaultPriceId', p.default_price_id, 'metadata', p.metadata,
@@ -116,9 +91,10 @@ begin
            where r.environment = p.environment and r.product_id = p.product_id and r.deleted_at is null),
            '[]'::jsonb)
        )
-    $i$, v_where, p_cursor, v_limit);
-  return v_page;
-end;
+    $i$, p_environment, p_limit, p_cursor,
+    -- Archived by sync (gone from Stripe) counts as inactive.
+    p_where => 'p.deleted_at is null' || case when p_active is not null
+      then format(' and (p.active and p.archived_at is null) = %L', p_active) else '' end)
 $$;
 comment on function payments.list_products(text, integer, text, boolean) is 'One page {data, nextCursor} of mirrored products, each with its prices, newest first, optionally only active (or only archived) ones.';
 revoke execute on function payments.list_products(text, integer, text, boolean) from public;
@@ -139,7 +115,7 @@ declare
   v_since timestamptz := coalesce(p_since, now() - interval '30 days');
   v_hours_since timestamptz := greatest(v_since, now() - interval '48 hours');
 begin
-  perform payments_private.check_list_request(p_environment, null);
+  perform payments_private.require_environment(p_environment);
   return jsonb_build_object(
     'since', v_since,
     -- Net of refunds, on the day the payment was made (UTC).
