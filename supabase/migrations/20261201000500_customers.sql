@@ -165,23 +165,27 @@ $$;
 comment on function payments_private.attach_customer(text, text, text, text) is 'Maps a subject to a customer for the projection: quietly does nothing when either side is already mapped elsewhere, and fills in the subject of rows projected before the mapping existed.';
 revoke execute on function payments_private.attach_customer(text, text, text, text) from public;
 
--- The subject an object being projected bills: the subject it names, mapped to its customer if
--- that subject is not mapped yet; else the subject its customer is mapped to; else nulls. The
+-- The subject an object being projected bills: the subject its metadata names (the payments_ keys
+-- the edge function writes), mapped to its customer if that subject is not mapped yet; else the
+-- subject its customer is mapped to; else nulls. Every projection reads the subject here. The
 -- mapping check shares the statement that calls attach_customer: usually the subject was mapped
 -- long ago, and the check costs less than a call. plpgsql rather than sql: a non-inlined SQL
 -- function is planned again on every call.
-create function payments_private.billed_subject(p_environment text, p_subject_type text, p_subject_id text,
-  p_customer_id text, out subject_type text, out subject_id text)
+create function payments_private.billed_subject(p_environment text, p_metadata jsonb, p_customer_id text,
+  out subject_type text, out subject_id text)
 language plpgsql set search_path = ''
 as $$
+declare
+  v_type text := payments_private.metadata_subject_type(p_metadata);
+  v_id text := p_metadata ->> 'payments_subject_id';
 begin
-  if p_subject_type is not null then
-    perform payments_private.attach_customer(p_environment, p_subject_type, p_subject_id, p_customer_id)
+  if v_type is not null then
+    perform payments_private.attach_customer(p_environment, v_type, v_id, p_customer_id)
     where not exists (select 1 from payments.customer_mappings m
                       where m.provider = 'stripe' and m.environment = p_environment
-                        and m.subject_type = p_subject_type and m.subject_id = p_subject_id);
-    subject_type := p_subject_type;
-    subject_id := p_subject_id;
+                        and m.subject_type = v_type and m.subject_id = v_id);
+    subject_type := v_type;
+    subject_id := v_id;
   elsif p_customer_id is not null then
     select m.subject_type, m.subject_id into subject_type, subject_id
     from payments.customer_mappings m
@@ -189,8 +193,8 @@ begin
   end if;
 end;
 $$;
-comment on function payments_private.billed_subject(text, text, text, text) is 'The subject a projected object bills: the one it names (mapping it to the customer when the subject is not mapped yet), else the subject its customer is mapped to, else nulls.';
-revoke execute on function payments_private.billed_subject(text, text, text, text) from public;
+comment on function payments_private.billed_subject(text, jsonb, text) is 'The subject a projected object bills: the one its metadata names (mapping it to the customer when the subject is not mapped yet), else the subject its customer is mapped to, else nulls.';
+revoke execute on function payments_private.billed_subject(text, jsonb, text) from public;
 
 --------------------------------------------------------------------------------
 -- Customer mappings

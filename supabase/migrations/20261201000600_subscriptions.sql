@@ -115,10 +115,8 @@ declare
   v_id uuid;
   v_inserted boolean;
 begin
-  v_subject_type := payments_private.metadata_subject_type(p_subscription -> 'metadata');
-  v_subject_id := case when v_subject_type is not null then p_subscription -> 'metadata' ->> 'payments_subject_id' end;
   select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
+  from payments_private.billed_subject(p_environment, p_subscription -> 'metadata', v_customer) s;
 
   if p_event_type = 'customer.subscription.deleted' and v_status not in ('canceled', 'incomplete_expired') then
     v_status := 'canceled';

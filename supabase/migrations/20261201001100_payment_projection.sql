@@ -66,19 +66,18 @@ begin
     where s.id = v_row.id
       and (s.stripe_updated_at is null or p_at >= s.stripe_updated_at)
       and not (s.status = 'completed' and v_status = 'expired');
-    v_subject_type := v_row.subject_type;
-    v_subject_id := v_row.subject_id;
-  else
-    v_subject_type := payments_private.metadata_subject_type(p_session -> 'metadata');
-    v_subject_id := case when v_subject_type is not null then p_session -> 'metadata' ->> 'payments_subject_id' end;
   end if;
 
   if v_status <> 'completed' then
     return;
   end if;
 
+  -- The checkout row's subject, else the one the session's metadata names.
   select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
+  from payments_private.billed_subject(p_environment,
+    case when v_row.id is null then p_session -> 'metadata'
+      else jsonb_build_object('payments_subject_type', v_row.subject_type, 'payments_subject_id', v_row.subject_id) end,
+    v_customer) s;
 
   v_mode := coalesce(p_session ->> 'mode', v_row.mode);
   if v_mode = 'subscription' and v_subscription is not null and v_subject_type is not null then
@@ -139,10 +138,8 @@ begin
     return;
   end if;
 
-  v_subject_type := payments_private.metadata_subject_type(p_intent -> 'metadata');
-  v_subject_id := case when v_subject_type is not null then p_intent -> 'metadata' ->> 'payments_subject_id' end;
   select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
+  from payments_private.billed_subject(p_environment, p_intent -> 'metadata', v_customer) s;
 
   -- API 2025+ payment intents no longer say whether an invoice created them: one is an invoice
   -- payment when invoice_payment.paid (or an expanded invoice) linked it; otherwise it is recorded
@@ -202,7 +199,6 @@ declare
   v_subject_type text;
   v_subject_id text;
   v_paid boolean := coalesce(p_event_type = 'invoice.paid', p_invoice ->> 'status' = 'paid');
-  v_metadata jsonb;
 begin
   if not v_paid and p_event_type is distinct from 'invoice.payment_failed' then
     return;
@@ -236,12 +232,10 @@ begin
     where s.environment = p_environment and s.subscription_id = v_subscription;
   end if;
   if v_subject_type is null then
-    v_metadata := coalesce(p_invoice -> 'parent' -> 'subscription_details' -> 'metadata',
-                           p_invoice -> 'subscription_details' -> 'metadata');
-    v_subject_type := payments_private.metadata_subject_type(v_metadata);
-    v_subject_id := case when v_subject_type is not null then v_metadata ->> 'payments_subject_id' end;
     select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.billed_subject(p_environment, v_subject_type, v_subject_id, v_customer) s;
+    from payments_private.billed_subject(p_environment,
+      coalesce(p_invoice -> 'parent' -> 'subscription_details' -> 'metadata', p_invoice -> 'subscription_details' -> 'metadata'),
+      v_customer) s;
   end if;
 
   if v_paid then
@@ -305,7 +299,7 @@ begin
   end;
   if v_payment.id is null and payments_private.stripe_id(p_refund -> 'customer') is not null then
     select s.subject_type, s.subject_id into v_payment.subject_type, v_payment.subject_id
-    from payments_private.billed_subject(p_environment, null, null, payments_private.stripe_id(p_refund -> 'customer')) s;
+    from payments_private.billed_subject(p_environment, null, payments_private.stripe_id(p_refund -> 'customer')) s;
   end if;
 
   perform payments_private.merge_transaction(

@@ -177,10 +177,37 @@ revoke execute on function payments_private.project_stripe_event(text, jsonb) fr
 -- Ingestion and replay
 --------------------------------------------------------------------------------
 
+-- The one mapping of a Stripe event onto its webhook_events row, recorded with the outcome of its
+-- first attempt. Null when the event is stored already (a concurrent delivery recorded it first).
+create function payments_private.record_webhook_event(p_environment text, p_event jsonb, p_status text, p_error text)
+returns uuid
+language plpgsql set search_path = ''
+as $$
+declare
+  v_id uuid;
+begin
+  insert into payments.webhook_events (
+    environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,
+    event_created_at, payload, processing_status, processed_at, attempt_count, last_error
+  ) values (
+    p_environment, p_event ->> 'id', p_event ->> 'type', (p_event ->> 'livemode')::boolean,
+    p_event ->> 'api_version', p_event -> 'data' -> 'object' ->> 'object', p_event -> 'data' -> 'object' ->> 'id',
+    payments_private.stripe_time(p_event -> 'created'), p_event, p_status,
+    case when p_status <> 'failed' then now() end, 1, p_error
+  )
+  on conflict (provider, environment, provider_event_id) do nothing
+  returning id into v_id;
+  return v_id;
+end;
+$$;
+comment on function payments_private.record_webhook_event(text, jsonb, text, text) is 'Stores a Stripe event in webhook_events with the status (and error) of its first attempt; null when the event was already stored.';
+revoke execute on function payments_private.record_webhook_event(text, jsonb, text, text) from public;
+
 -- Locks the stored event, projects it once and records the outcome. The projection and the
 -- status update (which fires the app's triggers on webhook_events) share one subtransaction: if
--- either raises, both are undone and the event is kept as failed with the error.
-create function payments_private.process_webhook_event(p_id uuid)
+-- either raises, both are undone and the event is kept as failed with the error. Null when the
+-- environment holds no event of that id: every caller (a redelivery, a replay) looks it up here.
+create function payments_private.process_webhook_event(p_environment text, p_event_id text)
 returns jsonb
 language plpgsql set search_path = ''
 as $$
@@ -190,7 +217,12 @@ declare
   v_error text;
 begin
   -- Concurrent deliveries of one event queue here; the later one then sees it processed.
-  select * into v_event from payments.webhook_events e where e.id = p_id for update;
+  select * into v_event from payments.webhook_events e
+  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id
+  for update;
+  if v_event.id is null then
+    return null;
+  end if;
   if v_event.processing_status in ('processed', 'ignored') then
     -- No write at all, so the app's triggers do not fire a second time.
     return jsonb_build_object('eventId', v_event.provider_event_id, 'status', 'duplicate', 'error', null);
@@ -201,12 +233,12 @@ begin
     update payments.webhook_events e
     set processing_status = case when v_handled then 'processed' else 'ignored' end,
         processed_at = now(), attempt_count = e.attempt_count + 1, last_error = null
-    where e.id = p_id;
+    where e.id = v_event.id;
   exception when others then
     v_error := sqlerrm;
     update payments.webhook_events e
     set processing_status = 'failed', attempt_count = e.attempt_count + 1, last_error = v_error
-    where e.id = p_id;
+    where e.id = v_event.id;
     -- Not re-raised: the failed row must persist; the caller answers 5xx so Stripe retries.
     return jsonb_build_object('eventId', v_event.provider_event_id, 'status', 'failed', 'error', v_error);
   end;
@@ -214,8 +246,8 @@ begin
     'status', case when v_handled then 'processed' else 'ignored' end, 'error', null);
 end;
 $$;
-comment on function payments_private.process_webhook_event(uuid) is 'Projects a stored webhook event once (locked), setting processed, ignored or failed.';
-revoke execute on function payments_private.process_webhook_event(uuid) from public;
+comment on function payments_private.process_webhook_event(text, text) is 'Projects a stored webhook event once (locked), setting processed, ignored or failed; null when no such event is stored.';
+revoke execute on function payments_private.process_webhook_event(text, text) from public;
 
 -- security definer: the projection writes every mirror table through private functions that no
 -- API role may execute; this entry point (EXECUTE for service_role only) is the one way in.
@@ -224,8 +256,7 @@ returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  v_id uuid;
-  v_handled boolean;
+  v_result jsonb;
   v_status text;
   v_error text;
 begin
@@ -252,10 +283,9 @@ begin
   end if;
 
   -- A stored event (a redelivery, or one that failed before) goes through the locked path.
-  select e.id into v_id from payments.webhook_events e
-  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event ->> 'id';
-  if v_id is not null then
-    return payments_private.process_webhook_event(v_id);
+  v_result := payments_private.process_webhook_event(p_environment, p_event ->> 'id');
+  if v_result is not null then
+    return v_result;
   end if;
 
   -- A first delivery is projected first and then recorded already processed: one write to
@@ -264,19 +294,8 @@ begin
   -- the projection too. If a concurrent delivery of the same event recorded it first, the insert
   -- waits for it and conflicts: this projection is undone and the stored event decides.
   begin
-    v_handled := payments_private.project_stripe_event(p_environment, p_event);
-    v_status := case when v_handled then 'processed' else 'ignored' end;
-    insert into payments.webhook_events (
-      environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,
-      event_created_at, payload, processing_status, processed_at, attempt_count
-    ) values (
-      p_environment, p_event ->> 'id', p_event ->> 'type', (p_event ->> 'livemode')::boolean,
-      p_event ->> 'api_version', p_event -> 'data' -> 'object' ->> 'object', p_event -> 'data' -> 'object' ->> 'id',
-      payments_private.stripe_time(p_event -> 'created'), p_event, v_status, now(), 1
-    )
-    on conflict (provider, environment, provider_event_id) do nothing
-    returning id into v_id;
-    if v_id is null then
+    v_status := case when payments_private.project_stripe_event(p_environment, p_event) then 'processed' else 'ignored' end;
+    if payments_private.record_webhook_event(p_environment, p_event, v_status, null) is null then
       raise exception using errcode = 'PTDUP', message = 'The event was recorded concurrently.';
     end if;
     return jsonb_build_object('eventId', p_event ->> 'id', 'status', v_status, 'error', null);
@@ -287,26 +306,11 @@ begin
       v_error := sqlerrm;
   end;
 
-  if v_error is not null then
-    -- Kept as failed (not re-raised): the caller answers 5xx and Stripe's retry processes it.
-    insert into payments.webhook_events (
-      environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,
-      event_created_at, payload, processing_status, attempt_count, last_error
-    ) values (
-      p_environment, p_event ->> 'id', p_event ->> 'type', (p_event ->> 'livemode')::boolean,
-      p_event ->> 'api_version', p_event -> 'data' -> 'object' ->> 'object', p_event -> 'data' -> 'object' ->> 'id',
-      payments_private.stripe_time(p_event -> 'created'), p_event, 'failed', 1, v_error
-    )
-    on conflict (provider, environment, provider_event_id) do nothing
-    returning id into v_id;
-    if v_id is not null then
-      return jsonb_build_object('eventId', p_event ->> 'id', 'status', 'failed', 'error', v_error);
-    end if;
+  -- Kept as failed (not re-raised): the caller answers 5xx and Stripe's retry processes it.
+  if v_error is not null and payments_private.record_webhook_event(p_environment, p_event, 'failed', v_error) is not null then
+    return jsonb_build_object('eventId', p_event ->> 'id', 'status', 'failed', 'error', v_error);
   end if;
-
-  select e.id into v_id from payments.webhook_events e
-  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event ->> 'id';
-  return payments_private.process_webhook_event(v_id);
+  return payments_private.process_webhook_event(p_environment, p_event ->> 'id');
 end;
 $$;
 comment on function payments.ingest_stripe_event(text, jsonb) is 'Records a verified Stripe event and projects it once: {eventId, status: processed|ignored|duplicate|failed, error}. PT400 (nothing written) for a malformed event or a livemode that disagrees with the environment. A failed event is kept with its error; a later delivery or replay processes it.';
@@ -319,17 +323,14 @@ returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
-  v_id uuid;
+  v_result jsonb := payments_private.process_webhook_event(payments_private.require_environment(p_environment), p_event_id);
 begin
-  perform payments_private.require_environment(p_environment);
-  select e.id into v_id from payments.webhook_events e
-  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id;
-  if v_id is null then
+  if v_result is null then
     raise exception using errcode = 'PT404',
       message = format('Webhook event %s not found in %s.', p_event_id, p_environment),
       hint = 'Only events already received can be replayed.';
   end if;
-  return payments_private.process_webhook_event(v_id);
+  return v_result;
 end;
 $$;
 comment on function payments.replay_webhook_event(text, text) is 'Reprocesses a stored pending or failed event (processed or ignored ones answer duplicate): same result shape as ingest_stripe_event; PT404 for an unknown event.';
