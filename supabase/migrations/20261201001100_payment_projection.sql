@@ -19,6 +19,7 @@ declare
   v_payment_intent text := payments_private.stripe_id(p_session -> 'payment_intent');
   v_subscription text := payments_private.stripe_id(p_session -> 'subscription');
   v_payment_status text := p_session ->> 'payment_status';
+  v_paid boolean := coalesce(p_session ->> 'payment_status' = 'paid', false);
   v_status text;
   v_mode text;
   v_subject_type text;
@@ -84,29 +85,24 @@ begin
     update payments.stripe_subscriptions s
     set subject_type = v_subject_type, subject_id = v_subject_id
     where s.environment = p_environment and s.subscription_id = v_subscription and s.subject_type is null;
-  elsif v_mode = 'payment' and v_payment_intent is not null then
-    if v_payment_status = 'paid' then
-      perform payments_private.merge_transaction(
-        p_environment => p_environment, p_type => 'one_time_payment', p_status => 'succeeded',
-        p_provider_object_id => v_payment_intent, p_subject_type => v_subject_type,
-        p_subject_id => v_subject_id, p_customer_id => v_customer,
-        p_customer_email => p_session -> 'customer_details' ->> 'email',
-        p_checkout_session_id => p_session ->> 'id', p_payment_intent_id => v_payment_intent,
-        p_amount => (p_session ->> 'amount_total')::bigint, p_currency => p_session ->> 'currency',
-        p_paid_at => p_at, p_stripe_created_at => payments_private.stripe_time(p_session -> 'created'),
-        p_stripe_updated_at => p_at, p_raw => p_session);
+  elsif v_mode = 'payment' and v_payment_intent is not null
+        and (v_paid or p_event_type = 'checkout.session.async_payment_failed') then
+    -- Paid: a one-time payment; an asynchronous payment that failed later: a failed payment.
+    perform payments_private.merge_transaction(
+      p_environment => p_environment,
+      p_type => case when v_paid then 'one_time_payment' else 'failed_payment' end,
+      p_status => case when v_paid then 'succeeded' else 'failed' end,
+      p_provider_object_id => v_payment_intent, p_subject_type => v_subject_type,
+      p_subject_id => v_subject_id, p_customer_id => v_customer,
+      p_customer_email => p_session -> 'customer_details' ->> 'email',
+      p_checkout_session_id => p_session ->> 'id', p_payment_intent_id => v_payment_intent,
+      p_amount => (p_session ->> 'amount_total')::bigint, p_currency => p_session ->> 'currency',
+      p_description => case when not v_paid then 'Delayed payment failed.' end,
+      p_paid_at => case when v_paid then p_at end, p_failed_at => case when not v_paid then p_at end,
+      p_stripe_created_at => payments_private.stripe_time(p_session -> 'created'), p_stripe_updated_at => p_at,
+      p_raw => p_session);
+    if v_paid then
       perform payments_private.refresh_refunded_amount(p_environment, v_payment_intent, null);
-    elsif p_event_type = 'checkout.session.async_payment_failed' then
-      perform payments_private.merge_transaction(
-        p_environment => p_environment, p_type => 'failed_payment', p_status => 'failed',
-        p_provider_object_id => v_payment_intent, p_subject_type => v_subject_type,
-        p_subject_id => v_subject_id, p_customer_id => v_customer,
-        p_customer_email => p_session -> 'customer_details' ->> 'email',
-        p_checkout_session_id => p_session ->> 'id', p_payment_intent_id => v_payment_intent,
-        p_amount => (p_session ->> 'amount_total')::bigint, p_currency => p_session ->> 'currency',
-        p_description => 'Delayed payment failed.', p_failed_at => p_at,
-        p_stripe_created_at => payments_private.stripe_time(p_session -> 'created'), p_stripe_updated_at => p_at,
-        p_raw => p_session);
     end if;
   end if;
 end;
@@ -158,27 +154,23 @@ begin
     return;
   end if;
 
+  perform payments_private.merge_transaction(
+    p_environment => p_environment,
+    p_type => case when v_succeeded then 'one_time_payment' else 'failed_payment' end,
+    p_status => case when v_succeeded then 'succeeded' else 'failed' end,
+    p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
+    p_customer_id => v_customer, p_customer_email => p_intent ->> 'receipt_email',
+    p_payment_intent_id => v_id, p_charge_id => v_charge,
+    -- A failed attempt received nothing: its amount is the one asked for.
+    p_amount => coalesce(nullif((p_intent ->> 'amount_received')::bigint, 0), (p_intent ->> 'amount')::bigint),
+    p_currency => p_intent ->> 'currency',
+    p_description => case when v_succeeded then p_intent ->> 'description'
+      else coalesce(p_intent -> 'last_payment_error' ->> 'message', 'Payment failed.') end,
+    p_paid_at => case when v_succeeded then p_at end, p_failed_at => case when v_succeeded then null else p_at end,
+    p_stripe_created_at => payments_private.stripe_time(p_intent -> 'created'), p_stripe_updated_at => p_at,
+    p_raw => p_intent);
   if v_succeeded then
-    perform payments_private.merge_transaction(
-      p_environment => p_environment, p_type => 'one_time_payment', p_status => 'succeeded',
-      p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
-      p_customer_id => v_customer, p_customer_email => p_intent ->> 'receipt_email',
-      p_payment_intent_id => v_id, p_charge_id => v_charge,
-      p_amount => coalesce(nullif((p_intent ->> 'amount_received')::bigint, 0), (p_intent ->> 'amount')::bigint),
-      p_currency => p_intent ->> 'currency', p_description => p_intent ->> 'description', p_paid_at => p_at,
-      p_stripe_created_at => payments_private.stripe_time(p_intent -> 'created'), p_stripe_updated_at => p_at,
-      p_raw => p_intent);
     perform payments_private.refresh_refunded_amount(p_environment, v_id, v_charge);
-  else
-    perform payments_private.merge_transaction(
-      p_environment => p_environment, p_type => 'failed_payment', p_status => 'failed',
-      p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
-      p_customer_id => v_customer, p_customer_email => p_intent ->> 'receipt_email',
-      p_payment_intent_id => v_id, p_charge_id => v_charge, p_amount => (p_intent ->> 'amount')::bigint,
-      p_currency => p_intent ->> 'currency',
-      p_description => coalesce(p_intent -> 'last_payment_error' ->> 'message', 'Payment failed.'),
-      p_failed_at => p_at, p_stripe_created_at => payments_private.stripe_time(p_intent -> 'created'),
-      p_stripe_updated_at => p_at, p_raw => p_intent);
   end if;
 end;
 $$;
