@@ -297,22 +297,4 @@ $$;
 comment on function payments_private.link_invoice_payment(text, text, text, text, timestamptz) is 'Records which PaymentIntent and charge paid an invoice and gives the invoice''s subscription_invoice row both (folding in a one-time row the PaymentIntent made before the link was known), then applies refunds already seen.';
 revoke execute on function payments_private.link_invoice_payment(text, text, text, text, timestamptz) from public;
 
-create function payments_private.project_invoice_payment(p_environment text, p_payment jsonb, p_at timestamptz)
-returns void
-language plpgsql set search_path = ''
-as $$
-begin
-  if p_payment ->> 'status' is distinct from 'paid' then
-    return;
-  end if;
-  perform payments_private.link_invoice_payment(p_environment,
-    payments_private.stripe_id(p_payment -> 'invoice'),
-    payments_private.stripe_id(p_payment -> 'payment' -> 'payment_intent'),
-    payments_private.stripe_id(p_payment -> 'payment' -> 'charge'),
-    coalesce(payments_private.stripe_time(p_payment -> 'status_transitions' -> 'paid_at'), p_at));
-end;
-$$;
-comment on function payments_private.project_invoice_payment(text, jsonb, timestamptz) is 'Applies a paid Stripe InvoicePayment (invoice_payment.paid): links the invoice to its PaymentIntent and charge.';
-revoke execute on function payments_private.project_invoice_payment(text, jsonb, timestamptz) from public;
-
 -- migrate:down

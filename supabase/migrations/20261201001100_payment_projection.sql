@@ -268,6 +268,24 @@ $$;
 comment on function payments_private.project_invoice(text, jsonb, timestamptz, text) is 'Records a paid subscription invoice (or one-off invoice as a one-time payment) or a failed invoice payment, from either invoice shape.';
 revoke execute on function payments_private.project_invoice(text, jsonb, timestamptz, text) from public;
 
+create function payments_private.project_invoice_payment(p_environment text, p_payment jsonb, p_at timestamptz)
+returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  if p_payment ->> 'status' is distinct from 'paid' then
+    return;
+  end if;
+  perform payments_private.link_invoice_payment(p_environment,
+    payments_private.stripe_id(p_payment -> 'invoice'),
+    payments_private.stripe_id(p_payment -> 'payment' -> 'payment_intent'),
+    payments_private.stripe_id(p_payment -> 'payment' -> 'charge'),
+    coalesce(payments_private.stripe_time(p_payment -> 'status_transitions' -> 'paid_at'), p_at));
+end;
+$$;
+comment on function payments_private.project_invoice_payment(text, jsonb, timestamptz) is 'Applies a paid Stripe InvoicePayment (invoice_payment.paid): links the invoice to its PaymentIntent and charge.';
+revoke execute on function payments_private.project_invoice_payment(text, jsonb, timestamptz) from public;
+
 create function payments_private.project_refund(p_environment text, p_refund jsonb, p_at timestamptz, p_charge_id text default null, p_payment_intent_id text default null)
 returns void
 language plpgsql set search_path = ''
