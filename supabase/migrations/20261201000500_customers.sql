@@ -145,20 +145,15 @@ begin
   returning provider_customer_id into v_customer;
 
   if v_customer is null then
-    return (
-      select m.provider_customer_id from payments.customer_mappings m
-      where m.provider = 'stripe' and m.environment = p_environment
-        and m.subject_type = p_subject_type and m.subject_id = p_subject_id
-    );
+    -- Either side was mapped meanwhile: the subject keeps the customer it has, if any.
+    return payments.customer_for_subject(p_environment, p_subject_type, p_subject_id);
   end if;
 
-  -- Events can arrive before the one that carried the subject: give their rows the subject now.
+  -- Events can arrive before the one that carried the subject: give their subscriptions the
+  -- subject now (transactions take it from the mapping's fill_subject_of_customer trigger).
   update payments.stripe_subscriptions s
   set subject_type = p_subject_type, subject_id = p_subject_id
   where s.environment = p_environment and s.customer_id = p_customer_id and s.subject_type is null;
-  update payments.transactions t
-  set subject_type = p_subject_type, subject_id = p_subject_id
-  where t.environment = p_environment and t.customer_id = p_customer_id and t.subject_type is null;
   return v_customer;
 end;
 $$;
