@@ -178,13 +178,11 @@ revoke execute on function payments_private.project_stripe_event(text, jsonb) fr
 --------------------------------------------------------------------------------
 
 -- The one mapping of a Stripe event onto its webhook_events row, recorded with the outcome of its
--- first attempt. Null when the event is stored already (a concurrent delivery recorded it first).
+-- first attempt. False when the event is stored already (a concurrent delivery recorded it first).
 create function payments_private.record_webhook_event(p_environment text, p_event jsonb, p_status text, p_error text)
-returns uuid
+returns boolean
 language plpgsql set search_path = ''
 as $$
-declare
-  v_id uuid;
 begin
   insert into payments.webhook_events (
     environment, provider_event_id, event_type, livemode, api_version, object_type, object_id,
@@ -195,12 +193,11 @@ begin
     payments_private.stripe_time(p_event -> 'created'), p_event, p_status,
     case when p_status <> 'failed' then now() end, 1, p_error
   )
-  on conflict (provider, environment, provider_event_id) do nothing
-  returning id into v_id;
-  return v_id;
+  on conflict (provider, environment, provider_event_id) do nothing;
+  return found;
 end;
 $$;
-comment on function payments_private.record_webhook_event(text, jsonb, text, text) is 'Stores a Stripe event in webhook_events with the status (and error) of its first attempt; null when the event was already stored.';
+comment on function payments_private.record_webhook_event(text, jsonb, text, text) is 'Stores a Stripe event in webhook_events with the status (and error) of its first attempt; false when the event was already stored.';
 revoke execute on function payments_private.record_webhook_event(text, jsonb, text, text) from public;
 
 -- Locks the stored event, projects it once and records the outcome. The projection and the
@@ -295,7 +292,7 @@ begin
   -- waits for it and conflicts: this projection is undone and the stored event decides.
   begin
     v_status := case when payments_private.project_stripe_event(p_environment, p_event) then 'processed' else 'ignored' end;
-    if payments_private.record_webhook_event(p_environment, p_event, v_status, null) is null then
+    if not payments_private.record_webhook_event(p_environment, p_event, v_status, null) then
       raise exception using errcode = 'PTDUP', message = 'The event was recorded concurrently.';
     end if;
     return jsonb_build_object('eventId', p_event ->> 'id', 'status', v_status, 'error', null);
@@ -307,7 +304,7 @@ begin
   end;
 
   -- Kept as failed (not re-raised): the caller answers 5xx and Stripe's retry processes it.
-  if v_error is not null and payments_private.record_webhook_event(p_environment, p_event, 'failed', v_error) is not null then
+  if v_error is not null and payments_private.record_webhook_event(p_environment, p_event, 'failed', v_error) then
     return jsonb_build_object('eventId', p_event ->> 'id', 'status', 'failed', 'error', v_error);
   end if;
   return payments_private.process_webhook_event(p_environment, p_event ->> 'id');
