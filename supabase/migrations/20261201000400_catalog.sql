@@ -94,7 +94,6 @@ language plpgsql set search_path = ''
 as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_product ->> 'deleted')::boolean, false);
-  v_id uuid;
 begin
   insert into payments.stripe_products as t (
     environment, product_id, name, description, active, default_price_id, metadata, raw,
@@ -111,13 +110,8 @@ begin
     stripe_created_at = coalesce(excluded.stripe_created_at, t.stripe_created_at),
     stripe_updated_at = excluded.stripe_updated_at, deleted_at = excluded.deleted_at, archived_at = null,
     last_synced_at = coalesce(excluded.last_synced_at, t.last_synced_at)
-  where t.deleted_at is null and excluded.stripe_updated_at >= t.stripe_updated_at
-  returning t.id into v_id;
-
-  if v_id is null then
-    perform payments_private.mark_seen_by_sync('product', p_environment, p_product ->> 'id', p_synced_at);
-  end if;
-  return v_id is not null;
+  where t.deleted_at is null and excluded.stripe_updated_at >= t.stripe_updated_at;
+  return found;
 end;
 $$;
 comment on function payments_private.upsert_product(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Product unless the row holds newer state or was deleted; true when applied.';
@@ -130,7 +124,6 @@ as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_price ->> 'deleted')::boolean, false);
   v_recurring jsonb := case when jsonb_typeof(p_price -> 'recurring') = 'object' then p_price -> 'recurring' end;
-  v_id uuid;
 begin
   insert into payments.stripe_prices as t (
     environment, price_id, product_id, active, currency, unit_amount, type, recurring_interval,
@@ -153,13 +146,8 @@ begin
     stripe_created_at = coalesce(excluded.stripe_created_at, t.stripe_created_at),
     stripe_updated_at = excluded.stripe_updated_at, deleted_at = excluded.deleted_at, archived_at = null,
     last_synced_at = coalesce(excluded.last_synced_at, t.last_synced_at)
-  where t.deleted_at is null and excluded.stripe_updated_at >= t.stripe_updated_at
-  returning t.id into v_id;
-
-  if v_id is null then
-    perform payments_private.mark_seen_by_sync('price', p_environment, p_price ->> 'id', p_synced_at);
-  end if;
-  return v_id is not null;
+  where t.deleted_at is null and excluded.stripe_updated_at >= t.stripe_updated_at;
+  return found;
 end;
 $$;
 comment on function payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Price unless the row holds newer state or was deleted; true when applied.';

@@ -74,7 +74,6 @@ as $$
 declare
   v_deleted boolean := p_deleted or coalesce((p_customer ->> 'deleted')::boolean, false);
   v_event text := payments_private.projected_event(p_customer);
-  v_id uuid;
 begin
   insert into payments.customers as t (
     environment, customer_id, email, name, metadata, raw, source_event_id, deleted, stripe_created_at,
@@ -90,11 +89,8 @@ begin
     deleted = excluded.deleted, stripe_created_at = coalesce(excluded.stripe_created_at, t.stripe_created_at),
     stripe_updated_at = excluded.stripe_updated_at, archived_at = null,
     last_synced_at = coalesce(excluded.last_synced_at, t.last_synced_at)
-  where not t.deleted and excluded.stripe_updated_at >= t.stripe_updated_at
-  returning t.id into v_id;
-
-  if v_id is null then
-    perform payments_private.mark_seen_by_sync('customer', p_environment, p_customer ->> 'id', p_synced_at);
+  where not t.deleted and excluded.stripe_updated_at >= t.stripe_updated_at;
+  if not found then
     return false;
   end if;
 

@@ -160,7 +160,6 @@ begin
   returning t.id, t.xmax = 0 into v_id, v_inserted;
 
   if v_id is null then
-    perform payments_private.mark_seen_by_sync('subscription', p_environment, v_subscription_id, p_synced_at);
     return false;
   end if;
 

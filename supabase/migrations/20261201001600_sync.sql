@@ -22,6 +22,7 @@ declare
   v_object jsonb;
   v_index integer := 0;
   v_at timestamptz;
+  v_applied boolean;
 begin
   perform payments_private.require_environment(p_environment);
   if p_object_type is null or not (p_object_type = any (v_types)) then
@@ -42,11 +43,12 @@ begin
     -- The object's own `updated` dates its state when it has one; otherwise the list was read at
     -- about p_synced_at (an event newer than that still wins).
     v_at := least(coalesce(payments_private.stripe_time(v_object -> 'updated'), p_synced_at), p_synced_at);
+    v_applied := null;
     case p_object_type
-      when 'product' then perform payments_private.upsert_product(p_environment, v_object, v_at, false, p_synced_at);
-      when 'price' then perform payments_private.upsert_price(p_environment, v_object, v_at, false, p_synced_at);
-      when 'customer' then perform payments_private.upsert_customer(p_environment, v_object, v_at, false, p_synced_at);
-      when 'subscription' then perform payments_private.upsert_subscription(p_environment, v_object, v_at, null, p_synced_at);
+      when 'product' then v_applied := payments_private.upsert_product(p_environment, v_object, v_at, false, p_synced_at);
+      when 'price' then v_applied := payments_private.upsert_price(p_environment, v_object, v_at, false, p_synced_at);
+      when 'customer' then v_applied := payments_private.upsert_customer(p_environment, v_object, v_at, false, p_synced_at);
+      when 'subscription' then v_applied := payments_private.upsert_subscription(p_environment, v_object, v_at, null, p_synced_at);
       when 'invoice_payment' then perform payments_private.project_invoice_payment(p_environment, v_object, v_at);
       when 'payment_intent' then perform payments_private.project_payment_intent(p_environment, v_object, v_at, null);
       when 'invoice' then perform payments_private.project_invoice(p_environment, v_object, v_at, null);
@@ -57,6 +59,10 @@ begin
           perform payments_private.project_charge(p_environment, v_object, v_at);
         end if;
     end case;
+    -- Refused because the row holds newer state: the object still exists in Stripe.
+    if not v_applied then
+      perform payments_private.mark_seen_by_sync(p_object_type, p_environment, v_object ->> 'id', p_synced_at);
+    end if;
     v_index := v_index + 1;
   end loop;
   return v_index;
@@ -78,7 +84,7 @@ $$;
 comment on function payments_private.archivable_mirrors() is 'The object types a full sync lists completely (product, price, customer, subscription), with their mirror table and Stripe id column.';
 revoke execute on function payments_private.archivable_mirrors() from public;
 
--- Called by the upserts when they refused an object because the row holds newer state.
+-- Called by upsert_stripe_objects when an upsert refused an object of the page.
 create function payments_private.mark_seen_by_sync(p_object_type text, p_environment text, p_id text, p_synced_at timestamptz)
 returns void
 language plpgsql set search_path = ''
@@ -86,9 +92,6 @@ as $$
 declare
   v_mirror record;
 begin
-  if p_synced_at is null then
-    return;
-  end if;
   select * into v_mirror from payments_private.archivable_mirrors() m where m.object_type = p_object_type;
   -- Seen by sync although the row holds newer state: it still exists in Stripe.
   execute format('update payments.%I t set last_synced_at = $1, archived_at = null where t.environment = $2 and t.%I = $3',
@@ -96,7 +99,7 @@ begin
     using p_synced_at, p_environment, p_id;
 end;
 $$;
-comment on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) is 'Marks a mirrored row seen by the sync at p_synced_at (and not archived); nothing outside a sync (null p_synced_at).';
+comment on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) is 'Marks a mirrored row seen by the sync at p_synced_at (and not archived).';
 revoke execute on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) from public;
 
 -- security definer: updates mirror tables on behalf of the service role's sync.

@@ -21,9 +21,7 @@
 -- A cursor names the last row of a page: its sort time (to the microsecond, in UTC) and id.
 create function payments_private.encode_list_cursor(p_at timestamptz, p_id uuid)
 returns text
-language sql
-stable
-set search_path = ''
+language sql stable set search_path = ''
 as $$
   select translate(encode(convert_to(
     to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ' ' || p_id::text, 'UTF8'),
@@ -33,9 +31,7 @@ comment on function payments_private.encode_list_cursor(timestamptz, uuid) is 'T
 revoke execute on function payments_private.encode_list_cursor(timestamptz, uuid) from public;
 
 create function payments_private.decode_list_cursor(p_cursor text, out at timestamptz, out id uuid)
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 declare
   v_text text;
@@ -95,9 +91,7 @@ create function payments_private.admin_list_page(
   p_filters text[] default '{}', p_since timestamptz default null,
   p_where text default null, p_totals text default null)
 returns jsonb
-language plpgsql
-stable
-set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
 declare
   v_limit integer := coalesce(p_limit, 25);
@@ -186,10 +180,7 @@ create function payments.list_webhook_events(
   p_status text default null, p_type text default null, p_object_id text default null,
   p_since timestamptz default null)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select payments_private.admin_list_page('payments.webhook_events', 'e', 'e.received_at',
     'payments_private.webhook_event_summary(e)', p_environment, p_limit, p_cursor,
@@ -203,10 +194,7 @@ grant execute on function payments.list_webhook_events(text, integer, text, text
 
 create function payments.get_webhook_event(p_environment text, p_event_id text)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   v_event jsonb;
@@ -237,10 +225,7 @@ create function payments.list_transactions(
   p_type text default null, p_status text default null, p_subject_type text default null,
   p_subject_id text default null, p_customer_id text default null, p_since timestamptz default null)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select payments_private.admin_list_page('payments.transactions', 't', 'coalesce(t.stripe_created_at, t.created_at)', $i$
       jsonb_build_object(

@@ -12,10 +12,7 @@ create function payments.list_subscriptions(
   p_environment text, p_limit integer default null, p_cursor text default null,
   p_status text default null)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select payments_private.admin_list_page('payments.stripe_subscriptions', 's', 'coalesce(s.stripe_created_at, s.created_at)', $i$
       jsonb_build_object(
@@ -43,10 +40,7 @@ grant execute on function payments.list_subscriptions(text, integer, text, text)
 create function payments.list_customers(
   p_environment text, p_limit integer default null, p_cursor text default null)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select payments_private.admin_list_page('payments.customers', 'c', 'coalesce(c.stripe_created_at, c.created_at)', $i$
       jsonb_build_object(
@@ -68,10 +62,7 @@ create function payments.list_products(
   p_environment text, p_limit integer default null, p_cursor text default null,
   p_active boolean default null)
 returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
+language sql stable security definer set search_path = ''
 as $$
   select payments_private.admin_list_page('payments.stripe_products', 'p', 'coalesce(p.stripe_created_at, p.created_at)', $i$
       jsonb_build_object(
@@ -106,10 +97,7 @@ grant execute on function payments.list_products(text, integer, text, boolean) t
 
 create function payments.admin_overview(p_environment text, p_since timestamptz default null)
 returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
 declare
   v_since timestamptz := coalesce(p_since, now() - interval '30 days');
