@@ -276,7 +276,7 @@ export interface ReconcileResponse {
 
 // ---------------------------------------------------------------------------------------------
 // Admin lists, overview and catalog (issue 13). Built by the SQL functions of
-// 20261130000100_admin_lists.sql and by functions/catalog.ts; timestamps are ISO 8601 strings.
+// 20261201001800_admin_lists.sql and by functions/catalog.ts; timestamps are ISO 8601 strings.
 // ---------------------------------------------------------------------------------------------
 
 /** Every admin list answers one page; pass `nextCursor` back as `cursor` for the next one. */
