@@ -1,10 +1,17 @@
 // Catalog management through Stripe: create and edit products and prices with camelCase bodies,
 // then mirror Stripe's answer at once. The webhook for the same change arrives later and passes
-// the same stale gate, so whichever state is newer stays.
+// the same stale gate, so whichever state is newer stays. A create may carry the caller's
+// Idempotency-Key, so that a double submit or a retried command makes one object.
 import { mapDatabaseErrors } from "./db.ts";
 import type { OperatorRoute } from "./operator_routes.ts";
 import { type FieldError, json, PaymentsError, validationError } from "./errors.ts";
-import { type Stripe, stripeFailure, stripeFor, withinStripeBudget } from "./stripe.ts";
+import {
+  type Environment,
+  type Stripe,
+  stripeFailure,
+  stripeFor,
+  withinStripeBudget,
+} from "./stripe.ts";
 import { readJson } from "./body.ts";
 import type { Price, PriceInput, Product, ProductInput, Recurring } from "./wire.ts";
 
@@ -30,7 +37,7 @@ interface CatalogKind<Input, Object> {
   input(body: Body, creating: boolean): Input;
   // The Stripe client leaves out parameters that are undefined: only what the operator gave is
   // sent.
-  create(stripe: Stripe, input: Input): Promise<Object>;
+  create(stripe: Stripe, input: Input, options: Stripe.RequestOptions): Promise<Object>;
   update(stripe: Stripe, id: string, input: Input): Promise<Object>;
   wire(object: Object): unknown;
 }
@@ -38,13 +45,13 @@ interface CatalogKind<Input, Object> {
 const PRODUCTS: CatalogKind<ProductInput, Stripe.Product> = {
   name: "product",
   input: productInput,
-  create: (stripe, input) =>
+  create: (stripe, input, options) =>
     stripe.products.create({
       name: input.name!,
       description: input.description || undefined,
       active: input.active,
       metadata: input.metadata,
-    }),
+    }, options),
   update: (stripe, id, input) =>
     stripe.products.update(id, {
       name: input.name,
@@ -58,7 +65,7 @@ const PRODUCTS: CatalogKind<ProductInput, Stripe.Product> = {
 const PRICES: CatalogKind<PriceInput, Stripe.Price> = {
   name: "price",
   input: priceInput,
-  create: (stripe, input) =>
+  create: (stripe, input, options) =>
     stripe.prices.create({
       product: input.productId!,
       currency: input.currency!,
@@ -70,7 +77,7 @@ const PRICES: CatalogKind<PriceInput, Stripe.Price> = {
       lookup_key: input.lookupKey || undefined,
       active: input.active,
       metadata: input.metadata,
-    }),
+    }, options),
   update: (stripe, id, input) =>
     stripe.prices.update(id, {
       nickname: cleared(input.nickname),
@@ -93,11 +100,15 @@ function catalogRoute<Input, Object extends Stripe.Product | Stripe.Price>(
   creating: boolean,
 ): OperatorRoute {
   return async (deps, request, environment, id) => {
+    const key = creating ? await stripeKey(request, environment, kind.name) : undefined;
     const input = kind.input(await readJson(request), creating);
     const stripe = await stripeFor(deps, environment);
     const object = await callCatalog(
       creating ? `create the ${kind.name}` : `update ${kind.name} ${id}`,
-      () => creating ? kind.create(stripe, input) : kind.update(stripe, id, input),
+      () =>
+        creating
+          ? kind.create(stripe, input, { idempotencyKey: key })
+          : kind.update(stripe, id, input),
     );
     await mapDatabaseErrors(deps.sql`
       select payments.upsert_stripe_objects(${environment}, ${kind.name}, ${
@@ -111,6 +122,29 @@ export const createProduct = catalogRoute(PRODUCTS, true);
 export const updateProduct = catalogRoute(PRODUCTS, false);
 export const createPrice = catalogRoute(PRICES, true);
 export const updatePrice = catalogRoute(PRICES, false);
+
+/**
+ * The caller's Idempotency-Key (Stripe's rule: 1 to 255 printable ASCII characters) as the key of
+ * the Stripe call, scoped to the environment and the kind so that one caller key cannot meet
+ * another route's; hashed, so the scoped key stays within Stripe's 255 characters. Without one,
+ * the SDK makes a key per call, which covers only its own retries.
+ */
+async function stripeKey(
+  request: Request,
+  environment: Environment,
+  kind: string,
+): Promise<string | undefined> {
+  const key = request.headers.get("idempotency-key");
+  if (key === null) return undefined;
+  if (!/^[\x20-\x7e]{1,255}$/.test(key)) {
+    throw validationError([
+      { field: "Idempotency-Key", message: "must be 1 to 255 printable ASCII characters" },
+    ]);
+  }
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0"));
+  return `pgpayments-${environment}-${kind}-${hex.join("")}`;
+}
 
 /** A text field to update: null (clear it) becomes the empty string, which Stripe clears. */
 function cleared(value: string | null | undefined): string | undefined {

@@ -48,7 +48,7 @@ const ROUTES: [RegExp, Partial<Record<string, Route>>][] = [
 const CORS = {
   "access-control-allow-origin": "*",
   "access-control-allow-headers":
-    "authorization, x-client-info, apikey, content-type, stripe-signature",
+    "authorization, x-client-info, apikey, content-type, stripe-signature, idempotency-key",
   "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
   // A browser app reads it from a 429 to know when to try again.
   "access-control-expose-headers": "retry-after",

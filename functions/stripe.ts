@@ -125,6 +125,17 @@ export function stripeFailure(error: unknown, doing: string): PaymentsError {
       { details: { retryable: true }, headers: { "retry-after": "1" }, cause: error },
     );
   }
+  // Stripe's 400 for a key reused with other parameters: nothing was done, as for a checkout
+  // session's key reused with another body.
+  if (error instanceof Stripe.errors.StripeIdempotencyError) {
+    return new PaymentsError(
+      409,
+      "idempotency_conflict",
+      `The idempotency key was already used to ${doing} with other parameters; use a new key ` +
+        `for a different request.`,
+      { cause: error },
+    );
+  }
   if (
     error instanceof Stripe.errors.StripeError &&
     !(error instanceof Stripe.errors.StripeConnectionError)

@@ -153,6 +153,49 @@ Deno.test("catalog routes refuse bad bodies and unknown ids with the right statu
   });
 });
 
+Deno.test("catalog creates with one Idempotency-Key make one object, and refuse its reuse or a bad key", async () => {
+  await withStack({}, async (stack) => {
+    await connected(stack);
+    const token = stack.secretKey;
+    const name = `Idempotent ${crypto.randomUUID()}`;
+    const create = (key: string, body: Record<string, unknown>, path = "/stripe/test/products") =>
+      call(stack, "POST", path, { token, body, headers: { "idempotency-key": key } });
+    const inEmulator = async () =>
+      (await stack.stripe.products.list({ limit: 100 })).data.filter((p) => p.name === name)
+        .length;
+
+    const first = await create("form-1", { name });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const again = await create("form-1", { name });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.equal(again.body.product.productId, first.body.product.productId);
+    assert.equal(await inEmulator(), 1);
+
+    const other = await create("form-1", { name, description: "changed" });
+    assert.equal(other.status, 409, JSON.stringify(other.body));
+    assert.equal(other.body.error.code, "idempotency_conflict");
+    assert.equal(await inEmulator(), 1);
+
+    // The same caller key on the prices route is another request, not a conflict.
+    const productId = first.body.product.productId;
+    const priceBody = { productId, currency: "usd", unitAmount: 500 };
+    const price = await create("form-1", priceBody, "/stripe/test/prices");
+    assert.equal(price.status, 201, JSON.stringify(price.body));
+    const priceAgain = await create("form-1", priceBody, "/stripe/test/prices");
+    assert.equal(priceAgain.body.price.priceId, price.body.price.priceId);
+    assert.equal((await stack.stripe.prices.list({ product: productId })).data.length, 1);
+
+    for (const key of ["", "x".repeat(256), "caf\u00e9", "tab\tkey"]) {
+      const bad = await create(key, { name });
+      assert.equal(bad.status, 400, `${JSON.stringify(key)}: ${JSON.stringify(bad.body)}`);
+      assert.equal(bad.body.error.code, "validation_failed");
+      assert.equal(bad.body.error.details.fields[0].field, "Idempotency-Key");
+    }
+    assert.equal((await create("x".repeat(255), { name: `${name} long` })).status, 201);
+    assert.equal(await inEmulator(), 1);
+  });
+});
+
 Deno.test("admin lists page through every event once, filter, and show one event whole", async () => {
   await withStack({}, async (stack) => {
     const token = stack.secretKey;
@@ -254,6 +297,10 @@ Deno.test("admin lists refuse bad filters and callers that are not the service r
     });
     await preflight.body?.cancel();
     assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /\bPATCH\b/);
+    assert.match(
+      preflight.headers.get("access-control-allow-headers") ?? "",
+      /\bidempotency-key\b/,
+    );
   });
 });
 
