@@ -38,7 +38,7 @@ export async function send(
   api: Api,
   method: string,
   path: string,
-  options: { body?: unknown; accept?: string } = {},
+  options: { body?: unknown; accept?: string; headers?: Record<string, string> } = {},
 ): Promise<Response> {
   let response: Response;
   try {
@@ -49,6 +49,7 @@ export async function send(
         apikey: api.serviceRoleKey,
         accept: options.accept ?? "application/json",
         ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...options.headers,
       },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });

@@ -77,6 +77,7 @@ const OPERATOR_FLAGS = {
   "--unit-amount": "unitAmount",
   "--interval": "interval",
   "--lookup-key": "lookupKey",
+  "--idempotency-key": "idempotencyKey",
 } as const;
 
 export type Filters = Partial<Record<(typeof OPERATOR_FLAGS)[keyof typeof OPERATOR_FLAGS], string>>;
@@ -131,11 +132,12 @@ Commands:
   events show <event id>              One stored event: status, error, attempts, payload
   events tail [--type T]              Deliveries as they arrive: time, type, status, duration
   products list [--limit N]           The catalog, each product with its prices
-  products create --name N [--description D]
+  products create --name N [--description D] [--idempotency-key K]
                                       Create a product in Stripe (mirrored at once)
   prices create --product prod_... --currency usd --unit-amount 1900
-                [--interval month] [--lookup-key K]
-                                      Create a price (amount in the smallest currency unit)
+                [--interval month] [--lookup-key K] [--idempotency-key K]
+                                      Create a price (amount in the smallest currency unit);
+                                      a create retried with the same key makes one object
   transactions list [--status S] [--type T] [--customer cus_...] [--since TIME] [--limit N]
                                       Payments, invoices and refunds, with totals
 

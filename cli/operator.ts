@@ -55,6 +55,11 @@ function integer(filters: Filters, name: "limit" | "unitAmount", flag: string): 
   return Number(value);
 }
 
+/** A create retried with the same --idempotency-key answers the object the first one made. */
+function idempotency(filters: Filters): Record<string, string> {
+  return filters.idempotencyKey === undefined ? {} : { "idempotency-key": filters.idempotencyKey };
+}
+
 function query(values: Record<string, string | number | undefined>): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(values)) {
@@ -183,6 +188,7 @@ export async function runOperator(
             name: filters.name,
             ...(filters.description ? { description: filters.description } : {}),
           },
+          headers: idempotency(filters),
         }),
       );
       if (json) return print(body);
@@ -212,6 +218,7 @@ export async function runOperator(
               : {}),
             ...(filters.lookupKey ? { lookupKey: filters.lookupKey } : {}),
           },
+          headers: idempotency(filters),
         }),
       );
       if (json) return print(body);

@@ -94,6 +94,24 @@ Deno.test({
         );
       });
 
+      await t.step(
+        "a create retried with the same --idempotency-key makes one object",
+        async () => {
+          const create = (name: string) =>
+            payments(["products", "create", "--name", name, "--idempotency-key", "cli-retry-1"]);
+          const first = await create("Silver");
+          assert.equal(first.code, 0, first.stderr);
+          const retried = await create("Silver");
+          assert.equal(retried.code, 0, retried.stderr);
+          assert.equal(retried.stdout, first.stdout);
+          const products = await stack.stripe.products.list({ limit: 100 });
+          assert.equal(products.data.filter((product) => product.name === "Silver").length, 1);
+          const other = await create("Bronze");
+          assert.equal(other.code, 1);
+          assert.match(other.stderr, /already used .* \(HTTP 409, idempotency_conflict\)/);
+        },
+      );
+
       await t.step("events list filters by type and events show prints the payload", async () => {
         const eventId = await eventually("the product.created event", async () => {
           const [row] = await stack.sql`
