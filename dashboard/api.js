@@ -55,9 +55,10 @@ export function setEnvironment(value) {
 
 /**
  * One call to the admin API. Resolves to the parsed JSON (or the Response when `stream`), throws
- * ApiError with the server's message for every answer that is not 2xx.
+ * ApiError with the server's message for every answer that is not 2xx. `idempotencyKey` goes as
+ * the Idempotency-Key header of a create.
  */
-export async function call(method, path, { body, query, stream = false } = {}) {
+export async function call(method, path, { body, query, stream = false, idempotencyKey } = {}) {
   const current = connection();
   if (!current) throw new ApiError("Not connected to a deployment.", 0, "not_connected");
   const url = new URL(`${current.apiUrl}${path}`);
@@ -73,6 +74,7 @@ export async function call(method, path, { body, query, stream = false } = {}) {
         apikey: current.secretKey,
         accept: stream ? "application/x-ndjson" : "application/json",
         ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

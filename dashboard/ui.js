@@ -46,7 +46,9 @@ export function actionButton(attributes, label, work) {
 
 /**
  * A form of labelled fields (`[label, input]` pairs) ending with its submit button; `work`, when
- * given, runs on submit as `busy` does.
+ * given, runs on submit as `busy` does, with the key of this submission attempt: the same while
+ * the unchanged form is submitted again (a double submit, a retry after a lost answer), so that
+ * an Idempotency-Key made of it creates one object; new after an edit or a success.
  */
 export function labelledForm(attributes, fields, submit, work) {
   const form = h(
@@ -56,9 +58,15 @@ export function labelledForm(attributes, fields, submit, work) {
     submit,
   );
   if (work) {
+    let attempt = null;
+    form.addEventListener("input", () => (attempt = null));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      busy(submit, work);
+      attempt ??= crypto.randomUUID();
+      busy(submit, async () => {
+        await work(attempt);
+        attempt = null;
+      });
     });
   }
   return form;

@@ -1,5 +1,6 @@
 // Catalog: products with their prices; create a product or a price, archive or restore either.
-// Every change goes through Stripe and is mirrored at once.
+// Every change goes through Stripe and is mirrored at once; a create form's resubmission carries
+// the same Idempotency-Key (labelledForm), so it makes no second object.
 import { call, env } from "../api.js";
 import {
   actionButton,
@@ -70,8 +71,9 @@ function priceForm(product, reload) {
     { class: "inline price-form", dataset: { productId: product.productId } },
     [["Currency", currency], ["Amount", amount], ["Billing", interval], ["Lookup key", lookupKey]],
     submit,
-    async () => {
+    async (attempt) => {
       await call("POST", env("/prices"), {
+        idempotencyKey: attempt,
         body: {
           productId: product.productId,
           currency: currency.value.trim().toLowerCase(),
@@ -152,8 +154,9 @@ export async function render(root) {
       { class: "inline", id: "product-form" },
       [["Name", name], ["Description", description]],
       create,
-      async () => {
+      async (attempt) => {
         const body = await call("POST", env("/products"), {
+          idempotencyKey: attempt,
           body: {
             name: name.value.trim(),
             ...(description.value.trim() ? { description: description.value.trim() } : {}),

@@ -135,9 +135,22 @@ browserTest(
         await open("catalog", "#product-form");
         await page.fill("#product-name", "Dashboard plan");
         await page.fill("#product-description", "Made in the dashboard.");
+        // The first answer is lost after Stripe made the product: submitting the unchanged form
+        // again sends the same Idempotency-Key and gets that product, not a second one.
+        let lost = false;
+        await page.route("**/stripe/test/products", async (route) => {
+          if (route.request().method() !== "POST" || lost) return route.fallback();
+          lost = true;
+          await (await route.fetch()).body();
+          await route.abort();
+        });
+        await page.click("#create-product");
+        await page.locator("#error:has-text('Cannot reach')").waitFor();
         await page.click("#create-product");
         const detail = page.locator('#product-detail:has-text("Dashboard plan")');
         await detail.waitFor();
+        const made = await stack.stripe.products.list({ limit: 100 });
+        assert.equal(made.data.filter((item) => item.name === "Dashboard plan").length, 1);
         await detail.locator('input[name="amount"]').fill("7.50");
         await detail.locator('select[name="interval"]').selectOption("");
         await detail.locator('button[type="submit"]').click();
