@@ -62,7 +62,7 @@ export function labelledForm(attributes, fields, submit, work) {
     form.addEventListener("input", () => (attempt = null));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      attempt ??= crypto.randomUUID();
+      attempt ??= newKey();
       busy(submit, async () => {
         await work(attempt);
         attempt = null;
@@ -212,4 +212,14 @@ export async function pagedTable(columns, load, options = {}) {
     ? h("p", { class: "muted" }, options.empty ?? "Nothing yet.")
     : null;
   return { element: h("div", {}, element, empty, more), first };
+}
+
+// crypto.randomUUID exists only on https and localhost; getRandomValues everywhere, so a dashboard
+// served over plain http on a private network can still create.
+function newKey() {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
 }
