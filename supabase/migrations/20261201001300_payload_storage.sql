@@ -30,17 +30,27 @@ create policy "Users can read the events holding objects of rows they can read" 
                                                   m.invoice_id, m.refund_id))
   );
 
--- Security invoker: the caller reads the row and the event under their own privileges and RLS
--- (see the policy on webhook_events above). A row whose event was removed by hand (retention
--- first copies the object into raw) gives null.
+-- Security invoker: the caller reads the event under their own privileges and RLS (see the
+-- policy above), so a user gets only what `select payload from payments.webhook_events` gives
+-- them. The one lookup of a stored event's object, for every stripe_object overload.
+create function payments.event_object(p_environment text, p_event_id text)
+returns jsonb
+language sql stable set search_path = ''
+as $$
+  select e.payload -> 'data' -> 'object' from payments.webhook_events e
+  where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id
+$$;
+comment on function payments.event_object(text, text) is 'The data.object of a stored Stripe event, read under the caller''s RLS (null when the event is unknown or hidden).';
+revoke execute on function payments.event_object(text, text) from public;
+grant execute on function payments.event_object(text, text) to authenticated, service_role;
+
+-- Security invoker, like event_object. A row whose event was removed by hand (retention first
+-- copies the object into raw) gives null.
 create function payments.stripe_object(p_row payments.customers)
 returns jsonb
 language sql stable set search_path = ''
 as $$
-  select coalesce(p_row.raw, (
-    select e.payload -> 'data' -> 'object' from payments.webhook_events e
-    where e.provider = 'stripe' and e.environment = p_row.environment
-      and e.provider_event_id = p_row.source_event_id))
+  select coalesce(p_row.raw, payments.event_object(p_row.environment, p_row.source_event_id))
 $$;
 comment on function payments.stripe_object(payments.customers) is 'The Stripe Customer of a row: raw, or the object of the event the row names (source_event_id).';
 revoke execute on function payments.stripe_object(payments.customers) from public;
@@ -50,10 +60,7 @@ create function payments.stripe_object(p_row payments.stripe_subscriptions)
 returns jsonb
 language sql stable set search_path = ''
 as $$
-  select coalesce(p_row.raw, (
-    select e.payload -> 'data' -> 'object' from payments.webhook_events e
-    where e.provider = 'stripe' and e.environment = p_row.environment
-      and e.provider_event_id = p_row.source_event_id))
+  select coalesce(p_row.raw, payments.event_object(p_row.environment, p_row.source_event_id))
 $$;
 comment on function payments.stripe_object(payments.stripe_subscriptions) is 'The Stripe Subscription of a row: raw, or the object of the event the row names (source_event_id).';
 revoke execute on function payments.stripe_object(payments.stripe_subscriptions) from public;
@@ -64,10 +71,9 @@ returns jsonb
 language sql stable set search_path = ''
 as $$
   select coalesce(p_row.raw, (
-    select i from payments.webhook_events e,
-      jsonb_array_elements(e.payload -> 'data' -> 'object' -> 'items' -> 'data') i
-    where e.provider = 'stripe' and e.environment = p_row.environment
-      and e.provider_event_id = p_row.source_event_id and i ->> 'id' = p_row.subscription_item_id))
+    select i from jsonb_array_elements(
+      payments.event_object(p_row.environment, p_row.source_event_id) -> 'items' -> 'data') i
+    where i ->> 'id' = p_row.subscription_item_id))
 $$;
 comment on function payments.stripe_object(payments.stripe_subscription_items) is 'The Stripe subscription item of a row: raw, or the item in the subscription of the event the row names (source_event_id).';
 revoke execute on function payments.stripe_object(payments.stripe_subscription_items) from public;
@@ -77,10 +83,7 @@ create function payments.stripe_object(p_row payments.transactions)
 returns jsonb
 language sql stable set search_path = ''
 as $$
-  select coalesce(p_row.raw, (
-    select e.payload -> 'data' -> 'object' from payments.webhook_events e
-    where e.provider = 'stripe' and e.environment = p_row.environment
-      and e.provider_event_id = p_row.source_event_id))
+  select coalesce(p_row.raw, payments.event_object(p_row.environment, p_row.source_event_id))
 $$;
 comment on function payments.stripe_object(payments.transactions) is 'The newest Stripe object of a transaction row (Checkout Session, PaymentIntent, Invoice or Refund): raw, or the object of the event the row names (source_event_id).';
 revoke execute on function payments.stripe_object(payments.transactions) from public;

@@ -59,6 +59,8 @@ insert into expected values
   ('webhook_delivery_times(text)', 'service_role'),
   ('prune_webhook_events(interval,text[],text,integer)', 'service_role'),
   -- the object of a mirror row, wherever it is kept (20261201001300_payload_storage.sql)
+  ('event_object(text,text)', 'authenticated'),
+  ('event_object(text,text)', 'service_role'),
   ('stripe_object(customers)', 'service_role'),
   ('stripe_object(stripe_subscriptions)', 'authenticated'),
   ('stripe_object(stripe_subscriptions)', 'service_role'),

@@ -2,7 +2,7 @@
 -- object, payments.stripe_object(row) returns the object wherever it is kept, users read it under
 -- RLS, and retention moves the object into the row before it removes the event.
 begin;
-select plan(24);
+select plan(29);
 
 select tests.fixture('current') as current \gset
 create temporary table objects as
@@ -61,6 +61,8 @@ select is((select payments.stripe_object(c) from payments.customers c where cust
   (select synced_customer from objects), 'stripe_object gives a synced row its raw.');
 select throws_ok($$update payments.customers set raw = null where customer_id = 'cus_synced'$$, '23514', null,
   'A row cannot lose its object: it is kept either in raw or in the event the row names.');
+select is(payments.event_object('test', 'evt_sub_stale') ->> 'status', 'past_due',
+  'event_object gives the service role the object of any stored event.');
 
 -- as alice: the owner of the subscription and the payment
 select tests.authenticate_as('11111111-1111-1111-1111-111111111111');
@@ -76,10 +78,20 @@ select set_eq($$select provider_event_id from payments.webhook_events$$, array['
   'Alice can read only the events holding the objects of her rows.');
 select throws_ok($$select processing_status from payments.webhook_events$$, '42501', null,
   'Alice cannot read the processing state of events.');
+select is(payments.event_object('test', 'evt_pi') ->> 'id', (select intent ->> 'id' from objects),
+  'event_object gives Alice the object of an event holding one of her rows.');
+select is(payments.event_object('test', 'evt_sub_stale'), null,
+  'event_object gives Alice nothing of an event her rows do not name.');
 
--- as bob: someone else
+-- as bob: someone else, handed a copy of Alice's payment row
+reset role;
+create temporary table alice_payment as select t as payment from payments.transactions t where provider_object_id like 'pi_%';
+grant select on alice_payment to authenticated;
 select tests.authenticate_as('22222222-2222-2222-2222-222222222222');
 select is_empty($$select 1 from payments.webhook_events$$, 'Bob reads none of Alice''s events.');
+select is(payments.event_object('test', 'evt_pi'), null, 'event_object gives Bob nothing of Alice''s events.');
+select is((select payments.stripe_object(a.payment) from alice_payment a), null,
+  'Bob reads nothing through stripe_object, even holding Alice''s row.');
 
 -- Retention, months later: the rows take their objects before the events go.
 reset role;
