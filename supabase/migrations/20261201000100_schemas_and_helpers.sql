@@ -39,13 +39,36 @@ $$;
 comment on function payments_private.set_updated_at() is 'Trigger function keeping updated_at current on every payments table.';
 revoke execute on function payments_private.set_updated_at() from public;
 
--- Shared vocabulary, checked on every table that uses it.
+-- Shared vocabulary, checked on every table that uses it. Each rule is one function, which the
+-- domain and the request validators both call; plain SQL without `set search_path`, so that it is
+-- inlined where it is used (see payments_private.stripe_id). In payments, executable by the roles
+-- that write rows: a domain's check runs with the privileges of whoever writes the row.
+create function payments.is_environment(p_value text)
+returns boolean
+language sql immutable parallel safe
+as $$
+  select p_value in ('test', 'live')
+$$;
+comment on function payments.is_environment(text) is 'Whether a name is a Stripe mode this schema keeps: test or live.';
+revoke execute on function payments.is_environment(text) from public;
+grant execute on function payments.is_environment(text) to authenticated, service_role;
+
+create function payments.is_subject_type(p_value text)
+returns boolean
+language sql immutable parallel safe
+as $$
+  select p_value ~ '^[a-z][a-z0-9_]{0,62}$'
+$$;
+comment on function payments.is_subject_type(text) is 'Whether a name is a billing subject type: lowercase snake_case, at most 63 characters.';
+revoke execute on function payments.is_subject_type(text) from public;
+grant execute on function payments.is_subject_type(text) to authenticated, service_role;
+
 create domain payments.environment as text
-  check (value in ('test', 'live'));
+  check (payments.is_environment(value));
 comment on domain payments.environment is 'Stripe mode of a row: test or live. Both live side by side in one database.';
 
 create domain payments.subject_type as text
-  check (value ~ '^[a-z][a-z0-9_]{0,62}$');
+  check (payments.is_subject_type(value));
 comment on domain payments.subject_type is 'Kind of billing subject chosen by the app (user, team, organization, ...): lowercase snake_case.';
 
 --------------------------------------------------------------------------------
@@ -101,7 +124,7 @@ returns text
 language plpgsql immutable set search_path = ''
 as $$
 begin
-  if p_environment is null or p_environment not in ('test', 'live') then
+  if not coalesce(payments.is_environment(p_environment), false) then
     perform payments_private.invalid_request('environment', 'must be test or live.');
   end if;
   return p_environment;
@@ -160,7 +183,7 @@ returns text
 language sql immutable parallel safe
 as $$
   select case
-    when p_metadata ->> 'payments_subject_type' ~ '^[a-z][a-z0-9_]{0,62}$'
+    when payments.is_subject_type(p_metadata ->> 'payments_subject_type')
      and coalesce(p_metadata ->> 'payments_subject_id', '') <> ''
     then p_metadata ->> 'payments_subject_type'
   end

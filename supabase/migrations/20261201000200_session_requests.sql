@@ -27,7 +27,7 @@ begin
     return payments_private.field_error('subject', 'must be an object {type, id}.');
   end if;
   if jsonb_typeof(p_subject -> 'type') is distinct from 'string'
-     or (p_subject ->> 'type') !~ '^[a-z][a-z0-9_]{0,62}$' then
+     or not payments.is_subject_type(p_subject ->> 'type') then
     v_errors := v_errors || payments_private.field_error('subject.type',
       'must be a lowercase snake_case name such as user or team.');
   end if;

@@ -6,6 +6,10 @@ select plan(15);
 
 create temporary table expected (fn text, role text);
 insert into expected values
+  ('is_environment(text)', 'authenticated'),
+  ('is_environment(text)', 'service_role'),
+  ('is_subject_type(text)', 'authenticated'),
+  ('is_subject_type(text)', 'service_role'),
   ('create_checkout_session(text,jsonb)', 'authenticated'),
   ('create_checkout_session(text,jsonb)', 'service_role'),
   ('create_customer_portal_session(text,jsonb)', 'authenticated'),
@@ -86,7 +90,8 @@ $$, 'PUBLIC can execute no payments function.');
 select is_empty($$
   select p.oid::regprocedure::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname in ('payments', 'payments_private') and not coalesce(p.proconfig @> array['search_path=""'], false)
-    and p.oid not in ('payments_private.stripe_id(jsonb)'::regprocedure, 'payments_private.stripe_time(jsonb)'::regprocedure,
+    and p.oid not in ('payments.is_environment(text)'::regprocedure, 'payments.is_subject_type(text)'::regprocedure,
+                      'payments_private.stripe_id(jsonb)'::regprocedure, 'payments_private.stripe_time(jsonb)'::regprocedure,
                       'payments_private.metadata_subject_type(jsonb)'::regprocedure,
                       'payments_private.payment_status(bigint,bigint)'::regprocedure,
                       'payments_private.field_error(text,text)'::regprocedure,
@@ -94,7 +99,8 @@ select is_empty($$
 $$, 'Every function pins an empty search_path, except the inlined one-expression helpers.');
 select is_empty($$
   select p.proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-  where n.nspname = 'payments_private' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status', 'field_error', 'stripe_event_routes')
+  where ((n.nspname = 'payments_private' and p.proname in ('stripe_id', 'stripe_time', 'metadata_subject_type', 'payment_status', 'field_error', 'stripe_event_routes'))
+         or (n.nspname = 'payments' and p.proname in ('is_environment', 'is_subject_type')))
     and (p.prolang <> (select oid from pg_catalog.pg_language where lanname = 'sql') or p.provolatile <> 'i' or p.prosecdef)
 $$, 'The helpers without a search_path are immutable SQL functions running as the caller.');
 select set_eq($$
