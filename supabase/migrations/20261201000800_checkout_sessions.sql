@@ -68,11 +68,11 @@ create trigger set_updated_at before update on payments.stripe_checkout_sessions
   for each row execute function payments_private.set_updated_at();
 
 -- jsonb prints keys in a fixed order, so equal requests hash equally however they were written.
-create function payments.checkout_request_hash(p_row payments.stripe_checkout_sessions)
-returns text
+create function payments.checkout_request(p_row payments.stripe_checkout_sessions)
+returns jsonb
 language sql immutable set search_path = ''
 as $$
-  select encode(sha256(convert_to(jsonb_build_object(
+  select jsonb_build_object(
     'mode', p_row.mode,
     'subject', jsonb_build_object('type', p_row.subject_type, 'id', p_row.subject_id),
     'lineItems', p_row.line_items,
@@ -80,7 +80,17 @@ as $$
     'cancelUrl', p_row.cancel_url,
     'customerEmail', p_row.customer_email,
     'metadata', p_row.metadata
-  )::text, 'UTF8')), 'hex')
+  )
+$$;
+comment on function payments.checkout_request(payments.stripe_checkout_sessions) is 'The request a checkout row holds, in the HTTP body''s names (mode, subject, lineItems, URLs, customerEmail, metadata): what the request rules check and the request hash covers.';
+revoke execute on function payments.checkout_request(payments.stripe_checkout_sessions) from public;
+grant execute on function payments.checkout_request(payments.stripe_checkout_sessions) to authenticated, service_role;
+
+create function payments.checkout_request_hash(p_row payments.stripe_checkout_sessions)
+returns text
+language sql immutable set search_path = ''
+as $$
+  select encode(sha256(convert_to(payments.checkout_request(p_row)::text, 'UTF8')), 'hex')
 $$;
 comment on function payments.checkout_request_hash(payments.stripe_checkout_sessions) is 'Hash of the request a checkout row holds (mode, subject, line items, URLs, email, metadata): the one definition of "the same request" for an idempotency key.';
 revoke execute on function payments.checkout_request_hash(payments.stripe_checkout_sessions) from public;
@@ -95,16 +105,8 @@ returns trigger
 language plpgsql security definer set search_path = ''
 as $$
 begin
-  perform payments_private.raise_invalid(payments_private.checkout_request_errors(jsonb_build_object(
-    'mode', new.mode,
-    'subject', jsonb_build_object('type', new.subject_type, 'id', new.subject_id),
-    'lineItems', new.line_items,
-    'successUrl', new.success_url,
-    'cancelUrl', new.cancel_url,
-    'customerEmail', new.customer_email,
-    'metadata', new.metadata,
-    'idempotencyKey', new.idempotency_key
-  )));
+  perform payments_private.raise_invalid(payments_private.checkout_request_errors(
+    payments.checkout_request(new) || jsonb_build_object('idempotencyKey', new.idempotency_key)));
   new.request_hash := payments.checkout_request_hash(new);
   return new;
 end;

@@ -44,6 +44,8 @@ insert into expected values
   ('validate_session_request(text,text,jsonb)', 'service_role'),
   -- the request hash of a checkout row and the session cap (20261201000800_checkout_sessions.sql,
   -- 20261201001000_session_attempts.sql)
+  ('checkout_request(stripe_checkout_sessions)', 'authenticated'),
+  ('checkout_request(stripe_checkout_sessions)', 'service_role'),
   ('checkout_request_hash(stripe_checkout_sessions)', 'authenticated'),
   ('checkout_request_hash(stripe_checkout_sessions)', 'service_role'),
   ('check_session_rate()', 'authenticated'),
