@@ -161,7 +161,8 @@ revoke execute on function payments_private.attach_customer(text, text, text, te
 -- subject its customer is mapped to; else nulls. Every projection reads the subject here. The
 -- mapping check shares the statement that calls attach_customer: usually the subject was mapped
 -- long ago, and the check costs less than a call. plpgsql rather than sql: a non-inlined SQL
--- function is planned again on every call.
+-- function is planned again on every call. Callers assign it to a record (`v := billed_subject(...)`)
+-- rather than select from it: a plain expression skips the executor and its function scan.
 create function payments_private.billed_subject(p_environment text, p_metadata jsonb, p_customer_id text,
   out subject_type text, out subject_id text)
 language plpgsql set search_path = ''

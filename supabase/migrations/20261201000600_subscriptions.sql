@@ -41,7 +41,9 @@ comment on column payments.stripe_subscriptions.source_event_id is 'The stored e
 create index stripe_subscriptions_subject_idx
   on payments.stripe_subscriptions (environment, subject_type, subject_id);
 create index stripe_subscriptions_customer_idx on payments.stripe_subscriptions (environment, customer_id);
-create index stripe_subscriptions_status_idx on payments.stripe_subscriptions (status);
+-- No index on status alone: nothing looks subscriptions up by status without a subject or an
+-- environment to narrow them first, and without it a status change (every customer.subscription.
+-- updated that activates or cancels one) can stay a HOT update.
 -- The admin list's order: newest first by Stripe's creation time, keyset-paginated on id.
 create index stripe_subscriptions_created_idx
   on payments.stripe_subscriptions (environment, (coalesce(stripe_created_at, created_at)) desc, id desc);
@@ -110,13 +112,11 @@ declare
   v_items jsonb := coalesce(p_subscription -> 'items' -> 'data', '[]'::jsonb);
   v_status text := p_subscription ->> 'status';
   v_event text := payments_private.projected_event(p_subscription);
-  v_subject_type text;
-  v_subject_id text;
+  v_subject record;
   v_id uuid;
   v_inserted boolean;
 begin
-  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments_private.billed_subject(p_environment, p_subscription -> 'metadata', v_customer) s;
+  v_subject := payments_private.billed_subject(p_environment, p_subscription -> 'metadata', v_customer);
 
   if p_event_type = 'customer.subscription.deleted' and v_status not in ('canceled', 'incomplete_expired') then
     v_status := 'canceled';
@@ -127,7 +127,7 @@ begin
     cancel_at, canceled_at, ended_at, current_period_start, current_period_end, trial_start, trial_end,
     latest_invoice_id, metadata, raw, source_event_id, stripe_created_at, stripe_updated_at, last_synced_at
   ) values (
-    p_environment, v_subscription_id, v_customer, v_subject_type, v_subject_id, v_status,
+    p_environment, v_subscription_id, v_customer, v_subject.subject_type, v_subject.subject_id, v_status,
     coalesce((p_subscription ->> 'cancel_at_period_end')::boolean, false),
     payments_private.stripe_time(p_subscription -> 'cancel_at'), payments_private.stripe_time(p_subscription -> 'canceled_at'),
     payments_private.stripe_time(p_subscription -> 'ended_at'),

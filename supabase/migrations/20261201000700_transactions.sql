@@ -260,7 +260,8 @@ returns void
 language plpgsql set search_path = ''
 as $$
 declare
-  v_charge text := p_charge_id;
+  v_charge text;
+  v_linked_charge text;
   v_folded payments.transactions;
 begin
   if p_invoice_id is null or p_payment_intent_id is null then
@@ -269,7 +270,8 @@ begin
   insert into payments_private.invoice_payments as l (environment, invoice_id, payment_intent_id, charge_id, paid_at)
   values (p_environment, p_invoice_id, p_payment_intent_id, p_charge_id, p_paid_at)
   on conflict (environment, payment_intent_id) do update
-  set charge_id = coalesce(l.charge_id, excluded.charge_id), paid_at = least(l.paid_at, excluded.paid_at);
+  set charge_id = coalesce(l.charge_id, excluded.charge_id), paid_at = least(l.paid_at, excluded.paid_at)
+  returning l.charge_id into v_linked_charge;
 
   if not exists (select 1 from payments.transactions t
                  where t.environment = p_environment and t.invoice_id = p_invoice_id
@@ -280,17 +282,19 @@ begin
   where t.provider = 'stripe' and t.environment = p_environment and t.type = 'one_time_payment'
     and t.provider_object_id = p_payment_intent_id and t.invoice_id is null
   returning * into v_folded;
-  v_charge := coalesce(v_charge, v_folded.charge_id,
-    (select l.charge_id from payments_private.invoice_payments l
-     where l.environment = p_environment and l.payment_intent_id = p_payment_intent_id));
+  v_charge := coalesce(p_charge_id, v_folded.charge_id, v_linked_charge);
 
+  -- Usually the invoice's row has all of it already (invoice.paid has just written it): the last
+  -- condition skips that update, which would write a new row version and every index entry again.
   update payments.transactions t
   set payment_intent_id = coalesce(t.payment_intent_id, p_payment_intent_id),
       charge_id = coalesce(t.charge_id, v_charge),
       customer_id = coalesce(t.customer_id, v_folded.customer_id),
       customer_email = coalesce(t.customer_email, v_folded.customer_email),
       paid_at = least(t.paid_at, v_folded.paid_at, p_paid_at)
-  where t.environment = p_environment and t.invoice_id = p_invoice_id and t.type = 'subscription_invoice';
+  where t.environment = p_environment and t.invoice_id = p_invoice_id and t.type = 'subscription_invoice'
+    and (t.payment_intent_id is null or (t.charge_id is null and v_charge is not null) or v_folded.id is not null
+         or p_paid_at < coalesce(t.paid_at, 'infinity'));
   perform payments_private.refresh_refunded_amount(p_environment, p_payment_intent_id, v_charge);
 end;
 $$;

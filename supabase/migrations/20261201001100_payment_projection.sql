@@ -22,8 +22,7 @@ declare
   v_paid boolean := coalesce(p_session ->> 'payment_status' = 'paid', false);
   v_status text;
   v_mode text;
-  v_subject_type text;
-  v_subject_id text;
+  v_subject record;
 begin
   v_status := case
     when p_event_type in ('checkout.session.completed', 'checkout.session.async_payment_succeeded',
@@ -74,16 +73,15 @@ begin
   end if;
 
   -- The checkout row's subject, else the one the session's metadata names.
-  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments_private.billed_subject(p_environment,
+  v_subject := payments_private.billed_subject(p_environment,
     case when v_row.id is null then p_session -> 'metadata'
       else jsonb_build_object('payments_subject_type', v_row.subject_type, 'payments_subject_id', v_row.subject_id) end,
-    v_customer) s;
+    v_customer);
 
   v_mode := coalesce(p_session ->> 'mode', v_row.mode);
-  if v_mode = 'subscription' and v_subscription is not null and v_subject_type is not null then
+  if v_mode = 'subscription' and v_subscription is not null and v_subject.subject_type is not null then
     update payments.stripe_subscriptions s
-    set subject_type = v_subject_type, subject_id = v_subject_id
+    set subject_type = v_subject.subject_type, subject_id = v_subject.subject_id
     where s.environment = p_environment and s.subscription_id = v_subscription and s.subject_type is null;
   elsif v_mode = 'payment' and v_payment_intent is not null
         and (v_paid or p_event_type = 'checkout.session.async_payment_failed') then
@@ -92,8 +90,8 @@ begin
       p_environment => p_environment,
       p_type => case when v_paid then 'one_time_payment' else 'failed_payment' end,
       p_status => case when v_paid then 'succeeded' else 'failed' end,
-      p_provider_object_id => v_payment_intent, p_subject_type => v_subject_type,
-      p_subject_id => v_subject_id, p_customer_id => v_customer,
+      p_provider_object_id => v_payment_intent, p_subject_type => v_subject.subject_type,
+      p_subject_id => v_subject.subject_id, p_customer_id => v_customer,
       p_customer_email => p_session -> 'customer_details' ->> 'email',
       p_checkout_session_id => p_session ->> 'id', p_payment_intent_id => v_payment_intent,
       p_amount => (p_session ->> 'amount_total')::bigint, p_currency => p_session ->> 'currency',
@@ -123,8 +121,8 @@ declare
                             payments_private.stripe_id(p_intent -> 'charges' -> 'data' -> 0));
   v_succeeded boolean := coalesce(p_event_type = 'payment_intent.succeeded',
                                   p_intent ->> 'status' = 'succeeded');
-  v_subject_type text;
-  v_subject_id text;
+  v_subject record;
+  v_invoice text;
 begin
   -- Invoice payments are reported by invoice events (older API versions name the invoice here).
   if payments_private.stripe_id(p_intent -> 'invoice') is not null then
@@ -134,19 +132,17 @@ begin
     return;
   end if;
 
-  select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-  from payments_private.billed_subject(p_environment, p_intent -> 'metadata', v_customer) s;
+  v_subject := payments_private.billed_subject(p_environment, p_intent -> 'metadata', v_customer);
 
   -- API 2025+ payment intents no longer say whether an invoice created them: one is an invoice
   -- payment when invoice_payment.paid (or an expanded invoice) linked it; otherwise it is recorded
   -- as a one-time payment (transactions is the reporting projection: a Payment Link or Dashboard
   -- payment counts too, its subject filled once its customer is mapped). A link that arrives
   -- later folds the row into the invoice's (payments_private.link_invoice_payment).
-  if exists (select 1 from payments_private.invoice_payments l
-             where l.environment = p_environment and l.payment_intent_id = v_id) then
-    perform payments_private.link_invoice_payment(p_environment,
-      (select l.invoice_id from payments_private.invoice_payments l
-       where l.environment = p_environment and l.payment_intent_id = v_id), v_id, v_charge, null);
+  select l.invoice_id into v_invoice from payments_private.invoice_payments l
+  where l.environment = p_environment and l.payment_intent_id = v_id;
+  if v_invoice is not null then
+    perform payments_private.link_invoice_payment(p_environment, v_invoice, v_id, v_charge, null);
     return;
   end if;
   if exists (select 1 from payments.transactions t
@@ -158,7 +154,7 @@ begin
     p_environment => p_environment,
     p_type => case when v_succeeded then 'one_time_payment' else 'failed_payment' end,
     p_status => case when v_succeeded then 'succeeded' else 'failed' end,
-    p_provider_object_id => v_id, p_subject_type => v_subject_type, p_subject_id => v_subject_id,
+    p_provider_object_id => v_id, p_subject_type => v_subject.subject_type, p_subject_id => v_subject.subject_id,
     p_customer_id => v_customer, p_customer_email => p_intent ->> 'receipt_email',
     p_payment_intent_id => v_id, p_charge_id => v_charge,
     -- A failed attempt received nothing: its amount is the one asked for.
@@ -190,6 +186,7 @@ declare
   v_charge text;
   v_subject_type text;
   v_subject_id text;
+  v_subject record;
   v_paid boolean := coalesce(p_event_type = 'invoice.paid', p_invoice ->> 'status' = 'paid');
 begin
   if not v_paid and p_event_type is distinct from 'invoice.payment_failed' then
@@ -224,10 +221,11 @@ begin
     where s.environment = p_environment and s.subscription_id = v_subscription;
   end if;
   if v_subject_type is null then
-    select s.subject_type, s.subject_id into v_subject_type, v_subject_id
-    from payments_private.billed_subject(p_environment,
+    v_subject := payments_private.billed_subject(p_environment,
       coalesce(p_invoice -> 'parent' -> 'subscription_details' -> 'metadata', p_invoice -> 'subscription_details' -> 'metadata'),
-      v_customer) s;
+      v_customer);
+    v_subject_type := v_subject.subject_type;
+    v_subject_id := v_subject.subject_id;
   end if;
 
   if v_paid then
@@ -294,6 +292,7 @@ declare
   v_payment_intent text := coalesce(payments_private.stripe_id(p_refund -> 'payment_intent'), p_payment_intent_id);
   v_charge text := coalesce(payments_private.stripe_id(p_refund -> 'charge'), p_charge_id);
   v_payment payments.transactions;
+  v_subject record;
   v_status text;
 begin
   select * into v_payment from payments.transactions t
@@ -308,8 +307,9 @@ begin
     else 'pending'
   end;
   if v_payment.id is null and payments_private.stripe_id(p_refund -> 'customer') is not null then
-    select s.subject_type, s.subject_id into v_payment.subject_type, v_payment.subject_id
-    from payments_private.billed_subject(p_environment, null, payments_private.stripe_id(p_refund -> 'customer')) s;
+    v_subject := payments_private.billed_subject(p_environment, null, payments_private.stripe_id(p_refund -> 'customer'));
+    v_payment.subject_type := v_subject.subject_type;
+    v_payment.subject_id := v_subject.subject_id;
   end if;
 
   perform payments_private.merge_transaction(

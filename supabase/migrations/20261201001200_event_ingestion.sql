@@ -137,13 +137,15 @@ declare
   v_object jsonb := p_event -> 'data' -> 'object';
   v_at timestamptz := payments_private.stripe_time(p_event -> 'created');
   v_projection text := payments_private.stripe_event_routes() ->> (p_event ->> 'type');
+  v_setting text;
 begin
   if v_projection is null then
     return false;
   end if;
-  -- Reset below; a raising projection rolls the settings back with its subtransaction.
-  perform set_config('payments.projected_event', p_event ->> 'id', true),
-    set_config('payments.projected_object', v_object ->> 'id', true);
+  -- Reset below; a raising projection rolls the settings back with its subtransaction. Set by
+  -- assignment rather than PERFORM: a plain expression skips the executor, on every event.
+  v_setting := set_config('payments.projected_event', p_event ->> 'id', true);
+  v_setting := set_config('payments.projected_object', v_object ->> 'id', true);
   case v_projection
     when 'checkout_session' then
       perform payments_private.project_checkout_session(p_environment, v_object, v_at, v_type);
@@ -166,7 +168,8 @@ begin
     when 'price' then
       perform payments_private.upsert_price(p_environment, v_object, v_at, v_type = 'price.deleted');
   end case;
-  perform set_config('payments.projected_event', '', true), set_config('payments.projected_object', '', true);
+  v_setting := set_config('payments.projected_event', '', true);
+  v_setting := set_config('payments.projected_object', '', true);
   return true;
 end;
 $$;
@@ -253,11 +256,12 @@ returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
+  -- An assignment, not PERFORM: a plain expression skips the executor, once per event.
+  v_environment text := payments_private.require_environment(p_environment);
   v_result jsonb;
   v_status text;
   v_error text;
 begin
-  perform payments_private.require_environment(p_environment);
   if p_event is null or jsonb_typeof(p_event) <> 'object' then
     perform payments_private.invalid_request('event', 'must be a Stripe event object.');
   end if;
@@ -279,10 +283,14 @@ begin
       format('must be %s for the %s environment.', (p_environment = 'live')::text, p_environment));
   end if;
 
-  -- A stored event (a redelivery, or one that failed before) goes through the locked path.
-  v_result := payments_private.process_webhook_event(p_environment, p_event ->> 'id');
-  if v_result is not null then
-    return v_result;
+  -- A stored event (a redelivery, or one that failed before) goes through the locked path. Nearly
+  -- every delivery is a first one: an index probe settles that without the call and its row lock.
+  if exists (select 1 from payments.webhook_events e
+             where e.provider = 'stripe' and e.environment = v_environment and e.provider_event_id = p_event ->> 'id') then
+    v_result := payments_private.process_webhook_event(v_environment, p_event ->> 'id');
+    if v_result is not null then
+      return v_result;
+    end if;
   end if;
 
   -- A first delivery is projected first and then recorded already processed: one write to
