@@ -117,7 +117,7 @@ declare
   v_customer text;
 begin
   if p_customer_id is null or p_subject_type is null or p_subject_id is null
-     or p_subject_type !~ '^[a-z][a-z0-9_]{0,62}$' or p_subject_id = '' then
+     or not payments.is_subject_type(p_subject_type) or p_subject_id = '' then
     return null;
   end if;
   -- Most events concern subjects mapped long ago: answer from the index before trying to insert.
@@ -215,7 +215,7 @@ declare
   v_customer text;
 begin
   perform payments_private.require_environment(p_environment);
-  if p_subject_type is null or p_subject_type !~ '^[a-z][a-z0-9_]{0,62}$' then
+  if not coalesce(payments.is_subject_type(p_subject_type), false) then
     perform payments_private.invalid_request('subjectType', 'must be a lowercase snake_case name such as user or team.');
   end if;
   if p_subject_id is null or p_subject_id = '' then
