@@ -37,7 +37,6 @@ begin
 end;
 $$;
 comment on function payments_private.set_updated_at() is 'Trigger function keeping updated_at current on every payments table.';
-revoke execute on function payments_private.set_updated_at() from public;
 
 -- Shared vocabulary, checked on every table that uses it. Each rule is one function, which the
 -- domain and the request validators both call; plain SQL without `set search_path`, so that it is
@@ -50,8 +49,6 @@ as $$
   select p_value in ('test', 'live')
 $$;
 comment on function payments.is_environment(text) is 'Whether a name is a Stripe mode this schema keeps: test or live.';
-revoke execute on function payments.is_environment(text) from public;
-grant execute on function payments.is_environment(text) to authenticated, service_role;
 
 create function payments.is_subject_type(p_value text)
 returns boolean
@@ -60,8 +57,6 @@ as $$
   select p_value ~ '^[a-z][a-z0-9_]{0,62}$'
 $$;
 comment on function payments.is_subject_type(text) is 'Whether a name is a billing subject type: lowercase snake_case, at most 63 characters.';
-revoke execute on function payments.is_subject_type(text) from public;
-grant execute on function payments.is_subject_type(text) to authenticated, service_role;
 
 create domain payments.environment as text
   check (payments.is_environment(value));
@@ -83,7 +78,6 @@ as $$
   select jsonb_build_array(jsonb_build_object('field', p_field, 'message', p_message))
 $$;
 comment on function payments_private.field_error(text, text) is 'One request problem as a one-element list of {field, message}.';
-revoke execute on function payments_private.field_error(text, text) from public;
 
 -- The list travels in DETAIL as JSON, so the edge function answers with every field at once.
 create function payments_private.raise_invalid(p_errors jsonb)
@@ -106,7 +100,6 @@ begin
 end;
 $$;
 comment on function payments_private.raise_invalid(jsonb) is 'Raises PT400 listing every {field, message} of the request (DETAIL holds the list as JSON); does nothing for an empty list.';
-revoke execute on function payments_private.raise_invalid(jsonb) from public;
 
 create function payments_private.invalid_request(p_field text, p_message text)
 returns void
@@ -117,7 +110,6 @@ begin
 end;
 $$;
 comment on function payments_private.invalid_request(text, text) is 'Raises PT400 (invalid request) with a message naming the field.';
-revoke execute on function payments_private.invalid_request(text, text) from public;
 
 create function payments_private.require_environment(p_environment text)
 returns text
@@ -131,7 +123,6 @@ begin
 end;
 $$;
 comment on function payments_private.require_environment(text) is 'Checks an environment name (test or live), raising PT400 otherwise.';
-revoke execute on function payments_private.require_environment(text) from public;
 
 create function payments_private.raise_not_found(p_what text, p_id uuid, p_table text)
 returns void
@@ -143,7 +134,6 @@ begin
 end;
 $$;
 comment on function payments_private.raise_not_found(text, uuid, text) is 'Raises PT404 for a row id that names no row.';
-revoke execute on function payments_private.raise_not_found(text, uuid, text) from public;
 
 --------------------------------------------------------------------------------
 -- Reading Stripe objects
@@ -163,7 +153,6 @@ as $$
   end
 $$;
 comment on function payments_private.stripe_id(jsonb) is 'The id of a Stripe reference, whether given as an id or as an expanded object.';
-revoke execute on function payments_private.stripe_id(jsonb) from public;
 
 create function payments_private.stripe_time(p_value jsonb)
 returns timestamptz
@@ -172,7 +161,6 @@ as $$
   select case when jsonb_typeof(p_value) = 'number' then to_timestamp((p_value #>> '{}')::double precision) end
 $$;
 comment on function payments_private.stripe_time(jsonb) is 'A Stripe unix timestamp as timestamptz (null when absent).';
-revoke execute on function payments_private.stripe_time(jsonb) from public;
 
 -- The billing subject the edge function writes into Stripe metadata (checkout session,
 -- subscription_data and payment_intent_data); apps cannot forge these keys (see
@@ -189,7 +177,6 @@ as $$
   end
 $$;
 comment on function payments_private.metadata_subject_type(jsonb) is 'The subject type carried in Stripe metadata (payments_subject_type) when the metadata also names a subject id (payments_subject_id), else null.';
-revoke execute on function payments_private.metadata_subject_type(jsonb) from public;
 
 -- Without `set search_path` so that it is inlined (see payments_private.stripe_id).
 create function payments_private.payment_status(p_amount bigint, p_amount_refunded bigint)
@@ -203,6 +190,27 @@ as $$
   end
 $$;
 comment on function payments_private.payment_status(bigint, bigint) is 'Status of a payment row from its amount and the amount refunded so far.';
-revoke execute on function payments_private.payment_status(bigint, bigint) from public;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.set_updated_at(),
+  payments.is_environment(text),
+  payments.is_subject_type(text),
+  payments_private.field_error(text, text),
+  payments_private.raise_invalid(jsonb),
+  payments_private.invalid_request(text, text),
+  payments_private.require_environment(text),
+  payments_private.raise_not_found(text, uuid, text),
+  payments_private.stripe_id(jsonb),
+  payments_private.stripe_time(jsonb),
+  payments_private.metadata_subject_type(jsonb),
+  payments_private.payment_status(bigint, bigint)
+from public;
+grant execute on function
+  payments.is_environment(text),
+  payments.is_subject_type(text)
+to authenticated, service_role;
 
 -- migrate:down

@@ -40,7 +40,6 @@ begin
 end;
 $$;
 comment on function payments_private.subject_errors(jsonb, boolean) is 'Problems of a request''s subject {type, id} (empty when it is valid or omitted and not required).';
-revoke execute on function payments_private.subject_errors(jsonb, boolean) from public;
 
 -- The origin of an http(s) URL as browsers compare it: scheme and host[:port], lowercased.
 create function payments_private.url_origin(p_url text)
@@ -50,7 +49,6 @@ as $$
   select lower(substring(p_url from '^(https?://[^/?#\s]+)'))
 $$;
 comment on function payments_private.url_origin(text) is 'The origin (scheme://host[:port], lowercased) of an http(s) URL, or null.';
-revoke execute on function payments_private.url_origin(text) from public;
 
 -- Stable, not immutable: it reads payments.redirect_origins (comma- or space-separated origins).
 create function payments_private.url_errors(p_value jsonb, p_field text, p_required boolean)
@@ -81,7 +79,6 @@ begin
 end;
 $$;
 comment on function payments_private.url_errors(jsonb, text, boolean) is 'Problems of an http(s) URL field of a request (empty when it is valid or omitted and not required); when payments.redirect_origins is set, the URL must be on one of its origins.';
-revoke execute on function payments_private.url_errors(jsonb, text, boolean) from public;
 
 -- The one list of the fields each session request (and its nested objects) may carry: unknown
 -- fields are refused by name, so a misspelled successURL or a lineItems[].price_data cannot pass
@@ -110,7 +107,6 @@ as $$
   where not (f.key = any (k.fields))
 $$;
 comment on function payments_private.unknown_field_errors(text, jsonb) is 'A {field, message} for every field of a checkout or portal request (top level, subject, line items) that the request does not define.';
-revoke execute on function payments_private.unknown_field_errors(text, jsonb) from public;
 
 -- Stripe's own limits are checked here so the Stripe call cannot fail on them later. p_request
 -- is an object (validate_session_request refuses any other first). Stable: it reads
@@ -207,7 +203,6 @@ begin
 end;
 $$;
 comment on function payments_private.checkout_request_errors(jsonb) is 'Every problem of a checkout request as a list of {field, message}; empty when the request is valid.';
-revoke execute on function payments_private.checkout_request_errors(jsonb) from public;
 
 -- p_request is an object, as for checkout_request_errors. Stable: it reads
 -- payments.redirect_origins (through url_errors) and payments.portal_configurations.
@@ -242,7 +237,6 @@ begin
 end;
 $$;
 comment on function payments_private.portal_request_errors(jsonb) is 'Every problem of a billing portal request as a list of {field, message}; empty when the request is valid. A configurationId must be one of payments.portal_configurations (none when unset).';
-revoke execute on function payments_private.portal_request_errors(jsonb) from public;
 
 -- security definer: the request rules live in payments_private, which API roles cannot use;
 -- this function (it reads no table, only the deployment's settings) is their one door, for the
@@ -267,7 +261,21 @@ begin
 end;
 $$;
 comment on function payments.validate_session_request(text, text, jsonb) is 'Checks a checkout or portal (p_session) request: PT400 for an unknown environment, else PT400 listing every invalid or unknown field (DETAIL: JSON list of {field, message}), including redirect URLs outside payments.redirect_origins when that setting is set and a configurationId outside payments.portal_configurations; nothing for a valid request.';
-revoke execute on function payments.validate_session_request(text, text, jsonb) from public;
-grant execute on function payments.validate_session_request(text, text, jsonb) to authenticated, service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.subject_errors(jsonb, boolean),
+  payments_private.url_origin(text),
+  payments_private.url_errors(jsonb, text, boolean),
+  payments_private.unknown_field_errors(text, jsonb),
+  payments_private.checkout_request_errors(jsonb),
+  payments_private.portal_request_errors(jsonb),
+  payments.validate_session_request(text, text, jsonb)
+from public;
+grant execute on function
+  payments.validate_session_request(text, text, jsonb)
+to authenticated, service_role;
 
 -- migrate:down

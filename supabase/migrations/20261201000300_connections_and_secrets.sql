@@ -89,7 +89,6 @@ begin
 end;
 $$;
 comment on function payments_private.set_provider_secret(payments.environment, text, text) is 'Stores a Stripe secret for an environment, in Supabase Vault when the vault schema exists.';
-revoke execute on function payments_private.set_provider_secret(payments.environment, text, text) from public;
 
 -- security definer: reads Vault's decrypted view, which API roles cannot.
 create function payments_private.get_provider_secret(p_environment payments.environment, p_name text)
@@ -114,7 +113,6 @@ begin
 end;
 $$;
 comment on function payments_private.get_provider_secret(payments.environment, text) is 'Reads a Stripe secret. Not executable by any API role: only the server-side connection role calls it.';
-revoke execute on function payments_private.get_provider_secret(payments.environment, text) from public;
 
 -- security definer: deletes from Vault, which API roles cannot.
 create function payments_private.delete_provider_secret(p_environment payments.environment, p_name text)
@@ -134,6 +132,14 @@ begin
 end;
 $$;
 comment on function payments_private.delete_provider_secret(payments.environment, text) is 'Removes a Stripe secret, from Vault too.';
-revoke execute on function payments_private.delete_provider_secret(payments.environment, text) from public;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.set_provider_secret(payments.environment, text, text),
+  payments_private.get_provider_secret(payments.environment, text),
+  payments_private.delete_provider_secret(payments.environment, text)
+from public;
 
 -- migrate:down

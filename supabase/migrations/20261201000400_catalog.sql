@@ -115,7 +115,6 @@ begin
 end;
 $$;
 comment on function payments_private.upsert_product(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Product unless the row holds newer state or was deleted; true when applied.';
-revoke execute on function payments_private.upsert_product(text, jsonb, timestamptz, boolean, timestamptz) from public;
 
 create function payments_private.upsert_price(p_environment text, p_price jsonb, p_at timestamptz, p_deleted boolean default false, p_synced_at timestamptz default null)
 returns boolean
@@ -151,6 +150,13 @@ begin
 end;
 $$;
 comment on function payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Price unless the row holds newer state or was deleted; true when applied.';
-revoke execute on function payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz) from public;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.upsert_product(text, jsonb, timestamptz, boolean, timestamptz),
+  payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz)
+from public;
 
 -- migrate:down

@@ -106,7 +106,6 @@ begin
 end;
 $$;
 comment on function payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Customer unless the row holds newer state or was deleted; maps it to the subject in its metadata; a deletion removes its mapping. True when applied.';
-revoke execute on function payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz) from public;
 
 -- Like link_customer, but for projection: never raises and never re-points a mapping.
 create function payments_private.attach_customer(p_environment text, p_subject_type text, p_subject_id text, p_customer_id text)
@@ -154,7 +153,6 @@ begin
 end;
 $$;
 comment on function payments_private.attach_customer(text, text, text, text) is 'Maps a subject to a customer for the projection: quietly does nothing when either side is already mapped elsewhere, and fills in the subject of rows projected before the mapping existed.';
-revoke execute on function payments_private.attach_customer(text, text, text, text) from public;
 
 -- The subject an object being projected bills: the subject its metadata names (the payments_ keys
 -- the edge function writes), mapped to its customer if that subject is not mapped yet; else the
@@ -186,7 +184,6 @@ begin
 end;
 $$;
 comment on function payments_private.billed_subject(text, jsonb, text) is 'The subject a projected object bills: the one its metadata names (mapping it to the customer when the subject is not mapped yet), else the subject its customer is mapped to, else nulls.';
-revoke execute on function payments_private.billed_subject(text, jsonb, text) from public;
 
 --------------------------------------------------------------------------------
 -- Customer mappings
@@ -202,8 +199,6 @@ as $$
     and m.subject_type = p_subject_type and m.subject_id = p_subject_id
 $$;
 comment on function payments.customer_for_subject(text, text, text) is 'The Stripe customer id that bills a subject, or null.';
-revoke execute on function payments.customer_for_subject(text, text, text) from public;
-grant execute on function payments.customer_for_subject(text, text, text) to service_role;
 
 -- security definer: a service-role entry point that reaches the private validators; EXECUTE is
 -- granted to service_role only.
@@ -244,7 +239,20 @@ begin
 end;
 $$;
 comment on function payments.link_customer(text, text, text, text) is 'Maps a subject to a Stripe customer and returns the customer that bills the subject: an existing mapping wins and is never re-pointed; PT409 when the customer already bills another subject.';
-revoke execute on function payments.link_customer(text, text, text, text) from public;
-grant execute on function payments.link_customer(text, text, text, text) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.upsert_customer(text, jsonb, timestamptz, boolean, timestamptz),
+  payments_private.attach_customer(text, text, text, text),
+  payments_private.billed_subject(text, jsonb, text),
+  payments.customer_for_subject(text, text, text),
+  payments.link_customer(text, text, text, text)
+from public;
+grant execute on function
+  payments.customer_for_subject(text, text, text),
+  payments.link_customer(text, text, text, text)
+to service_role;
 
 -- migrate:down

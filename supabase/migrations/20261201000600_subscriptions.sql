@@ -193,6 +193,12 @@ begin
 end;
 $$;
 comment on function payments_private.upsert_subscription(text, jsonb, timestamptz, text, timestamptz) is 'Mirrors a Stripe Subscription and its items unless the row holds newer state or is canceled; the subject comes from its metadata or the customer mapping. True when applied.';
-revoke execute on function payments_private.upsert_subscription(text, jsonb, timestamptz, text, timestamptz) from public;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.upsert_subscription(text, jsonb, timestamptz, text, timestamptz)
+from public;
 
 -- migrate:down

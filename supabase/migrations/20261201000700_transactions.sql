@@ -147,7 +147,6 @@ begin
 end;
 $$;
 comment on function payments_private.merge_transaction(text, text, text, text, text, text, text, text, text, text, text, text, text, text, bigint, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, jsonb) is 'Inserts or merges one transactions row, independent of the order in which events arrive.';
-revoke execute on function payments_private.merge_transaction(text, text, text, text, text, text, text, text, text, text, text, text, text, text, bigint, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, jsonb) from public;
 
 -- A refund may be seen before the payment it refunds: whenever either side changes, the refund
 -- rows take the payment's customer and subject (so the user sees them under RLS), and the
@@ -210,7 +209,6 @@ begin
 end;
 $$;
 comment on function payments_private.refresh_refunded_amount(text, text, text) is 'Gives refund rows the customer and subject of the payment they refund, and raises the payment''s amount_refunded (and status) to the sum of its succeeded refund rows.';
-revoke execute on function payments_private.refresh_refunded_amount(text, text, text) from public;
 
 -- Customers mapped after their payments were recorded (a Payment Link or Dashboard payment,
 -- linked later): the reporting rows take the subject then. security definer: the mapping may be
@@ -227,7 +225,6 @@ begin
 end;
 $$;
 comment on function payments_private.fill_subject_of_customer() is 'After a customer mapping is written: transactions of that customer without a subject take the mapped subject.';
-revoke execute on function payments_private.fill_subject_of_customer() from public;
 create trigger fill_subject_of_customer after insert or update of provider_customer_id, subject_type, subject_id
   on payments.customer_mappings
   for each row execute function payments_private.fill_subject_of_customer();
@@ -299,6 +296,15 @@ begin
 end;
 $$;
 comment on function payments_private.link_invoice_payment(text, text, text, text, timestamptz) is 'Records which PaymentIntent and charge paid an invoice and gives the invoice''s subscription_invoice row both (folding in a one-time row the PaymentIntent made before the link was known), then applies refunds already seen.';
-revoke execute on function payments_private.link_invoice_payment(text, text, text, text, timestamptz) from public;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.merge_transaction(text, text, text, text, text, text, text, text, text, text, text, text, text, text, bigint, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, jsonb),
+  payments_private.refresh_refunded_amount(text, text, text),
+  payments_private.fill_subject_of_customer(),
+  payments_private.link_invoice_payment(text, text, text, text, timestamptz)
+from public;
 
 -- migrate:down

@@ -83,8 +83,6 @@ as $$
   )
 $$;
 comment on function payments.checkout_request(payments.stripe_checkout_sessions) is 'The request a checkout row holds, in the HTTP body''s names (mode, subject, lineItems, URLs, customerEmail, metadata): what the request rules check and the request hash covers.';
-revoke execute on function payments.checkout_request(payments.stripe_checkout_sessions) from public;
-grant execute on function payments.checkout_request(payments.stripe_checkout_sessions) to authenticated, service_role;
 
 create function payments.checkout_request_hash(p_row payments.stripe_checkout_sessions)
 returns text
@@ -93,8 +91,6 @@ as $$
   select encode(sha256(convert_to(payments.checkout_request(p_row)::text, 'UTF8')), 'hex')
 $$;
 comment on function payments.checkout_request_hash(payments.stripe_checkout_sessions) is 'Hash of the request a checkout row holds (mode, subject, line items, URLs, email, metadata): the one definition of "the same request" for an idempotency key.';
-revoke execute on function payments.checkout_request_hash(payments.stripe_checkout_sessions) from public;
-grant execute on function payments.checkout_request_hash(payments.stripe_checkout_sessions) to authenticated, service_role;
 
 -- security definer: the request rules live in payments_private, which the inserting role (a user
 -- with the schema exposed) cannot use. A row written straight into the table gets the same rules
@@ -112,7 +108,6 @@ begin
 end;
 $$;
 comment on function payments_private.check_checkout_row() is 'Before insert on stripe_checkout_sessions: applies the checkout request rules to the row and computes its request_hash from its content.';
-revoke execute on function payments_private.check_checkout_row() from public;
 create trigger check_checkout_row before insert on payments.stripe_checkout_sessions
   for each row execute function payments_private.check_checkout_row();
 
@@ -189,8 +184,6 @@ begin
 end;
 $$;
 comment on function payments.create_checkout_session(text, jsonb) is 'Creates, or returns for the same idempotency key and request, the checkout row of the calling user (security invoker: RLS decides the subject). Status initialized: create the Stripe session; any other status: call restart_checkout_session, which decides whether the row''s session can be handed out. PT400 invalid request (every field at once), PT409 key reused with another request, PT429 too many new sessions a minute, 42501 refused.';
-revoke execute on function payments.create_checkout_session(text, jsonb) from public;
-grant execute on function payments.create_checkout_session(text, jsonb) to authenticated, service_role;
 
 --------------------------------------------------------------------------------
 -- Session rows, checkout and portal alike: the row lock every service-side write takes, and the
@@ -212,7 +205,6 @@ begin
 end;
 $$;
 comment on function payments_private.lock_session(anyelement, uuid, text) is 'Locks the session row p_id of p_row''s table (checkout or portal) for update and returns it; PT404 naming p_what when there is none.';
-revoke execute on function payments_private.lock_session(anyelement, uuid, text) from public;
 
 -- A Stripe error must not undo what Stripe already confirmed (a completed checkout, a created
 -- portal session), whichever answer reaches the row first.
@@ -229,7 +221,6 @@ begin
 end;
 $$;
 comment on function payments_private.record_session_failure(anyelement, text, text) is 'Marks a locked session row (checkout or portal) failed with the Stripe error, unless its status is p_kept_status; returns the row.';
-revoke execute on function payments_private.record_session_failure(anyelement, text, text) from public;
 
 -- security definer (here and in the record_* functions below): service-role entry points that
 -- reach the private session-row helpers (and here the attempt count); EXECUTE is granted to
@@ -259,8 +250,6 @@ begin
 end;
 $$;
 comment on function payments.restart_checkout_session(uuid) is 'Decides whether a checkout row''s Stripe session can be handed out: an expired, failed or lapsing (within a minute) row is readied for a new Stripe session (status initialized, next attempt, counted toward the creator''s cap: PT429 over it, leaving the row unchanged); any other row is returned unchanged. Reads payments.sessions_per_minute.';
-revoke execute on function payments.restart_checkout_session(uuid) from public;
-grant execute on function payments.restart_checkout_session(uuid) to service_role;
 
 -- The function's 201 answer reports the session's total and currency as soon as Stripe has
 -- created it, not only after the completion webhook.
@@ -307,8 +296,6 @@ begin
 end;
 $$;
 comment on function payments.record_checkout_session_result(uuid, jsonb) is 'Records the Stripe Checkout Session created for a row (id, url, expiry, customer, total, currency, payment status) and marks it open, without undoing a completion or expiry a webhook already recorded.';
-revoke execute on function payments.record_checkout_session_result(uuid, jsonb) from public;
-grant execute on function payments.record_checkout_session_result(uuid, jsonb) to service_role;
 
 create function payments.record_checkout_session_failure(p_id uuid, p_error text)
 returns payments.stripe_checkout_sessions
@@ -318,7 +305,30 @@ as $$
     payments_private.lock_session(null::payments.stripe_checkout_sessions, p_id, 'Checkout session'), p_error, 'completed')
 $$;
 comment on function payments.record_checkout_session_failure(uuid, text) is 'Marks a checkout row failed with the Stripe error (a completed row stays completed).';
-revoke execute on function payments.record_checkout_session_failure(uuid, text) from public;
-grant execute on function payments.record_checkout_session_failure(uuid, text) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.checkout_request(payments.stripe_checkout_sessions),
+  payments.checkout_request_hash(payments.stripe_checkout_sessions),
+  payments_private.check_checkout_row(),
+  payments.create_checkout_session(text, jsonb),
+  payments_private.lock_session(anyelement, uuid, text),
+  payments_private.record_session_failure(anyelement, text, text),
+  payments.restart_checkout_session(uuid),
+  payments.record_checkout_session_result(uuid, jsonb),
+  payments.record_checkout_session_failure(uuid, text)
+from public;
+grant execute on function
+  payments.checkout_request(payments.stripe_checkout_sessions),
+  payments.checkout_request_hash(payments.stripe_checkout_sessions),
+  payments.create_checkout_session(text, jsonb)
+to authenticated, service_role;
+grant execute on function
+  payments.restart_checkout_session(uuid),
+  payments.record_checkout_session_result(uuid, jsonb),
+  payments.record_checkout_session_failure(uuid, text)
+to service_role;
 
 -- migrate:down

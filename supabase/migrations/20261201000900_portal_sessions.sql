@@ -57,7 +57,6 @@ begin
 end;
 $$;
 comment on function payments_private.set_portal_customer() is 'Before insert on stripe_customer_portal_sessions: the customer is the subject''s mapping visible to the inserting role, never a value the inserter chose.';
-revoke execute on function payments_private.set_portal_customer() from public;
 create trigger set_portal_customer before insert on payments.stripe_customer_portal_sessions
   for each row execute function payments_private.set_portal_customer();
 
@@ -101,8 +100,6 @@ begin
 end;
 $$;
 comment on function payments.create_customer_portal_session(text, jsonb) is 'Creates the portal row of the calling user for a subject (default: the user) with its Stripe customer (security invoker: RLS decides). 42501 refused subject, PT404 no customer mapping visible to the caller, PT400 invalid request, PT429 too many new sessions a minute.';
-revoke execute on function payments.create_customer_portal_session(text, jsonb) from public;
-grant execute on function payments.create_customer_portal_session(text, jsonb) to authenticated, service_role;
 
 -- security definer (both record_* functions): service-role entry points that reach the private
 -- session-row helpers; EXECUTE is granted to service_role only.
@@ -126,8 +123,6 @@ begin
 end;
 $$;
 comment on function payments.record_customer_portal_session_result(uuid, jsonb) is 'Records the Stripe Billing Portal session (id, url) created for a portal row.';
-revoke execute on function payments.record_customer_portal_session_result(uuid, jsonb) from public;
-grant execute on function payments.record_customer_portal_session_result(uuid, jsonb) to service_role;
 
 create function payments.record_customer_portal_session_failure(p_id uuid, p_error text)
 returns payments.stripe_customer_portal_sessions
@@ -137,7 +132,22 @@ as $$
     payments_private.lock_session(null::payments.stripe_customer_portal_sessions, p_id, 'Portal session'), p_error, 'created')
 $$;
 comment on function payments.record_customer_portal_session_failure(uuid, text) is 'Marks a portal row failed with the Stripe error (a created row stays created).';
-revoke execute on function payments.record_customer_portal_session_failure(uuid, text) from public;
-grant execute on function payments.record_customer_portal_session_failure(uuid, text) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.set_portal_customer(),
+  payments.create_customer_portal_session(text, jsonb),
+  payments.record_customer_portal_session_result(uuid, jsonb),
+  payments.record_customer_portal_session_failure(uuid, text)
+from public;
+grant execute on function
+  payments.create_customer_portal_session(text, jsonb)
+to authenticated, service_role;
+grant execute on function
+  payments.record_customer_portal_session_result(uuid, jsonb),
+  payments.record_customer_portal_session_failure(uuid, text)
+to service_role;
 
 -- migrate:down

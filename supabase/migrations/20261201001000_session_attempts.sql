@@ -53,7 +53,6 @@ begin
 end;
 $$;
 comment on function payments_private.guard_session_attempts(uuid, boolean) is 'Counts a new Stripe session attempt of a user (when p_new_attempt) and raises PT429 (DETAIL {"retryAfter": seconds}) when the user made more than payments.sessions_per_minute (default 20; 0 turns the cap off) in the last minute.';
-revoke execute on function payments_private.guard_session_attempts(uuid, boolean) from public;
 
 -- security definer: it writes payments_private.session_attempts, which the inserting role (a
 -- user, through create_checkout_session or straight into the table) cannot reach. After insert,
@@ -68,7 +67,6 @@ begin
 end;
 $$;
 comment on function payments_private.count_session_row() is 'After insert on the checkout and portal session tables: a new row is a Stripe session attempt of its creator, refused over the cap.';
-revoke execute on function payments_private.count_session_row() from public;
 create trigger count_session_attempt after insert on payments.stripe_checkout_sessions
   for each row execute function payments_private.count_session_row();
 create trigger count_session_attempt after insert on payments.stripe_customer_portal_sessions
@@ -84,7 +82,17 @@ begin
 end;
 $$;
 comment on function payments.check_session_rate() is 'PT429 (DETAIL {"retryAfter": seconds}) when the calling user made more than payments.sessions_per_minute (default 20; 0 turns the cap off) Stripe session attempts in the last minute: new checkout and portal rows and restarts of failed or expired checkout rows.';
-revoke execute on function payments.check_session_rate() from public;
-grant execute on function payments.check_session_rate() to authenticated, service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.guard_session_attempts(uuid, boolean),
+  payments_private.count_session_row(),
+  payments.check_session_rate()
+from public;
+grant execute on function
+  payments.check_session_rate()
+to authenticated, service_role;
 
 -- migrate:down

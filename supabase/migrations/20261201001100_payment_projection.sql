@@ -106,7 +106,6 @@ begin
 end;
 $$;
 comment on function payments_private.project_checkout_session(text, jsonb, timestamptz, text) is 'Completes or expires the checkout row of a Stripe Checkout Session (found by session id or client_reference_id), maps its customer to the subject and records a one-time payment.';
-revoke execute on function payments_private.project_checkout_session(text, jsonb, timestamptz, text) from public;
 
 -- p_event_type null (sync): the payment intent's own status decides.
 create function payments_private.project_payment_intent(p_environment text, p_intent jsonb, p_at timestamptz, p_event_type text default null)
@@ -171,7 +170,6 @@ begin
 end;
 $$;
 comment on function payments_private.project_payment_intent(text, jsonb, timestamptz, text) is 'Records a one-time payment (succeeded) or a failed payment for a PaymentIntent that is not an invoice payment.';
-revoke execute on function payments_private.project_payment_intent(text, jsonb, timestamptz, text) from public;
 
 -- p_event_type null (sync): the invoice's own status decides.
 create function payments_private.project_invoice(p_environment text, p_invoice jsonb, p_at timestamptz, p_event_type text default null)
@@ -264,7 +262,6 @@ begin
 end;
 $$;
 comment on function payments_private.project_invoice(text, jsonb, timestamptz, text) is 'Records a paid subscription invoice (or one-off invoice as a one-time payment) or a failed invoice payment, from either invoice shape.';
-revoke execute on function payments_private.project_invoice(text, jsonb, timestamptz, text) from public;
 
 create function payments_private.project_invoice_payment(p_environment text, p_payment jsonb, p_at timestamptz)
 returns void
@@ -282,7 +279,6 @@ begin
 end;
 $$;
 comment on function payments_private.project_invoice_payment(text, jsonb, timestamptz) is 'Applies a paid Stripe InvoicePayment (invoice_payment.paid): links the invoice to its PaymentIntent and charge.';
-revoke execute on function payments_private.project_invoice_payment(text, jsonb, timestamptz) from public;
 
 create function payments_private.project_refund(p_environment text, p_refund jsonb, p_at timestamptz, p_charge_id text default null, p_payment_intent_id text default null)
 returns void
@@ -331,7 +327,6 @@ begin
 end;
 $$;
 comment on function payments_private.project_refund(text, jsonb, timestamptz, text, text) is 'Records a refund row and keeps amount_refunded and status right on the payment it refunds.';
-revoke execute on function payments_private.project_refund(text, jsonb, timestamptz, text, text) from public;
 
 create function payments_private.project_charge(p_environment text, p_charge jsonb, p_at timestamptz)
 returns void
@@ -362,6 +357,17 @@ begin
 end;
 $$;
 comment on function payments_private.project_charge(text, jsonb, timestamptz) is 'Applies a refunded charge: its refunds and the amount refunded on the payment it belongs to.';
-revoke execute on function payments_private.project_charge(text, jsonb, timestamptz) from public;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.project_checkout_session(text, jsonb, timestamptz, text),
+  payments_private.project_payment_intent(text, jsonb, timestamptz, text),
+  payments_private.project_invoice(text, jsonb, timestamptz, text),
+  payments_private.project_invoice_payment(text, jsonb, timestamptz),
+  payments_private.project_refund(text, jsonb, timestamptz, text, text),
+  payments_private.project_charge(text, jsonb, timestamptz)
+from public;
 
 -- migrate:down

@@ -93,7 +93,6 @@ as $$
   }'::jsonb
 $$;
 comment on function payments_private.stripe_event_routes() is 'The Stripe event types the projection handles, each mapped to the projection it runs. Every other type is recorded as ignored.';
-revoke execute on function payments_private.stripe_event_routes() from public;
 
 -- security definer: reads the private routes for the service role.
 create function payments.stripe_webhook_event_types()
@@ -104,8 +103,6 @@ as $$
   from jsonb_object_keys(payments_private.stripe_event_routes()) as r(event_type)
 $$;
 comment on function payments.stripe_webhook_event_types() is 'The Stripe event types the projection handles (from its routes): exactly the ones to enable on the managed webhook endpoint.';
-revoke execute on function payments.stripe_webhook_event_types() from public;
-grant execute on function payments.stripe_webhook_event_types() to service_role;
 
 -- The event being projected, named for the upserts without threading it through every
 -- projection function: project_stripe_event sets payments.projected_event and
@@ -124,7 +121,6 @@ begin
 end;
 $$;
 comment on function payments_private.projected_event(jsonb) is 'The Stripe id of the event being projected when p_object is that event''s data.object; null otherwise (sync, nested objects).';
-revoke execute on function payments_private.projected_event(jsonb) from public;
 
 -- The one dispatcher, for first deliveries and replays alike. True when the event type is
 -- projected, false when it is not handled (ignored).
@@ -174,7 +170,6 @@ begin
 end;
 $$;
 comment on function payments_private.project_stripe_event(text, jsonb) is 'Projects one Stripe event into the mirror tables through the route of its type, the rows naming the event that holds their object; false for types without a route.';
-revoke execute on function payments_private.project_stripe_event(text, jsonb) from public;
 
 --------------------------------------------------------------------------------
 -- Ingestion and replay
@@ -201,7 +196,6 @@ begin
 end;
 $$;
 comment on function payments_private.record_webhook_event(text, jsonb, text, text) is 'Stores a Stripe event in webhook_events with the status (and error) of its first attempt; false when the event was already stored.';
-revoke execute on function payments_private.record_webhook_event(text, jsonb, text, text) from public;
 
 -- Locks the stored event, projects it once and records the outcome. The projection and the
 -- status update (which fires the app's triggers on webhook_events) share one subtransaction: if
@@ -247,7 +241,6 @@ begin
 end;
 $$;
 comment on function payments_private.process_webhook_event(text, text) is 'Projects a stored webhook event once (locked), setting processed, ignored or failed; null when no such event is stored.';
-revoke execute on function payments_private.process_webhook_event(text, text) from public;
 
 -- security definer: the projection writes every mirror table through private functions that no
 -- API role may execute; this entry point (EXECUTE for service_role only) is the one way in.
@@ -319,8 +312,6 @@ begin
 end;
 $$;
 comment on function payments.ingest_stripe_event(text, jsonb) is 'Records a verified Stripe event and projects it once: {eventId, status: processed|ignored|duplicate|failed, error}. PT400 (nothing written) for a malformed event or a livemode that disagrees with the environment. A failed event is kept with its error; a later delivery or replay processes it.';
-revoke execute on function payments.ingest_stripe_event(text, jsonb) from public;
-grant execute on function payments.ingest_stripe_event(text, jsonb) to service_role;
 
 -- security definer: as ingest_stripe_event.
 create function payments.replay_webhook_event(p_environment text, p_event_id text)
@@ -339,7 +330,24 @@ begin
 end;
 $$;
 comment on function payments.replay_webhook_event(text, text) is 'Reprocesses a stored pending or failed event (processed or ignored ones answer duplicate): same result shape as ingest_stripe_event; PT404 for an unknown event.';
-revoke execute on function payments.replay_webhook_event(text, text) from public;
-grant execute on function payments.replay_webhook_event(text, text) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.stripe_event_routes(),
+  payments.stripe_webhook_event_types(),
+  payments_private.projected_event(jsonb),
+  payments_private.project_stripe_event(text, jsonb),
+  payments_private.record_webhook_event(text, jsonb, text, text),
+  payments_private.process_webhook_event(text, text),
+  payments.ingest_stripe_event(text, jsonb),
+  payments.replay_webhook_event(text, text)
+from public;
+grant execute on function
+  payments.stripe_webhook_event_types(),
+  payments.ingest_stripe_event(text, jsonb),
+  payments.replay_webhook_event(text, text)
+to service_role;
 
 -- migrate:down

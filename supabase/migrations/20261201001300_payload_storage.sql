@@ -41,8 +41,6 @@ as $$
   where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = p_event_id
 $$;
 comment on function payments.event_object(text, text) is 'The data.object of a stored Stripe event, read under the caller''s RLS (null when the event is unknown or hidden).';
-revoke execute on function payments.event_object(text, text) from public;
-grant execute on function payments.event_object(text, text) to authenticated, service_role;
 
 -- Security invoker, like event_object. A row whose event was removed by hand (retention first
 -- copies the object into raw) gives null.
@@ -53,8 +51,6 @@ as $$
   select coalesce(p_row.raw, payments.event_object(p_row.environment, p_row.source_event_id))
 $$;
 comment on function payments.stripe_object(payments.customers) is 'The Stripe Customer of a row: raw, or the object of the event the row names (source_event_id).';
-revoke execute on function payments.stripe_object(payments.customers) from public;
-grant execute on function payments.stripe_object(payments.customers) to service_role;
 
 create function payments.stripe_object(p_row payments.stripe_subscriptions)
 returns jsonb
@@ -63,8 +59,6 @@ as $$
   select coalesce(p_row.raw, payments.event_object(p_row.environment, p_row.source_event_id))
 $$;
 comment on function payments.stripe_object(payments.stripe_subscriptions) is 'The Stripe Subscription of a row: raw, or the object of the event the row names (source_event_id).';
-revoke execute on function payments.stripe_object(payments.stripe_subscriptions) from public;
-grant execute on function payments.stripe_object(payments.stripe_subscriptions) to authenticated, service_role;
 
 create function payments.stripe_object(p_row payments.stripe_subscription_items)
 returns jsonb
@@ -76,8 +70,6 @@ as $$
     where i ->> 'id' = p_row.subscription_item_id))
 $$;
 comment on function payments.stripe_object(payments.stripe_subscription_items) is 'The Stripe subscription item of a row: raw, or the item in the subscription of the event the row names (source_event_id).';
-revoke execute on function payments.stripe_object(payments.stripe_subscription_items) from public;
-grant execute on function payments.stripe_object(payments.stripe_subscription_items) to authenticated, service_role;
 
 create function payments.stripe_object(p_row payments.transactions)
 returns jsonb
@@ -86,8 +78,6 @@ as $$
   select coalesce(p_row.raw, payments.event_object(p_row.environment, p_row.source_event_id))
 $$;
 comment on function payments.stripe_object(payments.transactions) is 'The newest Stripe object of a transaction row (Checkout Session, PaymentIntent, Invoice or Refund): raw, or the object of the event the row names (source_event_id).';
-revoke execute on function payments.stripe_object(payments.transactions) from public;
-grant execute on function payments.stripe_object(payments.transactions) to authenticated, service_role;
 
 --------------------------------------------------------------------------------
 -- Storage of the Stripe payloads
@@ -118,5 +108,25 @@ alter table payments.stripe_subscription_items alter column raw set storage main
 alter table payments.customers alter column raw set storage main;
 alter table payments.stripe_products alter column raw set storage main;
 alter table payments.stripe_prices alter column raw set storage main;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.event_object(text, text),
+  payments.stripe_object(payments.customers),
+  payments.stripe_object(payments.stripe_subscriptions),
+  payments.stripe_object(payments.stripe_subscription_items),
+  payments.stripe_object(payments.transactions)
+from public;
+grant execute on function
+  payments.event_object(text, text),
+  payments.stripe_object(payments.stripe_subscriptions),
+  payments.stripe_object(payments.stripe_subscription_items),
+  payments.stripe_object(payments.transactions)
+to authenticated, service_role;
+grant execute on function
+  payments.stripe_object(payments.customers)
+to service_role;
 
 -- migrate:down

@@ -17,8 +17,6 @@ as $$
     where e.provider = 'stripe' and e.environment = p_environment and e.provider_event_id = i.id)
 $$;
 comment on function payments.unseen_stripe_event_ids(text, text[]) is 'The ids among p_event_ids that payments.webhook_events does not hold for the environment, in their order (what reconciliation ingests, and what delivery health counts as pending).';
-revoke execute on function payments.unseen_stripe_event_ids(text, text[]) from public;
-grant execute on function payments.unseen_stripe_event_ids(text, text[]) to service_role;
 
 -- security invoker: as above.
 create function payments.webhook_delivery_times(p_environment text)
@@ -32,8 +30,6 @@ as $$
           where e.environment = p_environment and e.received_via = 'reconcile')
 $$;
 comment on function payments.webhook_delivery_times(text) is 'When the environment last received a verified webhook delivery, and last stored an event through reconciliation.';
-revoke execute on function payments.webhook_delivery_times(text) from public;
-grant execute on function payments.webhook_delivery_times(text) to service_role;
 
 --------------------------------------------------------------------------------
 -- Retention for payments.webhook_events. A schedule (pg_cron, docs/sql.md) calls
@@ -121,7 +117,19 @@ begin
 end;
 $$;
 comment on function payments.prune_webhook_events(interval, text[], text, integer) is 'Retention: removes up to batch_size processed or ignored events received more than older_than ago (default 90 days, at least 30, and never an event Stripe created in the last 30 days); failed and pending events stay, and rows naming a removed event keep its object in raw. Returns how many it removed; PT400 for a policy that would break dedupe.';
-revoke execute on function payments.prune_webhook_events(interval, text[], text, integer) from public;
-grant execute on function payments.prune_webhook_events(interval, text[], text, integer) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.unseen_stripe_event_ids(text, text[]),
+  payments.webhook_delivery_times(text),
+  payments.prune_webhook_events(interval, text[], text, integer)
+from public;
+grant execute on function
+  payments.unseen_stripe_event_ids(text, text[]),
+  payments.webhook_delivery_times(text),
+  payments.prune_webhook_events(interval, text[], text, integer)
+to service_role;
 
 -- migrate:down

@@ -46,8 +46,6 @@ begin
 end;
 $$;
 comment on function payments.has_active_subscription(text, text, text, text, text, text) is 'True when the subject has an active or trialing, unarchived subscription in the environment (live unless test is asked for by name; null means live), optionally with an item of the given product, price or price lookup_key. Security invoker: the caller''s RLS on stripe_subscriptions applies, so use it in policies for subjects the user may see.';
-revoke execute on function payments.has_active_subscription(text, text, text, text, text, text) from public;
-grant execute on function payments.has_active_subscription(text, text, text, text, text, text) to authenticated, service_role;
 
 -- The safe way to fulfil is the easy way: an app trigger on payments.webhook_events asks this
 -- function instead of reading the payload. Only a Checkout Session whose money has arrived is a
@@ -92,7 +90,19 @@ as $$
     and p_event.livemode = (p_event.environment = 'live')
 $$;
 comment on function payments.settled_payment(payments.webhook_events) is 'For a processed webhook event that settles a Checkout Session (checkout.session.completed or checkout.session.async_payment_succeeded with payment_status paid): one row with metadata.order_id, amount_total, currency, the billing subject, environment, session and payment intent ids and the event time; no row otherwise. Fulfil only when amount, currency, subject and environment match the order (sql/examples/fulfillment.sql).';
-revoke execute on function payments.settled_payment(payments.webhook_events) from public;
-grant execute on function payments.settled_payment(payments.webhook_events) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.has_active_subscription(text, text, text, text, text, text),
+  payments.settled_payment(payments.webhook_events)
+from public;
+grant execute on function
+  payments.has_active_subscription(text, text, text, text, text, text)
+to authenticated, service_role;
+grant execute on function
+  payments.settled_payment(payments.webhook_events)
+to service_role;
 
 -- migrate:down

@@ -69,8 +69,6 @@ begin
 end;
 $$;
 comment on function payments.upsert_stripe_objects(text, text, jsonb, timestamptz) is 'Mirrors one list page of Stripe objects (product, price, customer, subscription, invoice_payment, payment_intent, charge, refund, invoice, checkout.session) through the webhook projection, marking mirrored rows seen at p_synced_at. Returns the number of objects; PT400 for an unknown type.';
-revoke execute on function payments.upsert_stripe_objects(text, text, jsonb, timestamptz) from public;
-grant execute on function payments.upsert_stripe_objects(text, text, jsonb, timestamptz) to service_role;
 
 -- The mirrors a full sync lists completely, by Stripe object type: what it does not see is gone
 -- from Stripe. One list for marking rows seen, archiving the unseen and switching accounts.
@@ -82,7 +80,6 @@ as $$
          ('customer', 'customers', 'customer_id'), ('subscription', 'stripe_subscriptions', 'subscription_id')
 $$;
 comment on function payments_private.archivable_mirrors() is 'The object types a full sync lists completely (product, price, customer, subscription), with their mirror table and Stripe id column.';
-revoke execute on function payments_private.archivable_mirrors() from public;
 
 -- Called by upsert_stripe_objects when an upsert refused an object of the page.
 create function payments_private.mark_seen_by_sync(p_object_type text, p_environment text, p_id text, p_synced_at timestamptz)
@@ -100,7 +97,6 @@ begin
 end;
 $$;
 comment on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) is 'Marks a mirrored row seen by the sync at p_synced_at (and not archived).';
-revoke execute on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) from public;
 
 -- security definer: updates mirror tables on behalf of the service role's sync.
 create function payments.archive_unsynced_stripe_objects(p_environment text, p_object_type text, p_sync_started_at timestamptz)
@@ -130,8 +126,6 @@ begin
 end;
 $$;
 comment on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) is 'After a completed full sync of one object type, archives (never deletes) the rows that sync did not see. Returns how many were archived.';
-revoke execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) from public;
-grant execute on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) to service_role;
 
 -- security definer: as above. The previous account's rows are archived as a sync of the new
 -- account archives what it did not see (which checks the environment first): one that started at
@@ -146,8 +140,6 @@ as $$
   delete from payments.customer_mappings m where m.provider = 'stripe' and m.environment = p_environment;
 $$;
 comment on function payments.archive_stripe_account_data(text) is 'When another Stripe account is connected to an environment: archives its catalog, customers and subscriptions and removes its customer mappings, so the two accounts never mix. History (transactions, events, sessions) stays.';
-revoke execute on function payments.archive_stripe_account_data(text) from public;
-grant execute on function payments.archive_stripe_account_data(text) to service_role;
 
 --------------------------------------------------------------------------------
 -- Resumable sync
@@ -197,7 +189,6 @@ begin
 end;
 $$;
 comment on function payments_private.running_sync_started_at(text) is 'When the running sync of an environment started; PT400 for an unknown environment, PT404 when no sync is running.';
-revoke execute on function payments_private.running_sync_started_at(text) from public;
 
 -- A page moves its type's checkpoint past its last object and adds what it wrote; completing the
 -- type marks it done. One upsert for both, so the row's rules (a page without objects keeps the
@@ -215,7 +206,6 @@ as $$
   returning c.total
 $$;
 comment on function payments_private.save_sync_checkpoint(text, text, text, integer, boolean) is 'Writes the running sync''s checkpoint of one object type: the cursor (kept when null), the total plus what was written, done once marked done. Returns the total.';
-revoke execute on function payments_private.save_sync_checkpoint(text, text, text, integer, boolean) from public;
 
 -- security definer (every function below): service-role entry points that write the private sync
 -- state; EXECUTE is granted to service_role only.
@@ -244,8 +234,6 @@ begin
 end;
 $$;
 comment on function payments.start_stripe_sync(text, boolean) is 'Starts a sync of an environment, or with p_resume continues its unfinished one. Returns {startedAt, resumed, checkpoints: {objectType: {cursor, total, completed}}}.';
-revoke execute on function payments.start_stripe_sync(text, boolean) from public;
-grant execute on function payments.start_stripe_sync(text, boolean) to service_role;
 
 -- The run's own start time dates every page, so a resumed run archives exactly what a run
 -- without interruption would.
@@ -261,8 +249,6 @@ begin
 end;
 $$;
 comment on function payments.sync_stripe_page(text, text, jsonb) is 'Mirrors one list page for the running sync and moves its checkpoint to the page''s last object, in one transaction. Returns the total written for the type; PT404 when no sync is running.';
-revoke execute on function payments.sync_stripe_page(text, text, jsonb) from public;
-grant execute on function payments.sync_stripe_page(text, text, jsonb) to service_role;
 
 -- Archiving and marking the type done share a transaction: a resumed run never skips archiving.
 create function payments.complete_stripe_sync_type(p_environment text, p_object_type text)
@@ -281,8 +267,6 @@ begin
 end;
 $$;
 comment on function payments.complete_stripe_sync_type(text, text) is 'Marks one object type of the running sync done, archiving first what the sync did not see when the type is listed completely. Returns how many rows were archived, null for a type that is not listed completely (history).';
-revoke execute on function payments.complete_stripe_sync_type(text, text) from public;
-grant execute on function payments.complete_stripe_sync_type(text, text) to service_role;
 
 create function payments.finish_stripe_sync(p_environment text)
 returns void
@@ -295,7 +279,31 @@ begin
 end;
 $$;
 comment on function payments.finish_stripe_sync(text) is 'Marks the running sync of an environment finished: a later resume starts a new one.';
-revoke execute on function payments.finish_stripe_sync(text) from public;
-grant execute on function payments.finish_stripe_sync(text) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.upsert_stripe_objects(text, text, jsonb, timestamptz),
+  payments_private.archivable_mirrors(),
+  payments_private.mark_seen_by_sync(text, text, text, timestamptz),
+  payments.archive_unsynced_stripe_objects(text, text, timestamptz),
+  payments.archive_stripe_account_data(text),
+  payments_private.running_sync_started_at(text),
+  payments_private.save_sync_checkpoint(text, text, text, integer, boolean),
+  payments.start_stripe_sync(text, boolean),
+  payments.sync_stripe_page(text, text, jsonb),
+  payments.complete_stripe_sync_type(text, text),
+  payments.finish_stripe_sync(text)
+from public;
+grant execute on function
+  payments.upsert_stripe_objects(text, text, jsonb, timestamptz),
+  payments.archive_unsynced_stripe_objects(text, text, timestamptz),
+  payments.archive_stripe_account_data(text),
+  payments.start_stripe_sync(text, boolean),
+  payments.sync_stripe_page(text, text, jsonb),
+  payments.complete_stripe_sync_type(text, text),
+  payments.finish_stripe_sync(text)
+to service_role;
 
 -- migrate:down

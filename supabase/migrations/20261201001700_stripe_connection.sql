@@ -44,8 +44,6 @@ begin
 end;
 $$;
 comment on function payments.switch_stripe_account(text, text, text, text, text) is 'Connects a Stripe account to an environment in one transaction: stores its secret key and, when it replaces another account, archives that account''s data and forgets its webhook endpoint and secret. True when the account changed.';
-revoke execute on function payments.switch_stripe_account(text, text, text, text, text) from public;
-grant execute on function payments.switch_stripe_account(text, text, text, text, text) to service_role;
 
 create function payments.disconnect_stripe_account(p_environment text)
 returns boolean
@@ -65,8 +63,6 @@ begin
 end;
 $$;
 comment on function payments.disconnect_stripe_account(text) is 'Removes an environment''s Stripe key and webhook secret and marks it disconnected; the mirrored data stays. True when a key was stored.';
-revoke execute on function payments.disconnect_stripe_account(text) from public;
-grant execute on function payments.disconnect_stripe_account(text) to service_role;
 
 create function payments.record_webhook_endpoint(
   p_environment text, p_endpoint_id text, p_url text, p_signing_secret text default null)
@@ -85,8 +81,6 @@ begin
 end;
 $$;
 comment on function payments.record_webhook_endpoint(text, text, text, text) is 'Records the managed webhook endpoint of an environment and, for a new endpoint, its signing secret.';
-revoke execute on function payments.record_webhook_endpoint(text, text, text, text) from public;
-grant execute on function payments.record_webhook_endpoint(text, text, text, text) to service_role;
 
 create function payments.record_sync_status(
   p_environment text, p_status text, p_error text default null, p_counts jsonb default '{}')
@@ -111,8 +105,6 @@ begin
 end;
 $$;
 comment on function payments.record_sync_status(text, text, text, jsonb) is 'Records that a sync of an environment started (running) or finished (succeeded or failed, with its counts).';
-revoke execute on function payments.record_sync_status(text, text, text, jsonb) from public;
-grant execute on function payments.record_sync_status(text, text, text, jsonb) to service_role;
 
 -- stable: the status answer reads only.
 create function payments.stripe_connection_status()
@@ -146,7 +138,23 @@ as $$
   order by e.environment
 $$;
 comment on function payments.stripe_connection_status() is 'Per environment: the connected account, key and webhook state, the last sync and row counts (what GET /stripe/status answers).';
-revoke execute on function payments.stripe_connection_status() from public;
-grant execute on function payments.stripe_connection_status() to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.switch_stripe_account(text, text, text, text, text),
+  payments.disconnect_stripe_account(text),
+  payments.record_webhook_endpoint(text, text, text, text),
+  payments.record_sync_status(text, text, text, jsonb),
+  payments.stripe_connection_status()
+from public;
+grant execute on function
+  payments.switch_stripe_account(text, text, text, text, text),
+  payments.disconnect_stripe_account(text),
+  payments.record_webhook_endpoint(text, text, text, text),
+  payments.record_sync_status(text, text, text, jsonb),
+  payments.stripe_connection_status()
+to service_role;
 
 -- migrate:down

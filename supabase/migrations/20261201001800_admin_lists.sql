@@ -28,7 +28,6 @@ as $$
     'base64'), E'+/=\n', '-_')
 $$;
 comment on function payments_private.encode_list_cursor(timestamptz, uuid) is 'The opaque cursor (base64url of sort time and id) of the last row of an admin list page.';
-revoke execute on function payments_private.encode_list_cursor(timestamptz, uuid) from public;
 
 create function payments_private.decode_list_cursor(p_cursor text, out at timestamptz, out id uuid)
 language plpgsql stable set search_path = ''
@@ -54,7 +53,6 @@ begin
 end;
 $$;
 comment on function payments_private.decode_list_cursor(text) is 'Sort time and id named by an admin list cursor; PT400 for anything that is not such a cursor.';
-revoke execute on function payments_private.decode_list_cursor(text) from public;
 
 -- Filters on a column with a fixed set of values (status, transaction type) refuse any other
 -- value with a 400 naming the filter and the allowed values, instead of answering an empty page.
@@ -76,7 +74,6 @@ as $$
   )
 $$;
 comment on function payments_private.column_check_values(regclass, name) is 'The values a column''s check constraint lists as the only ones allowed (its quoted literals, in order); empty for any other column.';
-revoke execute on function payments_private.column_check_values(regclass, name) from public;
 
 -- Every list function is one call of this. The page holds the rows of `p_table` (aliased
 -- `p_alias`) in the environment that match `p_where` and the filters the caller gave, after the
@@ -154,7 +151,6 @@ begin
 end;
 $$;
 comment on function payments_private.admin_list_page(regclass, text, text, text, text, integer, text, text[], timestamptz, text, text) is 'One admin list page {data, nextCursor}: checks the environment, page size and filters, then pages the environment''s matching rows of a table newest first after the cursor, in the given item shape; the first page may carry totals of the filtered set.';
-revoke execute on function payments_private.admin_list_page(regclass, text, text, text, text, integer, text, text[], timestamptz, text, text) from public;
 
 --------------------------------------------------------------------------------
 -- Webhook events
@@ -173,7 +169,6 @@ as $$
     'createdAt', p_event.event_created_at, 'receivedAt', p_event.received_at, 'processedAt', p_event.processed_at)
 $$;
 comment on function payments_private.webhook_event_summary(payments.webhook_events) is 'A stored webhook event as the admin lists show it: ids, type, status, attempts, error and times, without the payload.';
-revoke execute on function payments_private.webhook_event_summary(payments.webhook_events) from public;
 
 create function payments.list_webhook_events(
   p_environment text, p_limit integer default null, p_cursor text default null,
@@ -189,8 +184,6 @@ as $$
     p_since => p_since, p_where => $w$e.provider = 'stripe'$w$)
 $$;
 comment on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of received webhook events, newest first, optionally by status, type, object id and received since; without payloads (see get_webhook_event). PT400 for a status the table does not have.';
-revoke execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) from public;
-grant execute on function payments.list_webhook_events(text, integer, text, text, text, text, timestamptz) to service_role;
 
 create function payments.get_webhook_event(p_environment text, p_event_id text)
 returns jsonb
@@ -213,8 +206,6 @@ begin
 end;
 $$;
 comment on function payments.get_webhook_event(text, text) is 'One stored webhook event by its Stripe id: the whole payload, its status, error and attempts; PT404 when unknown.';
-revoke execute on function payments.get_webhook_event(text, text) from public;
-grant execute on function payments.get_webhook_event(text, text) to service_role;
 
 --------------------------------------------------------------------------------
 -- Transactions
@@ -251,7 +242,24 @@ as $$
     $q$)
 $$;
 comment on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) is 'One page {data, nextCursor} of transactions, newest first, optionally by type, status, subject, customer and created since; the first page also carries totals per currency of the whole filtered set. PT400 for a type or status the table does not have.';
-revoke execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) from public;
-grant execute on function payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments_private.encode_list_cursor(timestamptz, uuid),
+  payments_private.decode_list_cursor(text),
+  payments_private.column_check_values(regclass, name),
+  payments_private.admin_list_page(regclass, text, text, text, text, integer, text, text[], timestamptz, text, text),
+  payments_private.webhook_event_summary(payments.webhook_events),
+  payments.list_webhook_events(text, integer, text, text, text, text, timestamptz),
+  payments.get_webhook_event(text, text),
+  payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz)
+from public;
+grant execute on function
+  payments.list_webhook_events(text, integer, text, text, text, text, timestamptz),
+  payments.get_webhook_event(text, text),
+  payments.list_transactions(text, integer, text, text, text, text, text, text, timestamptz)
+to service_role;
 
 -- migrate:down

@@ -34,8 +34,6 @@ as $$
     $i$, p_environment, p_limit, p_cursor, p_filters => array[['status', 'status', p_status]])
 $$;
 comment on function payments.list_subscriptions(text, integer, text, text) is 'One page {data, nextCursor} of mirrored subscriptions with their items, newest first, optionally by status. PT400 for a status the table does not have.';
-revoke execute on function payments.list_subscriptions(text, integer, text, text) from public;
-grant execute on function payments.list_subscriptions(text, integer, text, text) to service_role;
 
 create function payments.list_customers(
   p_environment text, p_limit integer default null, p_cursor text default null)
@@ -55,8 +53,6 @@ as $$
     $i$, p_environment, p_limit, p_cursor)
 $$;
 comment on function payments.list_customers(text, integer, text) is 'One page {data, nextCursor} of mirrored customers with the billing subject mapped to each, newest first.';
-revoke execute on function payments.list_customers(text, integer, text) from public;
-grant execute on function payments.list_customers(text, integer, text) to service_role;
 
 create function payments.list_products(
   p_environment text, p_limit integer default null, p_cursor text default null,
@@ -88,8 +84,6 @@ as $$
       then format(' and (p.active and p.archived_at is null) = %L', p_active) else '' end)
 $$;
 comment on function payments.list_products(text, integer, text, boolean) is 'One page {data, nextCursor} of mirrored products, each with its prices, newest first, optionally only active (or only archived) ones.';
-revoke execute on function payments.list_products(text, integer, text, boolean) from public;
-grant execute on function payments.list_products(text, integer, text, boolean) to service_role;
 
 --------------------------------------------------------------------------------
 -- Overview
@@ -135,7 +129,21 @@ begin
 end;
 $$;
 comment on function payments.admin_overview(text, timestamptz) is 'Figures for the dashboard overview: net revenue per day and currency since p_since (30 days by default), webhook events per hour and status (48 hours at most), subscriptions by status and the number of failed events.';
-revoke execute on function payments.admin_overview(text, timestamptz) from public;
-grant execute on function payments.admin_overview(text, timestamptz) to service_role;
+
+--------------------------------------------------------------------------------
+-- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
+--------------------------------------------------------------------------------
+revoke execute on function
+  payments.list_subscriptions(text, integer, text, text),
+  payments.list_customers(text, integer, text),
+  payments.list_products(text, integer, text, boolean),
+  payments.admin_overview(text, timestamptz)
+from public;
+grant execute on function
+  payments.list_subscriptions(text, integer, text, text),
+  payments.list_customers(text, integer, text),
+  payments.list_products(text, integer, text, boolean),
+  payments.admin_overview(text, timestamptz)
+to service_role;
 
 -- migrate:down
