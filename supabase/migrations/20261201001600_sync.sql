@@ -98,10 +98,10 @@ end;
 $$;
 comment on function payments_private.mark_seen_by_sync(text, text, text, timestamptz) is 'Marks a mirrored row seen by the sync at p_synced_at (and not archived).';
 
--- security definer: updates mirror tables on behalf of the service role's sync.
-create function payments.archive_unsynced_stripe_objects(p_environment text, p_object_type text, p_sync_started_at timestamptz)
+-- Runs inside the service-role entry points (complete_stripe_sync_type, switch_stripe_account).
+create function payments_private.archive_unsynced_stripe_objects(p_environment text, p_object_type text, p_sync_started_at timestamptz)
 returns integer
-language plpgsql security definer set search_path = ''
+language plpgsql set search_path = ''
 as $$
 declare
   v_mirror record;
@@ -125,21 +125,21 @@ begin
   return v_count;
 end;
 $$;
-comment on function payments.archive_unsynced_stripe_objects(text, text, timestamptz) is 'After a completed full sync of one object type, archives (never deletes) the rows that sync did not see. Returns how many were archived.';
+comment on function payments_private.archive_unsynced_stripe_objects(text, text, timestamptz) is 'After a completed full sync of one object type, archives (never deletes) the rows that sync did not see. Returns how many were archived.';
 
--- security definer: as above. The previous account's rows are archived as a sync of the new
+-- The previous account's rows are archived as a sync of the new
 -- account archives what it did not see (which checks the environment first): one that started at
 -- 'infinity' has seen none of them.
-create function payments.archive_stripe_account_data(p_environment text)
+create function payments_private.archive_stripe_account_data(p_environment text)
 returns void
-language sql security definer set search_path = ''
+language sql set search_path = ''
 as $$
-  select payments.archive_unsynced_stripe_objects(p_environment, m.object_type, 'infinity')
+  select payments_private.archive_unsynced_stripe_objects(p_environment, m.object_type, 'infinity')
   from payments_private.archivable_mirrors() m;
   -- Mappings name customers of the previous account: a subject gets a new customer in the new one.
   delete from payments.customer_mappings m where m.provider = 'stripe' and m.environment = p_environment;
 $$;
-comment on function payments.archive_stripe_account_data(text) is 'When another Stripe account is connected to an environment: archives its catalog, customers and subscriptions and removes its customer mappings, so the two accounts never mix. History (transactions, events, sessions) stays.';
+comment on function payments_private.archive_stripe_account_data(text) is 'When another Stripe account is connected to an environment: archives its catalog, customers and subscriptions and removes its customer mappings, so the two accounts never mix. History (transactions, events, sessions) stays.';
 
 --------------------------------------------------------------------------------
 -- Resumable sync
@@ -260,7 +260,7 @@ declare
   v_archived integer;
 begin
   if exists (select from payments_private.archivable_mirrors() m where m.object_type = p_object_type) then
-    v_archived := payments.archive_unsynced_stripe_objects(p_environment, p_object_type, v_started);
+    v_archived := payments_private.archive_unsynced_stripe_objects(p_environment, p_object_type, v_started);
   end if;
   perform payments_private.save_sync_checkpoint(p_environment, p_object_type, null, 0, true);
   return v_archived;
@@ -287,8 +287,8 @@ revoke execute on function
   payments.upsert_stripe_objects(text, text, jsonb, timestamptz),
   payments_private.archivable_mirrors(),
   payments_private.mark_seen_by_sync(text, text, text, timestamptz),
-  payments.archive_unsynced_stripe_objects(text, text, timestamptz),
-  payments.archive_stripe_account_data(text),
+  payments_private.archive_unsynced_stripe_objects(text, text, timestamptz),
+  payments_private.archive_stripe_account_data(text),
   payments_private.running_sync_started_at(text),
   payments_private.save_sync_checkpoint(text, text, text, integer, boolean),
   payments.start_stripe_sync(text, boolean),
@@ -298,8 +298,6 @@ revoke execute on function
 from public;
 grant execute on function
   payments.upsert_stripe_objects(text, text, jsonb, timestamptz),
-  payments.archive_unsynced_stripe_objects(text, text, timestamptz),
-  payments.archive_stripe_account_data(text),
   payments.start_stripe_sync(text, boolean),
   payments.sync_stripe_page(text, text, jsonb),
   payments.complete_stripe_sync_type(text, text),

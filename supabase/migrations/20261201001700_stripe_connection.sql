@@ -26,7 +26,7 @@ begin
   where c.provider = 'stripe' and c.environment = p_environment
   for update;
   if v_previous is not null and v_previous <> p_account_id then
-    perform payments.archive_stripe_account_data(p_environment);
+    perform payments_private.archive_stripe_account_data(p_environment);
     perform payments_private.delete_provider_secret(p_environment::payments.environment, 'webhook_secret');
     update payments.provider_connections c set webhook_endpoint_id = null, webhook_endpoint_url = null
     where c.provider = 'stripe' and c.environment = p_environment;

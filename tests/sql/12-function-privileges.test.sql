@@ -27,8 +27,6 @@ insert into expected values
   ('replay_webhook_event(text,text)', 'service_role'),
   ('stripe_webhook_event_types()', 'service_role'),
   ('upsert_stripe_objects(text,text,jsonb,timestamp with time zone)', 'service_role'),
-  ('archive_unsynced_stripe_objects(text,text,timestamp with time zone)', 'service_role'),
-  ('archive_stripe_account_data(text)', 'service_role'),
   ('switch_stripe_account(text,text,text,text,text)', 'service_role'),
   ('disconnect_stripe_account(text)', 'service_role'),
   ('record_webhook_endpoint(text,text,text,text)', 'service_role'),
@@ -109,7 +107,7 @@ select set_eq($$
   select p.proname::text from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
   where n.nspname = 'payments' and p.prosecdef
 $$, array['ingest_stripe_event', 'replay_webhook_event', 'stripe_webhook_event_types', 'upsert_stripe_objects',
-          'archive_unsynced_stripe_objects', 'archive_stripe_account_data', 'switch_stripe_account',
+          'switch_stripe_account',
           'disconnect_stripe_account', 'record_webhook_endpoint', 'record_sync_status', 'stripe_connection_status',
           'restart_checkout_session', 'record_checkout_session_result', 'record_checkout_session_failure',
           'record_customer_portal_session_result', 'record_customer_portal_session_failure', 'link_customer',

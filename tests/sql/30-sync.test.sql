@@ -51,16 +51,19 @@ select throws_ok($$select payments.upsert_stripe_objects('test', 'product', '{}'
 select throws_ok($$select payments.upsert_stripe_objects('test', 'product', '[{"id":"price_1","object":"price"}]')$$, 'PT400', null,
   'Objects of another type are refused.');
 
+-- The private archiving helpers, called as their owner (the sync and account-switch entry
+-- points call them so).
+reset role;
 -- The full product sync started a minute from now: what it did not see is archived.
-select is(payments.archive_unsynced_stripe_objects('test', 'product', now() + interval '1 minute'), 1,
+select is(payments_private.archive_unsynced_stripe_objects('test', 'product', now() + interval '1 minute'), 1,
   'Archiving after a full sync archives the one product it did not see.');
 select results_eq($$select product_id from payments.stripe_products where archived_at is not null$$, $$values ('prod_gone')$$,
   'The product gone from Stripe is archived, not deleted.');
-select throws_ok($$select payments.archive_unsynced_stripe_objects('test', 'refund', now())$$, 'PT400', null,
+select throws_ok($$select payments_private.archive_unsynced_stripe_objects('test', 'refund', now())$$, 'PT400', null,
   'History is never archived by sync.');
 
 -- Another Stripe account connected to the test environment.
-select payments.archive_stripe_account_data('test');
+select payments_private.archive_stripe_account_data('test');
 select is((select count(*)::int from payments.stripe_products where archived_at is null)
         + (select count(*)::int from payments.stripe_prices where archived_at is null)
         + (select count(*)::int from payments.customers where archived_at is null)
