@@ -4,7 +4,7 @@
 // Idempotency-Key, so that a double submit or a retried command makes one object.
 import { mapDatabaseErrors } from "./db.ts";
 import type { OperatorRoute } from "./operator_routes.ts";
-import { type FieldError, json, PaymentsError, validationError } from "./errors.ts";
+import { json, PaymentsError, validationError } from "./errors.ts";
 import {
   type Environment,
   type Stripe,
@@ -15,26 +15,9 @@ import {
 import { readJson } from "./body.ts";
 import type { Price, PriceInput, Product, ProductInput, Recurring } from "./wire.ts";
 
-type Body = Record<string, unknown>;
-
-const PRODUCT_FIELDS = ["name", "description", "active", "metadata"];
-const PRICE_CREATE_FIELDS = [
-  "productId",
-  "currency",
-  "unitAmount",
-  "recurring",
-  "nickname",
-  "lookupKey",
-  "active",
-  "metadata",
-];
-const PRICE_UPDATE_FIELDS = ["nickname", "lookupKey", "active", "metadata"];
-const INTERVALS = ["day", "week", "month", "year"];
-
 /** What differs between the catalog's kinds of object; catalogRoute does the rest. */
 interface CatalogKind<Input, Object> {
   name: "product" | "price";
-  input(body: Body, creating: boolean): Input;
   // The Stripe client leaves out parameters that are undefined: only what the operator gave is
   // sent.
   create(stripe: Stripe, input: Input, options: Stripe.RequestOptions): Promise<Object>;
@@ -44,7 +27,6 @@ interface CatalogKind<Input, Object> {
 
 const PRODUCTS: CatalogKind<ProductInput, Stripe.Product> = {
   name: "product",
-  input: productInput,
   create: (stripe, input, options) =>
     stripe.products.create({
       name: input.name!,
@@ -64,11 +46,10 @@ const PRODUCTS: CatalogKind<ProductInput, Stripe.Product> = {
 
 const PRICES: CatalogKind<PriceInput, Stripe.Price> = {
   name: "price",
-  input: priceInput,
   create: (stripe, input, options) =>
     stripe.prices.create({
       product: input.productId!,
-      currency: input.currency!,
+      currency: input.currency!.toLowerCase(),
       unit_amount: input.unitAmount!,
       recurring: input.recurring
         ? { interval: input.recurring.interval, interval_count: input.recurring.intervalCount ?? 1 }
@@ -91,8 +72,8 @@ const PRICES: CatalogKind<PriceInput, Stripe.Price> = {
 };
 
 /**
- * POST (create) or PATCH (update the object the path names) of one kind: the body checked, the
- * change made in Stripe, then Stripe's answer written through the sync path (same projection and
+ * POST (create) or PATCH (update the object the path names) of one kind: the body checked by
+ * payments.validate_catalog_request (the one owner of these rules), the change made in Stripe, then Stripe's answer written through the sync path (same projection and
  * stale gate as webhooks) so that the lists show it at once, and returned in wire shape.
  */
 function catalogRoute<Input, Object extends Stripe.Product | Stripe.Price>(
@@ -101,7 +82,13 @@ function catalogRoute<Input, Object extends Stripe.Product | Stripe.Price>(
 ): OperatorRoute {
   return async (deps, request, environment, id) => {
     const key = creating ? await stripeKey(request, environment, kind.name) : undefined;
-    const input = kind.input(await readJson(request), creating);
+    const body = await readJson(request);
+    await mapDatabaseErrors(deps.sql`
+      select payments.validate_catalog_request(${kind.name}, ${creating}, ${
+      deps.sql.json(body as never)
+    })`);
+    // The shape the check above accepted.
+    const input = body as Input;
     const stripe = await stripeFor(deps, environment);
     const object = await callCatalog(
       creating ? `create the ${kind.name}` : `update ${kind.name} ${id}`,
@@ -205,151 +192,4 @@ export function priceFromStripe(price: Stripe.Price): Price {
     active: price.active,
     metadata: price.metadata ?? {},
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Request bodies
-
-function unknownFields(body: Body, allowed: string[], errors: FieldError[], hint: string): void {
-  for (const field of Object.keys(body)) {
-    if (!allowed.includes(field)) errors.push({ field, message: `is not accepted; ${hint}` });
-  }
-}
-
-function optionalText(
-  body: Body,
-  field: string,
-  errors: FieldError[],
-  max: number,
-  nullable = true,
-): string | null | undefined {
-  const value = body[field];
-  if (value === undefined || (value === null && nullable)) return value as null | undefined;
-  if (typeof value !== "string" || value.length > max) {
-    errors.push({ field, message: `must be a string of at most ${max} characters` });
-    return undefined;
-  }
-  return value;
-}
-
-function optionalBoolean(body: Body, field: string, errors: FieldError[]): boolean | undefined {
-  const value = body[field];
-  if (value === undefined) return undefined;
-  if (typeof value !== "boolean") errors.push({ field, message: "must be true or false" });
-  return typeof value === "boolean" ? value : undefined;
-}
-
-/** Stripe's limits: 50 keys of at most 40 characters, string values of at most 500. */
-function metadata(body: Body, errors: FieldError[]): Record<string, string> | undefined {
-  const value = body.metadata;
-  if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    errors.push({ field: "metadata", message: "must be an object of string values" });
-    return undefined;
-  }
-  const entries = Object.entries(value);
-  if (entries.length > 50) errors.push({ field: "metadata", message: "has more than 50 keys" });
-  for (const [key, item] of entries) {
-    if (key.length === 0 || key.length > 40) {
-      errors.push({ field: `metadata.${key}`, message: "keys must have 1 to 40 characters" });
-    } else if (typeof item !== "string" || item.length > 500) {
-      errors.push({
-        field: `metadata.${key}`,
-        message: "must be a string of at most 500 characters",
-      });
-    }
-  }
-  return value as Record<string, string>;
-}
-
-function productInput(body: Body, creating: boolean): ProductInput {
-  const errors: FieldError[] = [];
-  unknownFields(body, PRODUCT_FIELDS, errors, `a product takes ${PRODUCT_FIELDS.join(", ")}`);
-  const name = optionalText(body, "name", errors, 250, false);
-  if ((creating && name === undefined && body.name === undefined) || name === "") {
-    errors.push({ field: "name", message: "is required" });
-  }
-  const input: ProductInput = {
-    name: name ?? undefined,
-    description: optionalText(body, "description", errors, 5000),
-    active: optionalBoolean(body, "active", errors),
-    metadata: metadata(body, errors),
-  };
-  if (!creating && Object.keys(body).length === 0) {
-    errors.push({ field: "body", message: `must change one of ${PRODUCT_FIELDS.join(", ")}` });
-  }
-  if (errors.length > 0) throw validationError(errors);
-  return input;
-}
-
-function priceInput(body: Body, creating: boolean): PriceInput {
-  const errors: FieldError[] = [];
-  if (creating) {
-    unknownFields(
-      body,
-      PRICE_CREATE_FIELDS,
-      errors,
-      `a price takes ${PRICE_CREATE_FIELDS.join(", ")}`,
-    );
-  } else {
-    unknownFields(
-      body,
-      PRICE_UPDATE_FIELDS,
-      errors,
-      "a price's product, currency, amount and interval never change (as in Stripe): create a new price and archive this one",
-    );
-    if (Object.keys(body).length === 0) {
-      errors.push({
-        field: "body",
-        message: `must change one of ${PRICE_UPDATE_FIELDS.join(", ")}`,
-      });
-    }
-  }
-  const input: PriceInput = {
-    nickname: optionalText(body, "nickname", errors, 250),
-    lookupKey: optionalText(body, "lookupKey", errors, 200),
-    active: optionalBoolean(body, "active", errors),
-    metadata: metadata(body, errors),
-  };
-  if (creating) {
-    if (typeof body.productId !== "string" || !/^prod_\w+$/.test(body.productId)) {
-      errors.push({ field: "productId", message: "must be a Stripe product id (prod_…)" });
-    } else input.productId = body.productId;
-    if (typeof body.currency !== "string" || !/^[A-Za-z]{3}$/.test(body.currency)) {
-      errors.push({ field: "currency", message: "must be a three-letter ISO currency code" });
-    } else input.currency = body.currency.toLowerCase();
-    if (
-      typeof body.unitAmount !== "number" || !Number.isSafeInteger(body.unitAmount) ||
-      body.unitAmount < 0
-    ) {
-      errors.push({
-        field: "unitAmount",
-        message: "must be a whole number of the currency's smallest unit (cents), 0 or more",
-      });
-    } else input.unitAmount = body.unitAmount;
-    const recurring = body.recurring;
-    if (recurring !== undefined && recurring !== null) {
-      const { interval, intervalCount } = recurring as Record<string, unknown>;
-      if (typeof recurring !== "object" || Array.isArray(recurring)) {
-        errors.push({ field: "recurring", message: "must be {interval, intervalCount}" });
-      } else if (typeof interval !== "string" || !INTERVALS.includes(interval)) {
-        errors.push({ field: "recurring.interval", message: `must be ${INTERVALS.join(", ")}` });
-      } else if (
-        intervalCount !== undefined &&
-        (!Number.isSafeInteger(intervalCount) || (intervalCount as number) < 1)
-      ) {
-        errors.push({
-          field: "recurring.intervalCount",
-          message: "must be a whole number, 1 or more",
-        });
-      } else {
-        input.recurring = {
-          interval: interval as "day" | "week" | "month" | "year",
-          intervalCount: intervalCount as number | undefined,
-        };
-      }
-    }
-  }
-  if (errors.length > 0) throw validationError(errors);
-  return input;
 }

@@ -79,6 +79,49 @@ as $$
 $$;
 comment on function payments_private.field_error(text, text) is 'One request problem as a one-element list of {field, message}.';
 
+-- Stripe metadata, wherever a request carries some (checkout, catalog): Stripe's limits (50 keys,
+-- keys of 1 to 40 characters, string values of at most 500), so the Stripe call cannot fail on
+-- them later, and no brackets in keys, which Stripe's form encoding would read as nesting.
+-- p_reserved: keys the edge function adds under the prefix payments_, which the request may then
+-- neither use nor crowd out.
+create function payments_private.metadata_errors(p_field text, p_metadata jsonb, p_reserved integer default 0)
+returns jsonb
+language plpgsql immutable set search_path = ''
+as $$
+declare
+  v_errors jsonb := '[]'::jsonb;
+  v_key text;
+  v_value jsonb;
+begin
+  if coalesce(jsonb_typeof(p_metadata), 'null') = 'null' then
+    return v_errors;
+  elsif jsonb_typeof(p_metadata) <> 'object' then
+    return payments_private.field_error(p_field, 'must be an object of strings.');
+  end if;
+  if (select count(*) from jsonb_object_keys(p_metadata)) > 50 - p_reserved then
+    v_errors := v_errors || payments_private.field_error(p_field, case when p_reserved = 0
+      then 'may hold at most 50 keys.'
+      else format('may hold at most %s keys (Stripe allows 50; %s are reserved).', 50 - p_reserved, p_reserved) end);
+  end if;
+  for v_key, v_value in select key, value from jsonb_each(p_metadata) loop
+    if length(v_key) not between 1 and 40 or v_key ~ '[][]' then
+      v_errors := v_errors || payments_private.field_error(format('%s.%s', p_field, v_key),
+        'must be under a key of 1 to 40 characters without brackets.');
+    elsif p_reserved > 0 and v_key like 'payments\_%' then
+      -- The edge function writes the billing subject under these keys and the projection trusts
+      -- them to map customers: an app must not be able to forge them.
+      v_errors := v_errors || payments_private.field_error(format('%s.%s', p_field, v_key),
+        'uses the reserved prefix payments_.');
+    elsif jsonb_typeof(v_value) <> 'string' or length(v_value #>> '{}') > 500 then
+      v_errors := v_errors || payments_private.field_error(format('%s.%s', p_field, v_key),
+        'must be a string of at most 500 characters.');
+    end if;
+  end loop;
+  return v_errors;
+end;
+$$;
+comment on function payments_private.metadata_errors(text, jsonb, integer) is 'Problems of a request''s Stripe metadata (null or absent is fine): Stripe''s limits, no brackets in keys, and with p_reserved > 0 at most 50 - p_reserved keys, none under the prefix payments_.';
+
 -- The list travels in DETAIL as JSON, so the edge function answers with every field at once.
 create function payments_private.raise_invalid(p_errors jsonb)
 returns void
@@ -200,6 +243,7 @@ revoke execute on function
   payments.is_subject_type(text),
   payments_private.field_error(text, text),
   payments_private.raise_invalid(jsonb),
+  payments_private.metadata_errors(text, jsonb, integer),
   payments_private.invalid_request(text, text),
   payments_private.require_environment(text),
   payments_private.raise_not_found(text, uuid, text),

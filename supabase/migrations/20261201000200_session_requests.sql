@@ -121,8 +121,6 @@ declare
   v_item jsonb;
   v_index integer := 0;
   v_quantity jsonb;
-  v_key text;
-  v_value jsonb;
 begin
   if jsonb_typeof(p_request -> 'mode') is distinct from 'string' or v_mode not in ('payment', 'subscription') then
     v_errors := v_errors || payments_private.field_error('mode', 'must be payment or subscription.');
@@ -167,32 +165,8 @@ begin
     v_errors := v_errors || payments_private.field_error('customerEmail', 'must be an email address.');
   end if;
 
-  if coalesce(jsonb_typeof(p_request -> 'metadata'), 'null') = 'null' then
-    null;
-  elsif jsonb_typeof(p_request -> 'metadata') <> 'object' then
-    v_errors := v_errors || payments_private.field_error('metadata', 'must be an object of strings.');
-  else
-    -- Stripe allows 50 keys; the edge function adds 3 (payments_subject_type, payments_subject_id,
-    -- payments_attempt).
-    if (select count(*) from jsonb_object_keys(p_request -> 'metadata')) > 47 then
-      v_errors := v_errors || payments_private.field_error('metadata',
-        'may hold at most 47 keys (Stripe allows 50; 3 are reserved).');
-    end if;
-    for v_key, v_value in select key, value from jsonb_each(p_request -> 'metadata') loop
-      if length(v_key) not between 1 and 40 or v_key ~ '[][]' then
-        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
-          'must be under a key of 1 to 40 characters without brackets.');
-      elsif v_key like 'payments\_%' then
-        -- The edge function writes the billing subject under these keys and the projection trusts
-        -- them to map customers: an app must not be able to forge them.
-        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
-          'uses the reserved prefix payments_.');
-      elsif jsonb_typeof(v_value) <> 'string' or length(v_value #>> '{}') > 500 then
-        v_errors := v_errors || payments_private.field_error(format('metadata.%s', v_key),
-          'must be a string of at most 500 characters.');
-      end if;
-    end loop;
-  end if;
+  -- The edge function adds 3 keys: payments_subject_type, payments_subject_id, payments_attempt.
+  v_errors := v_errors || payments_private.metadata_errors('metadata', p_request -> 'metadata', 3);
 
   if coalesce(jsonb_typeof(p_request -> 'idempotencyKey'), 'null') <> 'null'
      and (jsonb_typeof(p_request -> 'idempotencyKey') <> 'string'

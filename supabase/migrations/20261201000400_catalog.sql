@@ -152,11 +152,108 @@ $$;
 comment on function payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz) is 'Mirrors a Stripe Price unless the row holds newer state or was deleted; true when applied.';
 
 --------------------------------------------------------------------------------
+-- Operator requests: the product and price bodies of the catalog routes
+--------------------------------------------------------------------------------
+
+-- Stripe's own limits are checked here, every field at once, so that the Stripe call cannot fail
+-- on them later. security definer: a service-role entry point that reaches the private
+-- request-error helpers.
+create function payments.validate_catalog_request(p_kind text, p_creating boolean, p_request jsonb)
+returns void
+language plpgsql immutable security definer set search_path = ''
+as $$
+declare
+  v_fields text[] := case
+    when p_kind = 'product' then array['name', 'description', 'active', 'metadata']
+    when p_creating then array['productId', 'currency', 'unitAmount', 'recurring', 'nickname', 'lookupKey', 'active', 'metadata']
+    else array['nickname', 'lookupKey', 'active', 'metadata']
+  end;
+  v_errors jsonb;
+  v_text record;
+  v_recurring jsonb := p_request -> 'recurring';
+  v_count jsonb := p_request -> 'recurring' -> 'intervalCount';
+begin
+  if p_kind is null or p_kind not in ('product', 'price') or p_creating is null then
+    perform payments_private.invalid_request('kind', 'must be product or price, to create or to update.');
+  end if;
+  if jsonb_typeof(p_request) is distinct from 'object' then
+    perform payments_private.invalid_request('body', 'must be a JSON object.');
+  end if;
+
+  select coalesce(jsonb_agg(jsonb_build_object('field', f.key, 'message', case
+           when p_kind = 'price' and not p_creating
+             then 'is not accepted: a price''s product, currency, amount and interval never change (as in Stripe); create a new price and archive this one.'
+           else format('is not accepted; a %s takes %s.', p_kind, array_to_string(v_fields, ', '))
+         end) order by f.key), '[]'::jsonb)
+  into v_errors
+  from jsonb_object_keys(p_request) f(key)
+  where not (f.key = any (v_fields));
+  if not p_creating and p_request = '{}'::jsonb then
+    v_errors := v_errors || payments_private.field_error('body', format('must change one of %s.', array_to_string(v_fields, ', ')));
+  end if;
+
+  -- Text fields: a string within Stripe's length, or null to clear the ones that may be cleared.
+  for v_text in
+    select t.field, t.max_length, t.clearable
+    from (values ('name', 250, false), ('description', 5000, true), ('nickname', 250, true), ('lookupKey', 200, true))
+      as t(field, max_length, clearable)
+    where t.field = any (v_fields) and p_request ? t.field
+  loop
+    if not ((jsonb_typeof(p_request -> v_text.field) = 'string' and length(p_request ->> v_text.field) <= v_text.max_length)
+            or (v_text.clearable and jsonb_typeof(p_request -> v_text.field) = 'null')) then
+      v_errors := v_errors || payments_private.field_error(v_text.field,
+        format('must be a string of at most %s characters%s.', v_text.max_length, case when v_text.clearable then ', or null to clear it' else '' end));
+    end if;
+  end loop;
+  if p_kind = 'product' and ((p_creating and not p_request ? 'name') or p_request ->> 'name' = '') then
+    v_errors := v_errors || payments_private.field_error('name', 'is required.');
+  end if;
+  if p_request ? 'active' and jsonb_typeof(p_request -> 'active') <> 'boolean' then
+    v_errors := v_errors || payments_private.field_error('active', 'must be true or false.');
+  end if;
+  v_errors := v_errors || payments_private.metadata_errors('metadata', p_request -> 'metadata');
+
+  if p_kind = 'price' and p_creating then
+    if coalesce(p_request ->> 'productId', '') !~ '^prod_[A-Za-z0-9_]+$' or jsonb_typeof(p_request -> 'productId') <> 'string' then
+      v_errors := v_errors || payments_private.field_error('productId', 'must be a Stripe product id (prod_...).');
+    end if;
+    if coalesce(p_request ->> 'currency', '') !~ '^[A-Za-z]{3}$' or jsonb_typeof(p_request -> 'currency') <> 'string' then
+      v_errors := v_errors || payments_private.field_error('currency', 'must be a three-letter ISO currency code.');
+    end if;
+    if jsonb_typeof(p_request -> 'unitAmount') is distinct from 'number'
+       or (p_request ->> 'unitAmount')::numeric not between 0 and 9007199254740991
+       or (p_request ->> 'unitAmount')::numeric <> trunc((p_request ->> 'unitAmount')::numeric) then
+      v_errors := v_errors || payments_private.field_error('unitAmount',
+        'must be a whole number of the currency''s smallest unit (cents), 0 or more.');
+    end if;
+    if coalesce(jsonb_typeof(v_recurring), 'null') = 'null' then
+      null;
+    elsif jsonb_typeof(v_recurring) <> 'object' then
+      v_errors := v_errors || payments_private.field_error('recurring', 'must be {interval, intervalCount}.');
+    elsif jsonb_typeof(v_recurring -> 'interval') is distinct from 'string'
+          or v_recurring ->> 'interval' not in ('day', 'week', 'month', 'year') then
+      v_errors := v_errors || payments_private.field_error('recurring.interval', 'must be day, week, month or year.');
+    elsif v_count is not null
+          and (jsonb_typeof(v_count) <> 'number' or (v_count #>> '{}')::numeric not between 1 and 9007199254740991
+               or (v_count #>> '{}')::numeric <> trunc((v_count #>> '{}')::numeric)) then
+      v_errors := v_errors || payments_private.field_error('recurring.intervalCount', 'must be a whole number, 1 or more.');
+    end if;
+  end if;
+  perform payments_private.raise_invalid(v_errors);
+end;
+$$;
+comment on function payments.validate_catalog_request(text, boolean, jsonb) is 'Checks the body of a product or price (p_kind) create or update (p_creating) of the catalog routes: PT400 listing every invalid or unknown field (DETAIL: JSON list of {field, message}); nothing for a valid body.';
+
+--------------------------------------------------------------------------------
 -- Who may execute these functions: no one through PUBLIC, and the API roles only what is granted
 --------------------------------------------------------------------------------
 revoke execute on function
   payments_private.upsert_product(text, jsonb, timestamptz, boolean, timestamptz),
-  payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz)
+  payments_private.upsert_price(text, jsonb, timestamptz, boolean, timestamptz),
+  payments.validate_catalog_request(text, boolean, jsonb)
 from public;
+grant execute on function
+  payments.validate_catalog_request(text, boolean, jsonb)
+to service_role;
 
 -- migrate:down
