@@ -3,8 +3,7 @@ import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { mapDatabaseErrors } from "./db.ts";
-import type { Deps } from "./deps.ts";
-import type { OperatorRoute } from "./operator_routes.ts";
+import type { Deps, OperatorRoute } from "./deps.ts";
 import { json, PaymentsError } from "./errors.ts";
 import {
   callStripe,
