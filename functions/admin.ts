@@ -3,9 +3,8 @@ import { authenticate } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { mapDatabaseErrors } from "./db.ts";
-import type { Deps } from "./deps.ts";
-import type { OperatorRoute } from "./operator_routes.ts";
-import { json, PaymentsError } from "./errors.ts";
+import type { Deps, OperatorRoute } from "./deps.ts";
+import { errorAnswer, json, PaymentsError } from "./errors.ts";
 import {
   callStripe,
   checkSecretKey,
@@ -199,11 +198,10 @@ export const sync: OperatorRoute = async (deps, request, environment) => {
         if (next.done) return controller.close();
         controller.enqueue(encoder.encode(JSON.stringify(next.value) + "\n"));
       } catch (error) {
-        const failure: SyncProgress = {
-          type: "error",
-          code: error instanceof PaymentsError ? error.code : "internal_error",
-          message: error instanceof PaymentsError ? error.message : "Sync failed.",
-        };
+        // The status line is long gone: the error travels as the last line, worded (and logged)
+        // as the one error mapping would answer it.
+        const { code, message } = errorAnswer(error, deps.log).body.error;
+        const failure: SyncProgress = { type: "error", code, message };
         controller.enqueue(encoder.encode(JSON.stringify(failure) + "\n"));
         controller.close();
       }

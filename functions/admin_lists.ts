@@ -3,7 +3,7 @@
 // here the query string becomes their arguments.
 import { mapDatabaseErrors, type Sql } from "./db.ts";
 import { json, validationError } from "./errors.ts";
-import type { OperatorRoute } from "./operator_routes.ts";
+import type { OperatorRoute } from "./deps.ts";
 import type { Environment } from "./stripe.ts";
 
 type Filter = string | number | boolean | null;

@@ -3,7 +3,7 @@
 // the same stale gate, so whichever state is newer stays. A create may carry the caller's
 // Idempotency-Key, so that a double submit or a retried command makes one object.
 import { mapDatabaseErrors } from "./db.ts";
-import type { OperatorRoute } from "./operator_routes.ts";
+import type { OperatorRoute } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import {
   type Environment,

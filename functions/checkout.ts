@@ -6,6 +6,7 @@ import { resolveCustomer, subjectMetadata } from "./customers.ts";
 import { DEFAULT_SESSION_GUARDS } from "./config.ts";
 import { applySessionGuards, startSession } from "./session_start.ts";
 import { callStripe, type Environment, outcomeUnknown, type Stripe } from "./stripe.ts";
+import type { CheckoutSession, CheckoutSessionResponse } from "./wire.ts";
 
 interface CheckoutRow {
   id: string;
@@ -13,8 +14,8 @@ interface CheckoutRow {
   created_by: string;
   subject_type: string;
   subject_id: string;
-  mode: "payment" | "subscription";
-  status: "initialized" | "open" | "completed" | "expired" | "failed";
+  mode: CheckoutSession["mode"];
+  status: CheckoutSession["status"];
   payment_status: string | null;
   attempt: number;
   line_items: { priceId: string; quantity: number }[];
@@ -129,21 +130,24 @@ function lineItemError(error: PaymentsError): PaymentsError | undefined {
 }
 
 function respond(row: CheckoutRow): Response {
-  return json(201, {
-    checkoutSession: {
-      id: row.id,
-      checkoutSessionId: row.checkout_session_id,
-      url: row.status === "open" ? row.url : null,
-      status: row.status,
-      paymentStatus: row.payment_status,
-      mode: row.mode,
-      subject: { type: row.subject_type, id: row.subject_id },
-      customerId: row.customer_id,
-      amountTotal: row.amount_total === null ? null : Number(row.amount_total),
-      currency: row.currency,
-      expiresAt: row.expires_at?.toISOString() ?? null,
-      idempotencyKey: row.idempotency_key,
-      createdAt: row.created_at.toISOString(),
-    },
-  });
+  return json(
+    201,
+    {
+      checkoutSession: {
+        id: row.id,
+        checkoutSessionId: row.checkout_session_id,
+        url: row.status === "open" ? row.url : null,
+        status: row.status,
+        paymentStatus: row.payment_status,
+        mode: row.mode,
+        subject: { type: row.subject_type, id: row.subject_id },
+        customerId: row.customer_id,
+        amountTotal: row.amount_total === null ? null : Number(row.amount_total),
+        currency: row.currency,
+        expiresAt: row.expires_at?.toISOString() ?? null,
+        idempotencyKey: row.idempotency_key,
+        createdAt: row.created_at.toISOString(),
+      },
+    } satisfies CheckoutSessionResponse,
+  );
 }

@@ -32,3 +32,15 @@ export interface Deps {
   /** Absent: DEFAULT_SESSION_GUARDS (functions/config.ts). */
   sessionGuards?: SessionGuards;
 }
+
+/**
+ * An operator route under /stripe/{environment}/ (functions/operator_routes.ts lists them): the
+ * environment is checked, the id path segment decoded and the service role authenticated before
+ * it runs. Declared here, not beside the list, so the route modules need not import the list.
+ */
+export type OperatorRoute = (
+  deps: Deps,
+  request: Request,
+  environment: Environment,
+  id: string,
+) => Promise<Response>;

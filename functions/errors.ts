@@ -1,4 +1,5 @@
 // One error type for every refusal the function answers with, mapped to the JSON body in one place.
+import type { ErrorBody } from "./wire.ts";
 
 export type ErrorCode =
   | "invalid_request"
@@ -70,22 +71,34 @@ export function json(status: number, body: unknown, headers: HeadersInit = {}): 
  * logger and answered without their text, so no stack trace or secret reaches the caller.
  */
 export function errorResponse(error: unknown, log: (message: string) => void): Response {
+  const { status, body, headers } = errorAnswer(error, log);
+  return json(status, body, headers);
+}
+
+/**
+ * What errorResponse answers for `error` (and logs, the same way), for an answer that is not a
+ * response of its own, such as the error line that ends a streamed sync.
+ */
+export function errorAnswer(
+  error: unknown,
+  log: (message: string) => void,
+): { status: number; body: ErrorBody; headers?: Record<string, string> } {
   if (error instanceof PaymentsError) {
-    const body: { code: string; message: string; details?: unknown } = {
-      code: error.code,
-      message: error.message,
-    };
+    const body: ErrorBody["error"] = { code: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;
     // The caller gets a short message; the operator needs the cause of a server-side failure.
     if (error.status >= 500 && error.cause !== undefined) {
       log(`${error.code}: ${describe(error.cause)}`);
     }
-    return json(error.status, { error: body }, error.headers);
+    return { status: error.status, body: { error: body }, headers: error.headers };
   }
   log(`unexpected error: ${describe(error)}`);
-  return json(500, {
-    error: { code: "internal_error", message: "The payments function failed unexpectedly." },
-  });
+  return {
+    status: 500,
+    body: {
+      error: { code: "internal_error", message: "The payments function failed unexpectedly." },
+    },
+  };
 }
 
 /** A cause for the log: its code and message, without URLs that could carry credentials. */

@@ -13,16 +13,8 @@ import {
   listWebhookEvents,
 } from "./admin_lists.ts";
 import { createPrice, createProduct, updatePrice, updateProduct } from "./catalog.ts";
-import type { Deps } from "./deps.ts";
+import type { OperatorRoute } from "./deps.ts";
 import { reconcile } from "./reconcile.ts";
-import type { Environment } from "./stripe.ts";
-
-export type OperatorRoute = (
-  deps: Deps,
-  request: Request,
-  environment: Environment,
-  id: string,
-) => Promise<Response>;
 
 /** [path after /stripe/{environment}/ (one `([^/]+)` at most), handlers by method] */
 export const OPERATOR_ROUTES: [string, Partial<Record<string, OperatorRoute>>][] = [

@@ -3,8 +3,7 @@
 // and once-only fulfilment hold whichever way an event arrives. Delivery health reads the same log.
 import { readJson } from "./body.ts";
 import { mapDatabaseErrors } from "./db.ts";
-import type { Deps } from "./deps.ts";
-import type { OperatorRoute } from "./operator_routes.ts";
+import type { Deps, OperatorRoute } from "./deps.ts";
 import { json, PaymentsError, validationError } from "./errors.ts";
 import { type Environment, type Stripe, stripeFailure, stripeFor } from "./stripe.ts";
 import type { DeliveryHealth, EventResult, ReconcileResponse } from "./wire.ts";

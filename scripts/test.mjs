@@ -5,7 +5,9 @@
 //   npm test -- deno              only deno fmt --check, deno lint and deno test
 //   npm test -- lint              only deno fmt --check and deno lint (no database)
 //   npm test -- tests/sql/10-x.test.sql tests/functions/y_test.ts
-//                                 only the given pgTAP files and/or Deno test files
+//                                 only the given pgTAP files and/or Deno test files, relative to
+//                                 the directory the command was typed in (npm's INIT_CWD; the
+//                                 working directory under plain `node scripts/test.mjs`)
 //
 // Database: by default a throwaway PostgreSQL cluster (initdb + pg_ctl) on a free port of
 // 127.0.0.1, with database `payments_test`; it is stopped and deleted at the end, also on
@@ -28,7 +30,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import process from "node:process";
 import { startCluster } from "./lib/cluster.mjs";
 import { startSupabaseCluster } from "./lib/supabase_shape.mjs";
@@ -58,6 +60,31 @@ function usage() {
   console.log("usage: npm test [-- sql | deno | lint | <tests/sql/*.sql> | <*_test.ts> ...]");
 }
 
+/**
+ * Where the caller typed the command: npm runs the script from the package root and keeps the
+ * caller's directory in INIT_CWD; plain `node scripts/test.mjs` runs where it was typed. An
+ * INIT_CWD inherited from some other npm script (we run elsewhere than the root) is not ours.
+ */
+function callerDirectory() {
+  const byNpm = process.env.INIT_CWD && process.cwd() === ROOT &&
+    process.env.npm_package_json === join(ROOT, "package.json");
+  return byNpm ? process.env.INIT_CWD : process.cwd();
+}
+
+/**
+ * A test file argument as the steps take it (they run from the repository root): relative to the
+ * root when inside it, else absolute. A missing file stops the run before any database starts.
+ */
+function testFile(arg) {
+  const path = resolve(callerDirectory(), arg);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    console.error(`npm test: no test file ${arg} (looked for ${path})`);
+    process.exit(2);
+  }
+  const inside = relative(ROOT, path);
+  return inside.startsWith("..") || isAbsolute(inside) ? path : inside;
+}
+
 function parseArgs(args) {
   const plan = { sql: false, fmt: false, lint: false, deno: false, sqlFiles: null, denoFiles: [] };
   if (args.length === 0) return { ...plan, sql: true, fmt: true, lint: true, deno: true };
@@ -70,10 +97,10 @@ function parseArgs(args) {
     else if (arg === "lint" || arg === "fmt") Object.assign(plan, { fmt: true, lint: true });
     else if (arg.endsWith(".sql")) {
       plan.sql = true;
-      plan.sqlFiles = [...(plan.sqlFiles ?? []), arg];
+      plan.sqlFiles = [...(plan.sqlFiles ?? []), testFile(arg)];
     } else if (/\.(ts|tsx|js|mjs)$/.test(arg)) {
       plan.deno = true;
-      plan.denoFiles.push(arg);
+      plan.denoFiles.push(testFile(arg));
     } else {
       console.error(`npm test: unknown argument "${arg}"`);
       usage();

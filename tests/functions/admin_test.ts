@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { errorAnswer } from "../../functions/errors.ts";
 import { breakAppTrigger } from "../support/app_trigger.ts";
 import { call, rowCount, withStack } from "../support/stack.ts";
 
@@ -99,6 +100,41 @@ Deno.test("sync pages through a few hundred objects and archives what Stripe no 
       .sql`select last_sync_status, last_sync_counts from payments.provider_connections`;
     assert.equal(connection.last_sync_status, "succeeded");
     assert.equal(connection.last_sync_counts.product, 230);
+  });
+});
+
+Deno.test("a streamed sync that fails ends with the error line the one error mapping gives, and logs the cause", async () => {
+  const logged: string[] = [];
+  await withStack({ log: (line) => logged.push(line) }, async (stack) => {
+    assert.equal((await stack.connectStripe()).status, 200);
+    await stack.stripe.products.create({ name: "Breaks the sync" });
+    // A failure the mapping does not know (an app's trigger), carrying text the caller must not see.
+    await stack.sql.unsafe(`
+      create function public.failing_product_trigger() returns trigger language plpgsql as $$
+      begin
+        raise exception 'product mirror broke: password=hunter2';
+      end $$;
+      create trigger failing_product_trigger after insert or update on payments.stripe_products
+        for each row execute function public.failing_product_trigger();`);
+    const response = await fetch(`${stack.functionsUrl}/stripe/test/sync`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.secretKey}`, accept: "application/x-ndjson" },
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    const lines = text.trim().split("\n").map((line) => JSON.parse(line));
+    const answered = errorAnswer(new Error("anything unexpected"), () => {}).body.error;
+    assert.deepEqual(lines.at(-1), {
+      type: "error",
+      code: answered.code,
+      message: answered.message,
+    });
+    assert.equal(answered.code, "internal_error");
+    assert.doesNotMatch(text, /hunter2|failing_product_trigger|\bat\b.*\.ts/);
+    assert.ok(
+      logged.some((line) => /^unexpected error: product mirror broke/.test(line)),
+      `the cause is logged through deps.log: ${JSON.stringify(logged)}`,
+    );
   });
 });
 
