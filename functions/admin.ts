@@ -273,7 +273,7 @@ async function ensureWebhookEndpoint(
     connectionOf(deps, environment),
     mapDatabaseErrors(
       deps.sql`
-        select payments_private.get_provider_secret(${environment}, 'webhook_secret') is not null as stored`,
+        select payments.stripe_secret(${environment}, 'webhook_secret') is not null as stored`,
     ),
   ]);
   const wanted = [...(types as string[])].sort();

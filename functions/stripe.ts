@@ -207,7 +207,7 @@ export async function callStripe<T>(doing: string, call: () => Promise<T>): Prom
 /** A Stripe client holding the environment's stored secret key. */
 export async function stripeFor(deps: Deps, environment: Environment): Promise<Stripe> {
   const [row] = await mapDatabaseErrors(
-    deps.sql`select payments_private.get_provider_secret(${environment}, 'secret_key') as key`,
+    deps.sql`select payments.stripe_secret(${environment}, 'secret_key') as key`,
   );
   if (!row?.key) {
     throw new PaymentsError(

@@ -128,7 +128,7 @@ async function webhookSecret(
   if (!options.fresh && entry && entry.expires > now) return { value: entry.value, cached: true };
   const [row] = await mapDatabaseErrors(
     deps
-      .sql`select payments_private.get_provider_secret(${environment}, 'webhook_secret') as secret`,
+      .sql`select payments.stripe_secret(${environment}, 'webhook_secret') as secret`,
   );
   const value: string | null = row?.secret ?? null;
   // A missing secret is not cached: configuring the endpoint takes effect on the next delivery.

@@ -114,6 +114,22 @@ end;
 $$;
 comment on function payments_private.get_provider_secret(payments.environment, text) is 'Reads a Stripe secret. Not executable by any API role: only the server-side connection role calls it.';
 
+-- The one door the edge function reads its Stripe secrets through. No API role may execute it
+-- (not even service_role, which could otherwise read the key through the Data API): only the
+-- function's own database connection, the schema's owner, calls it.
+create function payments.stripe_secret(p_environment text, p_name text)
+returns text
+language plpgsql stable set search_path = ''
+as $$
+begin
+  if p_name is null or p_name not in ('secret_key', 'webhook_secret') then
+    perform payments_private.invalid_request('name', 'must be secret_key or webhook_secret.');
+  end if;
+  return payments_private.get_provider_secret(payments_private.require_environment(p_environment)::payments.environment, p_name);
+end;
+$$;
+comment on function payments.stripe_secret(text, text) is 'The stored Stripe secret key (secret_key) or webhook signing secret (webhook_secret) of an environment, or null. For the edge function''s own connection only: no API role may execute it.';
+
 -- security definer: deletes from Vault, which API roles cannot.
 create function payments_private.delete_provider_secret(p_environment payments.environment, p_name text)
 returns void
@@ -139,7 +155,8 @@ comment on function payments_private.delete_provider_secret(payments.environment
 revoke execute on function
   payments_private.set_provider_secret(payments.environment, text, text),
   payments_private.get_provider_secret(payments.environment, text),
-  payments_private.delete_provider_secret(payments.environment, text)
+  payments_private.delete_provider_secret(payments.environment, text),
+  payments.stripe_secret(text, text)
 from public;
 
 -- migrate:down

@@ -1,6 +1,6 @@
 -- Row level security as the API roles see it: anon, two users, and the service role.
 begin;
-select plan(25);
+select plan(30);
 
 -- Fixtures, written as the migration owner.
 insert into payments.stripe_products (environment, product_id, name, active, stripe_updated_at) values
@@ -85,6 +85,8 @@ select throws_ok('select * from payments.customers', '42501', null, 'Users canno
 select throws_ok('select * from payments.provider_connections', '42501', null, 'Users cannot read provider connections.');
 select throws_ok($$select payments_private.get_provider_secret('test', 'secret_key')$$, '42501', null,
   'Users cannot read the Stripe secret key.');
+select throws_ok($$select payments.stripe_secret('test', 'secret_key')$$, '42501', null,
+  'Users cannot read the Stripe secret key through the edge function''s door either.');
 reset role;
 
 -- as bob
@@ -98,11 +100,18 @@ select tests.authenticate_as_service_role();
 select is((select count(*)::int from payments.webhook_events), 1, 'The service role reads webhook events.');
 select throws_ok('select * from payments_private.provider_secrets', '42501', null,
   'Even the service role cannot read the secret table.');
+select throws_ok($$select payments.stripe_secret('test', 'secret_key')$$, '42501', null,
+  'Nor the secret key, which the Data API would otherwise hand to any service-role caller.');
 reset role;
 
 -- as the connection owner (the edge function's server side)
 select is(payments_private.get_provider_secret('test', 'secret_key'), 'sk_test_secret',
   'The server side reads back the stored secret.');
+select is(payments.stripe_secret('test', 'secret_key'), 'sk_test_secret',
+  'The edge function reads it through payments.stripe_secret.');
+select throws_ok($$select payments.stripe_secret('test', 'password')$$, 'PT400', 'name must be secret_key or webhook_secret.',
+  'Only the two Stripe secrets can be read.');
+select throws_ok($$select payments.stripe_secret('prod', 'secret_key')$$, 'PT400', null, 'An unknown environment is refused.');
 
 select * from finish();
 rollback;
