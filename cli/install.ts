@@ -70,15 +70,23 @@ export async function install(mode: "init" | "upgrade", options: InstallOptions)
 
   // Refuse before writing anything: an upgrade is all or nothing.
   const shipped = await migrationNames(new URL("supabase/migrations/", source));
-  const withdrawn = Object.keys(manifest.migrations).filter((name) => !shipped.includes(name));
-  if (withdrawn.length > 0) {
-    // The schema was regrouped once, before the first release: the installed migrations cannot
-    // be continued by this release's, which define the same objects again.
-    const installed = withdrawn.map((name) => `supabase/migrations/${manifest.migrations[name]}`);
+  // The schema was regrouped and edited before its first release: migrations installed from a
+  // commit before that cannot be continued by this release's, which define the same objects
+  // differently. A database that applied them would never get the new definitions.
+  const unrepeatable: string[] = [];
+  for (const [name, target] of Object.entries(manifest.migrations)) {
+    const installed = await readText(`${supabase}/migrations/${target}`);
+    if (
+      !shipped.includes(name) ||
+      (installed !== undefined &&
+        installed !== await Deno.readTextFile(new URL(`supabase/migrations/${name}`, source)))
+    ) unrepeatable.push(`supabase/migrations/${target}`);
+  }
+  if (unrepeatable.length > 0) {
     throw new InstallError(
-      `${options.dir} has ${withdrawn.length} payments migration(s) from an earlier release that ` +
-        `this release no longer ships (${installed.slice(0, 3).join(", ")}` +
-        `${installed.length > 3 ? ", ..." : ""}; all are listed in supabase/${MANIFEST}): ` +
+      `${options.dir} has ${unrepeatable.length} payments migration(s) from an earlier release ` +
+        `that this release no longer ships as they are (${unrepeatable.slice(0, 3).join(", ")}` +
+        `${unrepeatable.length > 3 ? ", ..." : ""}; all are listed in supabase/${MANIFEST}): ` +
         "that schema cannot be upgraded in place. Reinstall on a fresh database: remove those " +
         `migrations and supabase/${MANIFEST}, run \`pgpayments init\`, and apply the migrations to ` +
         "a new database (`supabase db reset` locally).",

@@ -155,9 +155,10 @@ comment on function payments_private.upsert_price(text, jsonb, timestamptz, bool
 -- Operator requests: the product and price bodies of the catalog routes
 --------------------------------------------------------------------------------
 
--- Stripe's own limits are checked here, every field at once, so that the Stripe call cannot fail
--- on them later. security definer: a service-role entry point that reaches the private
--- request-error helpers.
+-- Every field at once, before anything reaches Stripe: types, lengths and the metadata rule. What
+-- Stripe refuses beyond these (an amount over its maximum for a currency) comes back as its own
+-- 400. security definer: a service-role entry point that reaches the private request-error
+-- helpers.
 create function payments.validate_catalog_request(p_kind text, p_creating boolean, p_request jsonb)
 returns void
 language plpgsql immutable security definer set search_path = ''
@@ -210,6 +211,11 @@ begin
   end if;
   if p_request ? 'active' and jsonb_typeof(p_request -> 'active') <> 'boolean' then
     v_errors := v_errors || payments_private.field_error('active', 'must be true or false.');
+  end if;
+  -- Stripe reads an empty metadata parameter as "remove every key": null is refused, not passed on.
+  if jsonb_typeof(p_request -> 'metadata') = 'null' then
+    v_errors := v_errors || payments_private.field_error('metadata',
+      'must be an object of strings (a key set to "" is removed).');
   end if;
   v_errors := v_errors || payments_private.metadata_errors('metadata', p_request -> 'metadata');
 

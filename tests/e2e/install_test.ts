@@ -259,6 +259,33 @@ Deno.test("upgrade adds a newer release's migrations and files, and keeps local 
   }
 });
 
+Deno.test("upgrade refuses an install whose migrations this release ships with other content, writing nothing", async () => {
+  const app = await scratchApp();
+  const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
+  try {
+    // An earlier commit: the same migration names, one of them defined differently.
+    await copyRelease(earlier);
+    const [first] = [...Deno.readDirSync(`${earlier}/supabase/migrations`)]
+      .map((entry) => entry.name).filter((name) => name.endsWith(".sql")).sort();
+    const path = `${earlier}/supabase/migrations/${first}`;
+    await Deno.writeTextFile(path, (await Deno.readTextFile(path)) + "\n-- as it was\n");
+    await install("init", { dir: app, force: false, source: new URL(`file://${earlier}/`) });
+    const before = await snapshot(app);
+
+    const upgrade = await pgpayments(["upgrade", "--dir", app]);
+    assert.equal(upgrade.code, 1, upgrade.stdout);
+    assert.match(
+      upgrade.stderr,
+      /has 1 payments migration\(s\) from an earlier release that this release no longer ships as they are \(supabase\/migrations\/\d{14}_payments_/,
+    );
+    assert.match(upgrade.stderr, /Reinstall on a fresh database/);
+    assert.deepEqual(await snapshot(app), before, "upgrade wrote nothing");
+  } finally {
+    await Deno.remove(app, { recursive: true });
+    await Deno.remove(earlier, { recursive: true });
+  }
+});
+
 Deno.test("upgrade refuses an install whose migrations this release no longer ships, writing nothing", async () => {
   const app = await scratchApp();
   const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
@@ -286,7 +313,7 @@ Deno.test("upgrade refuses an install whose migrations this release no longer sh
       assert.equal(upgrade.code, 1, upgrade.stdout);
       assert.match(
         upgrade.stderr,
-        /^pgpayments: .* has 2 payments migration\(s\) from an earlier release that this release no longer ships \(supabase\/migrations\/\d{14}_payments_schemas_and_helpers\.sql, /,
+        /^pgpayments: .* has 2 payments migration\(s\) from an earlier release that this release no longer ships as they are \(supabase\/migrations\/\d{14}_payments_schemas_and_helpers\.sql, /,
       );
       assert.match(upgrade.stderr, /Reinstall on a fresh database/);
       assert.deepEqual(await snapshot(app), before, `${args.join(" ")} wrote nothing`);

@@ -1,7 +1,7 @@
 -- The catalog routes' product and price bodies are checked here, every field at once, with the
 -- same Stripe metadata rule as checkout requests.
 begin;
-select plan(20);
+select plan(21);
 
 -- The fields named by each refusal, in order.
 create function pg_temp.refused_fields(p_kind text, p_creating boolean, p_body text)
@@ -42,7 +42,8 @@ from (values
    '{}'::text[], 'A free one-time price with a lookup key passes.'),
   ('price', false, '{"unitAmount":700,"nickname":"new"}', array['unitAmount'],
    'A price''s amount never changes: an update naming it is refused.'),
-  ('price', false, '{"lookupKey":null}', '{}'::text[], 'An update may clear the lookup key.')
+  ('price', false, '{"lookupKey":null}', '{}'::text[], 'An update may clear the lookup key.'),
+  ('product', false, '{"metadata":null}', array['metadata'], 'Null metadata is refused: Stripe would read it as removing every key.')
 ) as cases (kind, creating, body, fields, description);
 
 -- The one Stripe metadata rule, as for checkout requests (metadata_errors).
