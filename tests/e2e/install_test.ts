@@ -259,41 +259,12 @@ Deno.test("upgrade adds a newer release's migrations and files, and keeps local 
   }
 });
 
-Deno.test("upgrade refuses an install whose migrations this release ships with other content, writing nothing", async () => {
-  const app = await scratchApp();
-  const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
-  try {
-    // An earlier commit: the same migration names, one of them defined differently.
-    await copyRelease(earlier);
-    const [first] = [...Deno.readDirSync(`${earlier}/supabase/migrations`)]
-      .map((entry) => entry.name).filter((name) => name.endsWith(".sql")).sort();
-    const path = `${earlier}/supabase/migrations/${first}`;
-    await Deno.writeTextFile(path, (await Deno.readTextFile(path)) + "\n-- as it was\n");
-    await install("init", { dir: app, force: false, source: new URL(`file://${earlier}/`) });
-    const before = await snapshot(app);
-
-    const upgrade = await pgpayments(["upgrade", "--dir", app]);
-    assert.equal(upgrade.code, 1, upgrade.stdout);
-    assert.match(
-      upgrade.stderr,
-      /has 1 payments migration\(s\) from an earlier release that this release no longer ships as they are \(supabase\/migrations\/\d{14}_payments_/,
-    );
-    assert.match(upgrade.stderr, /Reinstall on a fresh database/);
-    assert.deepEqual(await snapshot(app), before, "upgrade wrote nothing");
-  } finally {
-    await Deno.remove(app, { recursive: true });
-    await Deno.remove(earlier, { recursive: true });
-  }
-});
-
-Deno.test("upgrade refuses an install whose migrations this release no longer ships, writing nothing", async () => {
-  const app = await scratchApp();
-  const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
-  try {
-    // An earlier release: the function as now, with migrations from before the regrouping.
-    await copyRelease(earlier);
-    await Deno.remove(`${earlier}/supabase/migrations`, { recursive: true });
-    await Deno.mkdir(`${earlier}/supabase/migrations`);
+// An earlier commit's migrations that this release cannot continue: withdrawn names (the schema
+// was regrouped before its first release) or the same names defined differently.
+const EARLIER_RELEASES: [string, (migrations: string) => Promise<void>, number][] = [
+  ["no longer ships", async (migrations) => {
+    await Deno.remove(migrations, { recursive: true });
+    await Deno.mkdir(migrations);
     for (
       const name of [
         "20261127000100_schemas_and_helpers.sql",
@@ -301,25 +272,45 @@ Deno.test("upgrade refuses an install whose migrations this release no longer sh
       ]
     ) {
       await Deno.writeTextFile(
-        `${earlier}/supabase/migrations/${name}`,
+        `${migrations}/${name}`,
         "-- migrate:up\nselect 1;\n-- migrate:down\n",
       );
     }
-    await install("init", { dir: app, force: false, source: new URL(`file://${earlier}/`) });
-    const before = await snapshot(app);
+  }, 2],
+  ["ships with other content", async (migrations) => {
+    const [first] = [...Deno.readDirSync(migrations)].map((entry) => entry.name)
+      .filter((name) => name.endsWith(".sql")).sort();
+    const path = `${migrations}/${first}`;
+    await Deno.writeTextFile(path, (await Deno.readTextFile(path)) + "\n-- as it was\n");
+  }, 1],
+];
 
-    for (const args of [["upgrade", "--dir", app], ["upgrade", "--dir", app, "--force"]]) {
-      const upgrade = await pgpayments(args);
-      assert.equal(upgrade.code, 1, upgrade.stdout);
-      assert.match(
-        upgrade.stderr,
-        /^pgpayments: .* has 2 payments migration\(s\) from an earlier release that this release no longer ships as they are \(supabase\/migrations\/\d{14}_payments_schemas_and_helpers\.sql, /,
-      );
-      assert.match(upgrade.stderr, /Reinstall on a fresh database/);
-      assert.deepEqual(await snapshot(app), before, `${args.join(" ")} wrote nothing`);
+for (const [how, earlierMigrations, count] of EARLIER_RELEASES) {
+  Deno.test(`upgrade refuses an install whose migrations this release ${how}, writing nothing`, async () => {
+    const app = await scratchApp();
+    const earlier = await Deno.makeTempDir({ prefix: "payments-earlier-" });
+    try {
+      await copyRelease(earlier);
+      await earlierMigrations(`${earlier}/supabase/migrations`);
+      await install("init", { dir: app, force: false, source: new URL(`file://${earlier}/`) });
+      const before = await snapshot(app);
+
+      for (const args of [["upgrade", "--dir", app], ["upgrade", "--dir", app, "--force"]]) {
+        const upgrade = await pgpayments(args);
+        assert.equal(upgrade.code, 1, upgrade.stdout);
+        assert.match(
+          upgrade.stderr,
+          new RegExp(
+            `^pgpayments: .* has ${count} payments migration\\(s\\) from an earlier release that this ` +
+              "release no longer ships as they are \\(supabase/migrations/\\d{14}_payments_",
+          ),
+        );
+        assert.match(upgrade.stderr, /Reinstall on a fresh database/);
+        assert.deepEqual(await snapshot(app), before, `${args.join(" ")} wrote nothing`);
+      }
+    } finally {
+      await Deno.remove(app, { recursive: true });
+      await Deno.remove(earlier, { recursive: true });
     }
-  } finally {
-    await Deno.remove(app, { recursive: true });
-    await Deno.remove(earlier, { recursive: true });
-  }
-});
+  });
+}
